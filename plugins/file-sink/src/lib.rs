@@ -1,0 +1,119 @@
+//! `file-sink`: Sluice's equivalent of Kafka's FileStreamSinkConnector. It
+//! appends the value of every record to a file, one per line.
+//!
+//! The file must lie under a directory granted read-write to the connector
+//! (`grant.files=outbox:rw` makes the worker's `files.root.outbox` visible
+//! as `/outbox`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+
+use sluice_sdk::data::StructuredValue;
+use sluice_sdk::prelude::*;
+
+const FILE: &str = "file";
+
+pub struct FileSink;
+
+impl SinkConnector for FileSink {
+    type Task = FileSinkTask;
+
+    fn metadata() -> PluginMetadata {
+        PluginMetadata::new(
+            "file-sink",
+            env!("CARGO_PKG_VERSION"),
+            "Appends the value of each record to a file, one per line",
+        )
+        .alias("org.apache.kafka.connect.file.FileStreamSinkConnector")
+        .alias("FileStreamSinkConnector")
+        .alias("FileStreamSink")
+    }
+
+    fn config_keys() -> Vec<ConfigKey> {
+        vec![
+            ConfigKey::new(
+                FILE,
+                ConfigType::String,
+                Importance::High,
+                "The file to append to, under a directory granted read-write (for example /outbox/output.txt).",
+            )
+            .required(),
+        ]
+    }
+
+    /// One file cannot take appends from several tasks without interleaving
+    /// their lines, so the sink always runs a single task.
+    fn task_configs(config: &Config, _max_tasks: u32) -> Result<Vec<Config>> {
+        Ok(vec![config.clone()])
+    }
+}
+
+pub struct FileSinkTask {
+    path: String,
+    writer: BufWriter<File>,
+}
+
+impl SinkTask for FileSinkTask {
+    fn start(config: Config) -> Result<Self> {
+        let path = config.require(FILE)?.to_string();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| {
+                ConnectError::fatal(format!(
+                    "cannot open file \"{path}\" for appending: {e} (a connector reaches only \
+                     the directories granted to it with grant.files, and writes only to those \
+                     granted :rw)"
+                ))
+            })?;
+        Ok(FileSinkTask {
+            path,
+            writer: BufWriter::with_capacity(1 << 20, file),
+        })
+    }
+
+    fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
+        for (index, record) in records.into_iter().enumerate() {
+            let written = match record.value {
+                Some(Data::Raw(bytes)) => self.writer.write_all(&bytes),
+                // Kafka's FileStreamSink prints a null value as "null".
+                None => self.writer.write_all(b"null"),
+                Some(Data::Structured(flat)) => {
+                    let tree = StructuredValue::try_from(&flat).map_err(|e| {
+                        ConnectError::fatal(e.to_string()).for_record(index)
+                    })?;
+                    match tree.value {
+                        Value::String(s) => self.writer.write_all(s.as_bytes()),
+                        other => {
+                            return Err(ConnectError::fatal(format!(
+                                "file-sink writes raw or string values; record {} of {}[{}] \
+                                 at offset {} holds {other:?}",
+                                index, record.topic, record.partition, record.offset
+                            ))
+                            .for_record(index));
+                        }
+                    }
+                }
+            };
+            written
+                .and_then(|()| self.writer.write_all(b"\n"))
+                .map_err(|e| ConnectError::fatal(format!("writing \"{}\": {e}", self.path)))?;
+        }
+        Ok(())
+    }
+
+    /// Hands everything buffered to the operating system, which keeps it
+    /// even if the worker process is killed.
+    fn flush(&mut self) -> Result<()> {
+        self.writer
+            .flush()
+            .map_err(|e| ConnectError::retriable(format!("flushing \"{}\": {e}", self.path)))
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        self.flush()
+    }
+}
+
+sluice_sdk::export_sink_connector!(FileSink);

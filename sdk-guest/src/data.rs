@@ -1,0 +1,317 @@
+//! Structured values and schemas as natural Rust trees.
+//!
+//! WIT has no recursive types, so a structured value crosses the component
+//! boundary as flat node lists that refer to each other by index (see
+//! `structured` in wit/sluice.wit). This module converts between those lists
+//! and the trees a plugin author works with. Encoding writes parents before
+//! children, and decoding insists on it, so a malformed list can never loop.
+
+use crate::wit::{SchemaField, SchemaNode, SchemaType, Structured, ValueNode};
+
+/// A Kafka Connect value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Boolean(bool),
+    Int8(i8),
+    Int16(i16),
+    Int32(i32),
+    Int64(i64),
+    Float32(f32),
+    Float64(f64),
+    String(String),
+    Bytes(Vec<u8>),
+    Array(Vec<Value>),
+    Map(Vec<(Value, Value)>),
+    Struct(Vec<(String, Value)>),
+}
+
+/// A Kafka Connect schema.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schema {
+    pub type_: SchemaType,
+    pub optional: bool,
+    pub name: Option<String>,
+    pub version: Option<i32>,
+    pub doc: Option<String>,
+    pub parameters: Vec<(String, String)>,
+    pub default: Option<Box<Value>>,
+    /// Struct fields, in order.
+    pub fields: Vec<(String, Schema)>,
+    /// Map keys.
+    pub key: Option<Box<Schema>>,
+    /// Map values and array elements.
+    pub value: Option<Box<Schema>>,
+}
+
+impl Schema {
+    /// A required schema of `type_` with nothing else set.
+    pub fn of(type_: SchemaType) -> Self {
+        Schema {
+            type_,
+            optional: false,
+            name: None,
+            version: None,
+            doc: None,
+            parameters: Vec::new(),
+            default: None,
+            fields: Vec::new(),
+            key: None,
+            value: None,
+        }
+    }
+}
+
+/// A value with its optional schema: the tree form of the WIT `structured`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StructuredValue {
+    pub schema: Option<Schema>,
+    pub value: Value,
+}
+
+/// Why a node list could not be read as a tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MalformedStructure(pub String);
+
+impl std::fmt::Display for MalformedStructure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed structured data: {}", self.0)
+    }
+}
+
+impl std::error::Error for MalformedStructure {}
+
+impl From<StructuredValue> for Structured {
+    fn from(tree: StructuredValue) -> Self {
+        let mut out = Structured {
+            schema: Vec::new(),
+            values: Vec::new(),
+        };
+        push_value(&mut out.values, tree.value);
+        if let Some(schema) = tree.schema {
+            push_schema(&mut out, schema);
+        }
+        out
+    }
+}
+
+impl TryFrom<&Structured> for StructuredValue {
+    type Error = MalformedStructure;
+
+    fn try_from(flat: &Structured) -> Result<Self, Self::Error> {
+        if flat.values.is_empty() {
+            return Err(MalformedStructure("no root value".into()));
+        }
+        let value = read_value(&flat.values, 0)?;
+        let schema = if flat.schema.is_empty() {
+            None
+        } else {
+            Some(read_schema(flat, 0)?)
+        };
+        Ok(StructuredValue { schema, value })
+    }
+}
+
+fn push_value(nodes: &mut Vec<ValueNode>, value: Value) -> u32 {
+    let index = nodes.len();
+    nodes.push(ValueNode::Null);
+    let node = match value {
+        Value::Null => ValueNode::Null,
+        Value::Boolean(v) => ValueNode::Boolean(v),
+        Value::Int8(v) => ValueNode::Int8(v),
+        Value::Int16(v) => ValueNode::Int16(v),
+        Value::Int32(v) => ValueNode::Int32(v),
+        Value::Int64(v) => ValueNode::Int64(v),
+        Value::Float32(v) => ValueNode::Float32(v),
+        Value::Float64(v) => ValueNode::Float64(v),
+        Value::String(v) => ValueNode::String(v),
+        Value::Bytes(v) => ValueNode::Bytes(v),
+        Value::Array(items) => {
+            ValueNode::Array(items.into_iter().map(|v| push_value(nodes, v)).collect())
+        }
+        Value::Map(entries) => ValueNode::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (push_value(nodes, k), push_value(nodes, v)))
+                .collect(),
+        ),
+        Value::Struct(fields) => ValueNode::Struct(
+            fields
+                .into_iter()
+                .map(|(name, v)| (name, push_value(nodes, v)))
+                .collect(),
+        ),
+    };
+    nodes[index] = node;
+    index as u32
+}
+
+fn push_schema(out: &mut Structured, schema: Schema) -> u32 {
+    let index = out.schema.len();
+    out.schema.push(SchemaNode {
+        type_: schema.type_,
+        optional: schema.optional,
+        name: schema.name,
+        version: schema.version,
+        doc: schema.doc,
+        parameters: schema.parameters,
+        default_value: None,
+        fields: Vec::new(),
+        key_schema: None,
+        value_schema: None,
+    });
+    let default_value = schema.default.map(|v| push_value(&mut out.values, *v));
+    let fields = schema
+        .fields
+        .into_iter()
+        .map(|(name, s)| SchemaField {
+            name,
+            schema: push_schema(out, s),
+        })
+        .collect();
+    let key_schema = schema.key.map(|s| push_schema(out, *s));
+    let value_schema = schema.value.map(|s| push_schema(out, *s));
+    let node = &mut out.schema[index];
+    node.default_value = default_value;
+    node.fields = fields;
+    node.key_schema = key_schema;
+    node.value_schema = value_schema;
+    index as u32
+}
+
+/// The index of a child of node `parent`, checked to lie after it.
+fn child(parent: usize, child: u32, len: usize) -> Result<usize, MalformedStructure> {
+    let child = child as usize;
+    if child <= parent || child >= len {
+        return Err(MalformedStructure(format!(
+            "node {parent} refers to node {child}, which is not after it in a list of {len}"
+        )));
+    }
+    Ok(child)
+}
+
+fn read_value(nodes: &[ValueNode], index: usize) -> Result<Value, MalformedStructure> {
+    let at = |c: u32| -> Result<Value, MalformedStructure> {
+        read_value(nodes, child(index, c, nodes.len())?)
+    };
+    Ok(match &nodes[index] {
+        ValueNode::Null => Value::Null,
+        ValueNode::Boolean(v) => Value::Boolean(*v),
+        ValueNode::Int8(v) => Value::Int8(*v),
+        ValueNode::Int16(v) => Value::Int16(*v),
+        ValueNode::Int32(v) => Value::Int32(*v),
+        ValueNode::Int64(v) => Value::Int64(*v),
+        ValueNode::Float32(v) => Value::Float32(*v),
+        ValueNode::Float64(v) => Value::Float64(*v),
+        ValueNode::String(v) => Value::String(v.clone()),
+        ValueNode::Bytes(v) => Value::Bytes(v.clone()),
+        ValueNode::Array(items) => Value::Array(items.iter().map(|&c| at(c)).collect::<Result<_, _>>()?),
+        ValueNode::Map(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|&(k, v)| Ok((at(k)?, at(v)?)))
+                .collect::<Result<_, MalformedStructure>>()?,
+        ),
+        ValueNode::Struct(fields) => Value::Struct(
+            fields
+                .iter()
+                .map(|(name, c)| Ok((name.clone(), at(*c)?)))
+                .collect::<Result<_, MalformedStructure>>()?,
+        ),
+    })
+}
+
+fn read_schema(flat: &Structured, index: usize) -> Result<Schema, MalformedStructure> {
+    let nodes = &flat.schema;
+    let node = &nodes[index];
+    let sub = |c: u32| -> Result<Schema, MalformedStructure> {
+        read_schema(flat, child(index, c, nodes.len())?)
+    };
+    let default = match node.default_value {
+        None => None,
+        Some(v) if (v as usize) < flat.values.len() => {
+            Some(Box::new(read_value(&flat.values, v as usize)?))
+        }
+        Some(v) => {
+            return Err(MalformedStructure(format!(
+                "schema node {index} has default value {v}, outside a list of {}",
+                flat.values.len()
+            )));
+        }
+    };
+    Ok(Schema {
+        type_: node.type_,
+        optional: node.optional,
+        name: node.name.clone(),
+        version: node.version,
+        doc: node.doc.clone(),
+        parameters: node.parameters.clone(),
+        default,
+        fields: node
+            .fields
+            .iter()
+            .map(|f| Ok((f.name.clone(), sub(f.schema)?)))
+            .collect::<Result<_, MalformedStructure>>()?,
+        key: node.key_schema.map(sub).transpose()?.map(Box::new),
+        value: node.value_schema.map(sub).transpose()?.map(Box::new),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_value_with_schema_round_trips() {
+        let mut address = Schema::of(SchemaType::Struct);
+        address.fields = vec![("city".into(), Schema::of(SchemaType::String))];
+        let mut tags = Schema::of(SchemaType::Array);
+        tags.value = Some(Box::new(Schema::of(SchemaType::String)));
+        let mut amount = Schema::of(SchemaType::Bytes);
+        amount.name = Some("org.apache.kafka.connect.data.Decimal".into());
+        amount.parameters = vec![("scale".into(), "2".into())];
+        amount.optional = true;
+        amount.default = Some(Box::new(Value::Bytes(vec![0])));
+        let mut root = Schema::of(SchemaType::Struct);
+        root.fields = vec![
+            ("address".into(), address),
+            ("tags".into(), tags),
+            ("amount".into(), amount),
+        ];
+        let tree = StructuredValue {
+            schema: Some(root),
+            value: Value::Struct(vec![
+                (
+                    "address".into(),
+                    Value::Struct(vec![("city".into(), Value::String("Zürich".into()))]),
+                ),
+                (
+                    "tags".into(),
+                    Value::Array(vec![Value::String("a".into()), Value::String("b".into())]),
+                ),
+                ("amount".into(), Value::Null),
+            ]),
+        };
+        let flat = Structured::from(tree.clone());
+        assert_eq!(StructuredValue::try_from(&flat).unwrap(), tree);
+    }
+
+    #[test]
+    fn a_child_before_its_parent_is_refused() {
+        let flat = Structured {
+            schema: Vec::new(),
+            values: vec![ValueNode::Array(vec![0])],
+        };
+        let err = StructuredValue::try_from(&flat).unwrap_err();
+        assert!(err.0.contains("node 0 refers to node 0"), "{err}");
+    }
+
+    #[test]
+    fn empty_value_list_is_refused() {
+        let flat = Structured {
+            schema: Vec::new(),
+            values: Vec::new(),
+        };
+        assert!(StructuredValue::try_from(&flat).is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! The Rust SDK for Sluice plugins.
+//!
+//! A connector is a plain Rust type that implements [`SourceConnector`] or
+//! [`SinkConnector`], plus one macro line that exports it as a WebAssembly
+//! component:
+//!
+//! ```ignore
+//! use sluice_sdk::prelude::*;
+//!
+//! struct Hello;
+//! struct HelloTask { topic: String, sent: bool }
+//!
+//! impl SourceConnector for Hello {
+//!     type Task = HelloTask;
+//!     fn metadata() -> PluginMetadata { PluginMetadata::new("hello", env!("CARGO_PKG_VERSION"), "Says hello once") }
+//!     fn config_keys() -> Vec<ConfigKey> {
+//!         vec![ConfigKey::new("topic", ConfigType::String, Importance::High, "Where to say it").required()]
+//!     }
+//! }
+//!
+//! impl SourceTask for HelloTask {
+//!     fn start(config: Config, _offsets: Offsets) -> Result<Self> {
+//!         Ok(HelloTask { topic: config.require("topic")?.to_string(), sent: false })
+//!     }
+//!     fn poll(&mut self, _max_records: u32) -> Result<SourceBatch> {
+//!         let mut batch = SourceBatch::new();
+//!         if !std::mem::replace(&mut self.sent, true) {
+//!             batch.push(SourceRecord::new(&self.topic, Data::Raw(b"hello".to_vec())));
+//!         }
+//!         Ok(batch)
+//!     }
+//! }
+//!
+//! sluice_sdk::export_source_connector!(Hello);
+//! ```
+//!
+//! Plugins are built for `wasm32-wasip2`. Everything crosses the component
+//! boundary in batches; the SDK never makes a call per record.
+
+pub mod config;
+pub mod data;
+pub mod log;
+pub mod sink;
+pub mod source;
+
+mod error;
+
+pub use config::Config;
+pub use data::Value;
+pub use error::Result;
+pub use sink::{SinkConnector, SinkTask};
+pub use source::{Offsets, SourceBatch, SourceConnector, SourceTask};
+pub use wit::{
+    ConfigIssue, ConfigKey, ConfigType, ConnectError, Data, ErrorKind, Header, Importance,
+    PluginMetadata, SinkRecord, SourceRecord, TopicPartition,
+};
+
+/// Everything a plugin usually needs, in one import.
+pub mod prelude {
+    pub use crate::{
+        Config, ConfigIssue, ConfigKey, ConfigType, ConnectError, Data, ErrorKind, Header,
+        Importance, Offsets, PluginMetadata, Result, SinkConnector, SinkRecord, SinkTask,
+        SourceBatch, SourceConnector, SourceRecord, SourceTask, TopicPartition, Value,
+    };
+}
+
+/// The raw WIT types, shared by every world.
+pub use bindings::source::sluice::connect::types as wit;
+
+/// Bindings generated from `wit/` by wit-bindgen, one module per world. The
+/// shared interfaces (`types`, `logging`) are generated once and reused, so
+/// that a record type is the same Rust type in every world.
+#[doc(hidden)]
+pub mod bindings {
+    /// The `source-connector` world.
+    pub mod source {
+        wit_bindgen::generate!({
+            world: "source-connector",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_source_world",
+            default_bindings_module: "::sluice_sdk::bindings::source",
+        });
+    }
+
+    /// The `sink-connector` world.
+    pub mod sink {
+        wit_bindgen::generate!({
+            world: "sink-connector",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_sink_world",
+            default_bindings_module: "::sluice_sdk::bindings::sink",
+            with: {
+                "sluice:connect/types@0.1.0": crate::bindings::source::sluice::connect::types,
+                "sluice:connect/logging@0.1.0": crate::bindings::source::sluice::connect::logging,
+            },
+        });
+    }
+}
+
+/// Exports a [`SourceConnector`] as the component's `source-connector` world.
+#[macro_export]
+macro_rules! export_source_connector {
+    ($connector:ty) => {
+        type __SluiceSourceExports = $crate::source::Exports<$connector>;
+        $crate::bindings::source::export_source_world!(
+            __SluiceSourceExports with_types_in $crate::bindings::source
+        );
+    };
+}
+
+/// Exports a [`SinkConnector`] as the component's `sink-connector` world.
+#[macro_export]
+macro_rules! export_sink_connector {
+    ($connector:ty) => {
+        type __SluiceSinkExports = $crate::sink::Exports<$connector>;
+        $crate::bindings::sink::export_sink_world!(
+            __SluiceSinkExports with_types_in $crate::bindings::sink
+        );
+    };
+}

@@ -1,0 +1,25 @@
+//! Logging into the host's log, where each line is attributed to the
+//! connector and task that wrote it.
+
+use crate::bindings::source::sluice::connect::logging::{self, Level};
+
+/// Writes `message` to the host log at `level`.
+pub fn log(level: Level, message: &str) {
+    logging::log(level, message);
+}
+
+pub fn error(message: &str) {
+    log(Level::Error, message);
+}
+
+pub fn warn(message: &str) {
+    log(Level::Warn, message);
+}
+
+pub fn info(message: &str) {
+    log(Level::Info, message);
+}
+
+pub fn debug(message: &str) {
+    log(Level::Debug, message);
+}
