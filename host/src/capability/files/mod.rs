@@ -1,0 +1,163 @@
+//! Files: the worker names directories that exist for plugins
+//! (`files.root.<name>=<host path>`); a connector grants some of them, each
+//! read-only or read-write (`grant.files=<name>:ro,<other>:rw`). The plugin
+//! sees each granted root as the directory `/<name>` and nothing else.
+//! Confinement to a root (`..`, absolute paths, symlinks leading out) is
+//! cap-std's, through wasmtime-wasi's preopened directories.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// The worker key prefix that names a root.
+pub const ROOT_PREFIX: &str = "files.root.";
+/// The connector key that grants roots.
+pub const GRANT_KEY: &str = "grant.files";
+
+/// The directories the worker offers, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileRoots(pub BTreeMap<String, PathBuf>);
+
+impl FileRoots {
+    /// Adds the root `name` from the worker key `files.root.<name>`.
+    pub fn insert(&mut self, name: &str, path: PathBuf) -> Result<(), String> {
+        if !valid_root_name(name) {
+            return Err(format!(
+                "root name \"{name}\" must be letters, digits, '-' or '_'"
+            ));
+        }
+        self.0.insert(name.to_string(), path);
+        Ok(())
+    }
+}
+
+/// How a connector may use a root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+}
+
+/// One root granted to a connector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRootGrant {
+    pub root: String,
+    pub access: Access,
+}
+
+impl fmt::Display for FileRootGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let access = match self.access {
+            Access::ReadOnly => "ro",
+            Access::ReadWrite => "rw",
+        };
+        write!(f, "{}:{access}", self.root)
+    }
+}
+
+fn valid_root_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Parses `grant.files`: `<name>:ro` or `<name>:rw`, comma-separated; a
+/// name without access is read-only. Each root must exist in `roots`.
+pub fn parse_grants(value: &str, roots: &FileRoots) -> Result<Vec<FileRootGrant>, String> {
+    let mut grants: Vec<FileRootGrant> = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (root, access) = match item.split_once(':') {
+            None => (item, Access::ReadOnly),
+            Some((root, "ro")) => (root, Access::ReadOnly),
+            Some((root, "rw")) => (root, Access::ReadWrite),
+            Some((_, other)) => {
+                return Err(format!(
+                    "\"{item}\": access must be ro or rw, not \"{other}\""
+                ));
+            }
+        };
+        if !roots.0.contains_key(root) {
+            let defined: Vec<&str> = roots.0.keys().map(String::as_str).collect();
+            return Err(format!(
+                "\"{root}\" is not a file root of this worker (defined with files.root.<name>; \
+                 defined: {})",
+                if defined.is_empty() {
+                    "none".to_string()
+                } else {
+                    defined.join(", ")
+                }
+            ));
+        }
+        if grants.iter().any(|g| g.root == root) {
+            return Err(format!("\"{root}\" is granted twice"));
+        }
+        grants.push(FileRootGrant {
+            root: root.to_string(),
+            access,
+        });
+    }
+    Ok(grants)
+}
+
+/// Makes each granted root visible to the plugin as `/<name>`.
+pub fn preopen(
+    builder: &mut WasiCtxBuilder,
+    roots: &FileRoots,
+    grants: &[FileRootGrant],
+) -> Result<()> {
+    for grant in grants {
+        let host_path = &roots.0[&grant.root];
+        let perms = match grant.access {
+            Access::ReadOnly => FsPerms::ReadOnly,
+            Access::ReadWrite => FsPerms::ReadWrite,
+        };
+        builder
+            .preopened_dir(host_path, format!("/{}", grant.root), perms)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "opening file root \"{}\" ({})",
+                    grant.root,
+                    host_path.display()
+                )
+            })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roots() -> FileRoots {
+        let mut roots = FileRoots::default();
+        roots.insert("inbox", "/tmp/in".into()).unwrap();
+        roots.insert("outbox", "/tmp/out".into()).unwrap();
+        roots
+    }
+
+    #[test]
+    fn grants_parse_with_access() {
+        let grants = parse_grants("inbox:ro, outbox:rw", &roots()).unwrap();
+        assert_eq!(grants[0].to_string(), "inbox:ro");
+        assert_eq!(grants[1].to_string(), "outbox:rw");
+        assert_eq!(parse_grants("inbox", &roots()).unwrap()[0].access, Access::ReadOnly);
+    }
+
+    #[test]
+    fn an_undefined_root_is_named() {
+        let err = parse_grants("inbox:ro,secrets:rw", &roots()).unwrap_err();
+        assert!(err.contains("\"secrets\"") && err.contains("inbox, outbox"), "{err}");
+    }
+
+    #[test]
+    fn bad_access_and_names_are_refused() {
+        assert!(parse_grants("inbox:rx", &roots()).unwrap_err().contains("ro or rw"));
+        assert!(parse_grants("inbox,inbox:rw", &roots()).unwrap_err().contains("twice"));
+        assert!(roots().insert("../etc", "/etc".into()).is_err());
+    }
+}

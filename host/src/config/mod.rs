@@ -1,0 +1,392 @@
+//! Worker and connector configuration. Key names follow Kafka Connect where
+//! a key with the same meaning exists; every key is checked, and a problem is
+//! reported with the key's name.
+
+pub mod connector;
+pub mod properties;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::capability::files::{FileRoots, ROOT_PREFIX};
+
+pub use connector::{ConnectorConfig, ConverterChoice};
+
+/// One problem with one configuration key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration key \"{key}\"{hint}")]
+    UnknownKey { key: String, hint: String },
+    #[error("missing required configuration \"{0}\"")]
+    Missing(String),
+    #[error("invalid value \"{value}\" for configuration \"{key}\": {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The key the problem is about.
+    pub fn key(&self) -> &str {
+        match self {
+            ConfigError::UnknownKey { key, .. } | ConfigError::Invalid { key, .. } => key,
+            ConfigError::Missing(key) => key,
+        }
+    }
+
+    pub fn invalid(key: &str, value: &str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Every problem found in one configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "{n} configuration error{}: ",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads a `.properties` or JSON file into a flat map. A JSON file may be a
+/// flat map or Kafka Connect's `{"name": ..., "config": {...}}`.
+pub fn read_config_file(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading configuration file {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        parse_json_config(&text).with_context(|| format!("parsing {}", path.display()))
+    } else {
+        Ok(properties::parse(&text))
+    }
+}
+
+fn parse_json_config(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| anyhow::anyhow!("expected a JSON object"))?;
+    let mut out = BTreeMap::new();
+    let (flat, name) = match object.get("config") {
+        Some(serde_json::Value::Object(config)) => (config, object.get("name")),
+        _ => (object, None),
+    };
+    for (key, value) in flat {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => continue,
+            other => other.to_string(),
+        };
+        out.insert(key.clone(), text);
+    }
+    if let Some(serde_json::Value::String(name)) = name {
+        out.entry("name".to_string()).or_insert_with(|| name.clone());
+    }
+    Ok(out)
+}
+
+/// The standalone worker's configuration.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub bootstrap_servers: String,
+    /// Directories scanned for plugin components.
+    pub plugin_path: Vec<PathBuf>,
+    /// Where compiled components are cached.
+    pub plugin_cache_dir: PathBuf,
+    /// The standalone offset store.
+    pub offset_file: PathBuf,
+    /// How often source offsets are written; zero writes them after every
+    /// batch Kafka acknowledged.
+    pub offset_flush_interval: Duration,
+    /// The REST listener, `http://host:port`.
+    pub listener: String,
+    pub key_converter: ConverterChoice,
+    pub value_converter: ConverterChoice,
+    pub file_roots: FileRoots,
+    /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed.
+    pub producer: BTreeMap<String, String>,
+    pub consumer: BTreeMap<String, String>,
+    pub admin: BTreeMap<String, String>,
+    /// How long a stopping task may take to flush and commit.
+    pub task_shutdown_timeout: Duration,
+}
+
+const WORKER_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "plugin.path",
+    "plugin.cache.dir",
+    "offset.storage.file.filename",
+    "offset.flush.interval.ms",
+    "offset.flush.timeout.ms",
+    "listeners",
+    "key.converter",
+    "value.converter",
+    "header.converter",
+    "task.shutdown.graceful.timeout.ms",
+];
+
+/// Worker keys whose sub-keys are passed on (converter settings, client
+/// overrides) or that name things (file roots).
+const WORKER_PREFIXES: &[&str] = &[
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "producer.",
+    "consumer.",
+    "admin.",
+    ROOT_PREFIX,
+];
+
+impl WorkerConfig {
+    /// Checks every key of a worker configuration; relative paths are taken
+    /// relative to `base` (the directory of the worker file).
+    pub fn from_map(map: &BTreeMap<String, String>, base: &Path) -> Result<Self, ConfigErrors> {
+        let mut errors = Vec::new();
+        for key in map.keys() {
+            if !WORKER_KEYS.contains(&key.as_str())
+                && !WORKER_PREFIXES.iter().any(|p| key.starts_with(p))
+            {
+                errors.push(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    hint: suggest(key, WORKER_KEYS),
+                });
+            }
+        }
+        let path = |v: &str| {
+            let p = PathBuf::from(v.trim());
+            if p.is_absolute() { p } else { base.join(p) }
+        };
+        let require = |key: &str, errors: &mut Vec<ConfigError>| -> String {
+            match map.get(key).map(|v| v.trim()) {
+                Some(v) if !v.is_empty() => v.to_string(),
+                _ => {
+                    errors.push(ConfigError::Missing(key.to_string()));
+                    String::new()
+                }
+            }
+        };
+        let bootstrap_servers = require("bootstrap.servers", &mut errors);
+        let offset_file = path(&require("offset.storage.file.filename", &mut errors));
+        let plugin_path: Vec<PathBuf> = map
+            .get("plugin.path")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(path)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if plugin_path.is_empty() {
+            errors.push(ConfigError::Missing("plugin.path".into()));
+        }
+        let plugin_cache_dir = map
+            .get("plugin.cache.dir")
+            .map(|v| path(v))
+            .unwrap_or_else(default_cache_dir);
+        let offset_flush_interval = millis(map, "offset.flush.interval.ms", 0, &mut errors);
+        let task_shutdown_timeout =
+            millis(map, "task.shutdown.graceful.timeout.ms", 5000, &mut errors);
+        let listener = map
+            .get("listeners")
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+            .unwrap_or_else(|| "http://127.0.0.1:8083".to_string());
+        if !listener.starts_with("http://") {
+            errors.push(ConfigError::invalid(
+                "listeners",
+                &listener,
+                "expected http://<host>:<port>",
+            ));
+        }
+        let converter = |key: &str, errors: &mut Vec<ConfigError>| match map.get(key) {
+            None => ConverterChoice::ByteArray,
+            Some(v) => ConverterChoice::parse(key, v).unwrap_or_else(|e| {
+                errors.push(e);
+                ConverterChoice::ByteArray
+            }),
+        };
+        let key_converter = converter("key.converter", &mut errors);
+        let value_converter = converter("value.converter", &mut errors);
+        if let Some(v) = map.get("header.converter") {
+            // Headers cross as raw bytes until the header converter plugins
+            // exist; only the pass-through choice is meaningful.
+            if let Err(e) = ConverterChoice::parse("header.converter", v) {
+                errors.push(e);
+            }
+        }
+        let mut file_roots = FileRoots::default();
+        for (key, value) in map.range(ROOT_PREFIX.to_string()..) {
+            let Some(name) = key.strip_prefix(ROOT_PREFIX) else {
+                break;
+            };
+            let dir = path(value);
+            if !dir.is_dir() {
+                errors.push(ConfigError::invalid(key, value, "not an existing directory"));
+            }
+            if let Err(reason) = file_roots.insert(name, dir) {
+                errors.push(ConfigError::invalid(key, value, reason));
+            }
+        }
+        let prefixed = |prefix: &str| -> BTreeMap<String, String> {
+            map.iter()
+                .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+                .collect()
+        };
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Ok(WorkerConfig {
+            bootstrap_servers,
+            plugin_path,
+            plugin_cache_dir,
+            offset_file,
+            offset_flush_interval,
+            listener,
+            key_converter,
+            value_converter,
+            file_roots,
+            producer: prefixed("producer."),
+            consumer: prefixed("consumer."),
+            admin: prefixed("admin."),
+            task_shutdown_timeout,
+        })
+    }
+}
+
+fn millis(
+    map: &BTreeMap<String, String>,
+    key: &str,
+    default: u64,
+    errors: &mut Vec<ConfigError>,
+) -> Duration {
+    match map.get(key) {
+        None => Duration::from_millis(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(_) => {
+                errors.push(ConfigError::invalid(
+                    key,
+                    v,
+                    "expected a whole number of milliseconds",
+                ));
+                Duration::from_millis(default)
+            }
+        },
+    }
+}
+
+fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("sluice")
+        .join("components")
+}
+
+/// ", did you mean \"x\"?" when a known key is one or two edits away.
+pub fn suggest(key: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| format!(", did you mean \"{k}\"?"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("bootstrap.servers", "127.0.0.1:9092"),
+            ("plugin.path", "plugins"),
+            ("offset.storage.file.filename", "offsets.json"),
+        ]
+    }
+
+    #[test]
+    fn minimal_worker_config_with_kafka_defaults() {
+        let config = WorkerConfig::from_map(&map(&minimal()), Path::new("/etc/sluice")).unwrap();
+        assert_eq!(config.plugin_path, [PathBuf::from("/etc/sluice/plugins")]);
+        assert_eq!(config.offset_file, PathBuf::from("/etc/sluice/offsets.json"));
+        assert_eq!(config.listener, "http://127.0.0.1:8083");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_a_suggestion() {
+        let mut pairs = minimal();
+        pairs.push(("bootstrap.server", "x"));
+        let err = WorkerConfig::from_map(&map(&pairs), Path::new("/")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("unknown configuration key \"bootstrap.server\""), "{text}");
+        assert!(text.contains("did you mean \"bootstrap.servers\""), "{text}");
+    }
+
+    #[test]
+    fn every_missing_key_is_named() {
+        let err = WorkerConfig::from_map(&map(&[]), Path::new("/")).unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(ConfigError::key).collect();
+        assert_eq!(
+            keys,
+            ["bootstrap.servers", "offset.storage.file.filename", "plugin.path"]
+        );
+    }
+
+    #[test]
+    fn json_connector_file_in_kafka_shape() {
+        let flat = parse_json_config(
+            r#"{"name": "src", "config": {"connector.class": "file-source", "tasks.max": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(flat["name"], "src");
+        assert_eq!(flat["tasks.max"], "1");
+    }
+}

@@ -1,0 +1,250 @@
+//! The plugin registry: every component in the `plugin.path` directories,
+//! its kind (detected from the interfaces it exports), its name, version
+//! and configuration keys. A file that is not a valid plugin is reported
+//! and skipped; the others load.
+
+pub mod instance;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::runtime::bindings::{
+    CONDITION_INTERFACE, CONVERSION_INTERFACE, SINK_INTERFACE, SOURCE_INTERFACE,
+    TRANSFORMATION_INTERFACE,
+    types::{ConfigKey, PluginMetadata},
+};
+use crate::runtime::{PluginState, Runtime};
+pub use instance::ConnectorInstance;
+
+/// What a plugin is, from the interface it exports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PluginKind {
+    Source,
+    Sink,
+    Converter,
+    Transform,
+    Predicate,
+}
+
+impl fmt::Display for PluginKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PluginKind::Source => "source",
+            PluginKind::Sink => "sink",
+            PluginKind::Converter => "converter",
+            PluginKind::Transform => "transformation",
+            PluginKind::Predicate => "predicate",
+        })
+    }
+}
+
+/// A loaded plugin.
+pub struct Plugin {
+    pub kind: PluginKind,
+    pub metadata: PluginMetadata,
+    pub config_keys: Vec<ConfigKey>,
+    pub path: PathBuf,
+    /// SHA-256 of the component file.
+    pub digest: String,
+    pub component: Component,
+}
+
+impl fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} plugin {}@{} ({})",
+            self.kind,
+            self.metadata.name,
+            self.metadata.version,
+            self.path.display()
+        )
+    }
+}
+
+/// A file in the plugin path that could not be loaded, and why.
+#[derive(Clone, Debug)]
+pub struct RejectedPlugin {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// Every plugin the worker knows.
+#[derive(Default)]
+pub struct PluginRegistry {
+    plugins: Vec<Arc<Plugin>>,
+    rejected: Vec<RejectedPlugin>,
+}
+
+impl PluginRegistry {
+    /// Loads every `.wasm` file in `dirs`. A bad file is logged and skipped.
+    pub fn load(runtime: &Runtime, dirs: &[PathBuf]) -> Result<Self> {
+        let mut registry = PluginRegistry::default();
+        for dir in dirs {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .with_context(|| format!("reading plugin.path directory {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+                .collect();
+            files.sort();
+            for path in files {
+                match load_plugin(runtime, &path) {
+                    Ok(plugin) => {
+                        tracing::info!(
+                            "loaded {} plugin {}@{} from {}",
+                            plugin.kind,
+                            plugin.metadata.name,
+                            plugin.metadata.version,
+                            path.display()
+                        );
+                        registry.plugins.push(Arc::new(plugin));
+                    }
+                    Err(e) => {
+                        let reason = format!("{e:#}");
+                        tracing::error!("skipping plugin file {}: {reason}", path.display());
+                        registry.rejected.push(RejectedPlugin { path, reason });
+                    }
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        &self.plugins
+    }
+
+    pub fn rejected(&self) -> &[RejectedPlugin] {
+        &self.rejected
+    }
+
+    /// Finds the connector plugin `class` names: a plugin name, optionally
+    /// with `@version`, or one of its aliases (Kafka's class names). With
+    /// several versions and none asked for, the newest wins.
+    pub fn resolve_connector(&self, class: &str) -> Result<Arc<Plugin>, String> {
+        let (name, version) = match class.split_once('@') {
+            Some((n, v)) => (n, Some(v)),
+            None => (class, None),
+        };
+        let mut candidates: Vec<&Arc<Plugin>> = self
+            .plugins
+            .iter()
+            .filter(|p| matches!(p.kind, PluginKind::Source | PluginKind::Sink))
+            .filter(|p| p.metadata.name == name || p.metadata.aliases.iter().any(|a| a == name))
+            .filter(|p| version.is_none_or(|v| p.metadata.version == v))
+            .collect();
+        candidates.sort_by(|a, b| version_key(&a.metadata.version).cmp(&version_key(&b.metadata.version)));
+        candidates.last().map(|p| Arc::clone(p)).ok_or_else(|| {
+            let available: Vec<String> = self
+                .plugins
+                .iter()
+                .filter(|p| matches!(p.kind, PluginKind::Source | PluginKind::Sink))
+                .map(|p| format!("{}@{}", p.metadata.name, p.metadata.version))
+                .collect();
+            format!(
+                "no connector plugin named \"{class}\" (available: {})",
+                if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available.join(", ")
+                }
+            )
+        })
+    }
+}
+
+/// Orders versions numerically part by part (`0.10.0` after `0.9.1`).
+fn version_key(version: &str) -> Vec<u64> {
+    version
+        .split(['.', '-', '+'])
+        .map(|part| part.parse().unwrap_or(0))
+        .collect()
+}
+
+/// The kind of a component, from the Sluice interface it exports.
+pub fn detect_kind(runtime: &Runtime, component: &Component) -> Result<PluginKind> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(runtime.engine())
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let kinds = [
+        (SOURCE_INTERFACE, PluginKind::Source),
+        (SINK_INTERFACE, PluginKind::Sink),
+        (CONVERSION_INTERFACE, PluginKind::Converter),
+        (TRANSFORMATION_INTERFACE, PluginKind::Transform),
+        (CONDITION_INTERFACE, PluginKind::Predicate),
+    ];
+    let found: Vec<PluginKind> = kinds
+        .iter()
+        .filter(|(interface, _)| exports.iter().any(|e| e == interface))
+        .map(|(_, kind)| *kind)
+        .collect();
+    match found.as_slice() {
+        [kind] => Ok(*kind),
+        [] => bail!(
+            "the component exports no Sluice plugin interface (it exports: {}); \
+             a plugin targets one of the worlds in wit/ of sluice:connect@0.1.0",
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
+        ),
+        several => bail!("the component exports several plugin kinds: {several:?}"),
+    }
+}
+
+/// A store for a plugin call that needs no capabilities.
+pub fn bare_state(log_target: &str) -> PluginState {
+    PluginState {
+        wasi: WasiCtxBuilder::new().inherit_stderr().build(),
+        table: ResourceTable::new(),
+        log_target: log_target.into(),
+    }
+}
+
+fn load_plugin(runtime: &Runtime, path: &Path) -> Result<Plugin> {
+    let bytes = std::fs::read(path).context("reading the file")?;
+    let (component, digest) = runtime
+        .load_component(&bytes)
+        .context("not a valid WebAssembly component")?;
+    let kind = detect_kind(runtime, &component)?;
+    if !matches!(kind, PluginKind::Source | PluginKind::Sink) {
+        bail!("{kind} plugins are not supported by this version of the host yet");
+    }
+    let target = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut instance = ConnectorInstance::new(runtime, &component, kind, bare_state(&target))?;
+    let metadata = instance.metadata().map_err(anyhow::Error::from).context("calling metadata")?;
+    let config_keys = instance.config_keys().map_err(anyhow::Error::from).context("calling config-keys")?;
+    if metadata.name.trim().is_empty() {
+        bail!("the plugin's metadata has an empty name");
+    }
+    Ok(Plugin {
+        kind,
+        metadata,
+        config_keys,
+        path: path.to_path_buf(),
+        digest,
+        component,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order_numerically() {
+        assert!(version_key("0.10.0") > version_key("0.9.1"));
+        assert!(version_key("1.0.0") > version_key("0.99"));
+    }
+}

@@ -1,0 +1,121 @@
+//! The WebAssembly runtime: one wasmtime engine for the worker, an on-disk
+//! cache of precompiled components, and the per-task store state through
+//! which the capabilities a connector was granted reach its plugin.
+
+pub mod bindings;
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::capability;
+
+/// The state every plugin instance's store carries.
+pub struct PluginState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    /// Who the plugin's log lines are attributed to (`connector/task-0`).
+    pub log_target: Arc<str>,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The engine, the linker every world is instantiated with, and the cache
+/// of compiled components.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<PluginState>>,
+    cache_dir: PathBuf,
+}
+
+impl Runtime {
+    /// Creates the engine. `cache_dir` keeps compiled components between
+    /// runs: compiling a component takes far longer than loading one.
+    pub fn new(cache_dir: &Path) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        // Sluice calls plugins synchronously from a thread per task; the
+        // machinery for concurrent component calls more than doubles the
+        // cost of every call (see DESIGN.md).
+        config.concurrency_support(false);
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("creating the wasmtime engine")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking WASI")?;
+        capability::logging::add_to_linker(&mut linker)?;
+        std::fs::create_dir_all(cache_dir)
+            .with_context(|| format!("creating the component cache {}", cache_dir.display()))?;
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            cache_dir: cache_dir.to_path_buf(),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn linker(&self) -> &Linker<PluginState> {
+        &self.linker
+    }
+
+    /// A new store for one plugin instance.
+    pub fn store(&self, state: PluginState) -> Store<PluginState> {
+        Store::new(&self.engine, state)
+    }
+
+    /// Compiles `bytes` as a component, or loads the compiled form cached
+    /// under the hash of the bytes and of the engine's settings.
+    pub fn load_component(&self, bytes: &[u8]) -> Result<(Component, String)> {
+        let digest = hex(&Sha256::digest(bytes));
+        let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_hash);
+        let cached = self
+            .cache_dir
+            .join(format!("{digest}-{:016x}.cwasm", engine_hash.finish()));
+        if cached.exists() {
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same settings (its hash is in the name), into a
+            // cache directory only this worker's operator controls.
+            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+                Ok(component) => return Ok((component, digest)),
+                Err(e) => tracing::warn!(
+                    "ignoring unreadable cached component {}: {e:#}",
+                    cached.display()
+                ),
+            }
+        }
+        let compiled = self.engine.precompile_component(bytes)?;
+        let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, &compiled)
+            .and_then(|()| std::fs::rename(&tmp, &cached))
+            .with_context(|| format!("writing the component cache {}", cached.display()))?;
+        // SAFETY: just produced by `precompile_component` of this engine.
+        let component = unsafe { Component::deserialize(&self.engine, &compiled)? };
+        Ok((component, digest))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
