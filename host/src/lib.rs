@@ -2,6 +2,11 @@
 //! converters and transforms are sandboxed WebAssembly components.
 
 pub mod capability;
+pub mod cli;
 pub mod config;
+pub mod kafka;
+pub mod offsets;
 pub mod plugin;
+pub mod rest;
 pub mod runtime;
+pub mod worker;

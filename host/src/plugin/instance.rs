@@ -35,7 +35,7 @@ impl ConnectorInstance {
         component: &Component,
         kind: PluginKind,
         state: PluginState,
-    ) -> Result<Self> {
+    ) -> anyhow::Result<Self> {
         let mut store = runtime.store(state);
         let world = match kind {
             PluginKind::Source => World::Source(
@@ -46,7 +46,7 @@ impl ConnectorInstance {
                 SinkConnector::instantiate(&mut store, component, runtime.linker())
                     .context("instantiating the sink connector")?,
             ),
-            other => bail!("{other} plugins are not connectors"),
+            other => anyhow::bail!("{other} plugins are not connectors"),
         };
         Ok(ConnectorInstance { store, world })
     }

@@ -1,0 +1,86 @@
+//! Kafka clients: configuration shared by the worker's producers, consumers
+//! and admin client, and topic creation (Sluice creates the topics its
+//! connectors need, since brokers may not auto-create them).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+/// A client configuration: the bootstrap servers, Sluice's defaults, then
+/// the operator's overrides (worker `producer.*`/`consumer.*`, then the
+/// connector's `*.override.*`).
+pub fn client_config<'a>(
+    bootstrap_servers: &str,
+    defaults: &[(&str, &str)],
+    overrides: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap_servers);
+    for (key, value) in defaults {
+        config.set(*key, *value);
+    }
+    for map in overrides {
+        for (key, value) in map {
+            config.set(key, value);
+        }
+    }
+    config
+}
+
+/// Producer settings for source tasks: every record acknowledged by all
+/// in-sync replicas, in order, without duplicates from retries.
+pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+    ("linger.ms", "5"),
+    ("batch.num.messages", "10000"),
+    ("queue.buffering.max.messages", "200000"),
+];
+
+/// Consumer settings for sink tasks, as Kafka Connect's: offsets committed
+/// only by the host after the sink flushed, reading from the start of a
+/// partition the group has never committed.
+pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("enable.auto.commit", "false"),
+    ("enable.auto.offset.store", "false"),
+    ("auto.offset.reset", "earliest"),
+    ("enable.partition.eof", "false"),
+];
+
+/// Creates each topic in `topics` that does not exist yet, with one
+/// partition and a replication factor of one unless configured otherwise.
+pub async fn ensure_topics(
+    admin_config: &ClientConfig,
+    topics: &[String],
+    partitions: i32,
+    replication_factor: i32,
+) -> Result<()> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let admin: AdminClient<DefaultClientContext> = admin_config
+        .create()
+        .context("creating the Kafka admin client")?;
+    let new_topics: Vec<NewTopic> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .context("creating topics")?;
+    for result in results {
+        match result {
+            Ok(topic) => tracing::info!("created topic {topic}"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => bail!("creating topic {topic}: {code}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Source offsets: the position each connector reached in each of its
+//! source partitions, persisted only after Kafka acknowledged every record
+//! up to it. Standalone workers keep them in a file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+/// A connector's offsets: partition JSON to offset JSON, both as the
+/// connector wrote them.
+pub type ConnectorOffsets = BTreeMap<String, String>;
+
+/// The standalone offset store (`offset.storage.file.filename`). Every
+/// commit rewrites the file through a temporary file and a rename, so a
+/// crash leaves the old or the new version, never a mix.
+pub struct FileOffsetStore {
+    path: PathBuf,
+    connectors: Mutex<BTreeMap<String, ConnectorOffsets>>,
+}
+
+impl FileOffsetStore {
+    /// Opens the store, reading the file if it exists.
+    pub fn open(path: &Path) -> Result<Self> {
+        let connectors = match std::fs::read_to_string(path) {
+            Ok(text) => parse(&text)
+                .with_context(|| format!("reading offsets from {}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading offsets from {}", path.display()));
+            }
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the offset directory {}", dir.display()))?;
+        }
+        Ok(FileOffsetStore {
+            path: path.to_path_buf(),
+            connectors: Mutex::new(connectors),
+        })
+    }
+
+    /// The committed offsets of `connector`, as (partition, offset) pairs.
+    pub fn offsets(&self, connector: &str) -> Vec<(String, String)> {
+        let connectors = self.connectors.lock().expect("offset store lock");
+        connectors
+            .get(connector)
+            .map(|o| o.iter().map(|(p, o)| (p.clone(), o.clone())).collect())
+            .unwrap_or_default()
+    }
+
+    /// Records new offsets for `connector` and writes the file.
+    pub fn commit(&self, connector: &str, offsets: &ConnectorOffsets) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut connectors = self.connectors.lock().expect("offset store lock");
+        let entry = connectors.entry(connector.to_string()).or_default();
+        for (partition, offset) in offsets {
+            entry.insert(partition.clone(), offset.clone());
+        }
+        let text = render(&connectors)?;
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &self.path))
+            .with_context(|| format!("writing offsets to {}", self.path.display()))
+    }
+}
+
+/// The file holds, per connector, a list of {partition, offset} objects
+/// with the connector's own JSON values, so it is readable by people.
+fn render(connectors: &BTreeMap<String, ConnectorOffsets>) -> Result<String> {
+    let mut out = serde_json::Map::new();
+    for (name, offsets) in connectors {
+        let list: Vec<Value> = offsets
+            .iter()
+            .map(|(p, o)| -> Result<Value> {
+                Ok(serde_json::json!({
+                    "partition": serde_json::from_str::<Value>(p)?,
+                    "offset": serde_json::from_str::<Value>(o)?,
+                }))
+            })
+            .collect::<Result<_>>()?;
+        out.insert(name.clone(), Value::Array(list));
+    }
+    Ok(serde_json::to_string_pretty(&serde_json::json!({ "connectors": out }))?)
+}
+
+fn parse(text: &str) -> Result<BTreeMap<String, ConnectorOffsets>> {
+    let root: Value = serde_json::from_str(text)?;
+    let mut connectors = BTreeMap::new();
+    let Some(map) = root.get("connectors").and_then(Value::as_object) else {
+        anyhow::bail!("expected an object with a \"connectors\" object");
+    };
+    for (name, list) in map {
+        let mut offsets = ConnectorOffsets::new();
+        for entry in list.as_array().into_iter().flatten() {
+            let (Some(p), Some(o)) = (entry.get("partition"), entry.get("offset")) else {
+                anyhow::bail!("connector {name}: an entry lacks partition or offset");
+            };
+            offsets.insert(p.to_string(), o.to_string());
+        }
+        connectors.insert(name.clone(), offsets);
+    }
+    Ok(connectors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commits_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("sluice-offsets-{}", std::process::id()));
+        let path = dir.join("offsets.json");
+        let store = FileOffsetStore::open(&path).unwrap();
+        let mut offsets = ConnectorOffsets::new();
+        offsets.insert(r#"{"filename":"/inbox/a.txt"}"#.into(), r#"{"position":10}"#.into());
+        store.commit("src", &offsets).unwrap();
+        offsets.insert(r#"{"filename":"/inbox/a.txt"}"#.into(), r#"{"position":25}"#.into());
+        store.commit("src", &offsets).unwrap();
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(
+            reopened.offsets("src"),
+            [(r#"{"filename":"/inbox/a.txt"}"#.to_string(), r#"{"position":25}"#.to_string())]
+        );
+        assert!(reopened.offsets("other").is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_an_empty_store() {
+        let dir = std::env::temp_dir().join(format!("sluice-offsets-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("offsets.json");
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(FileOffsetStore::open(&path).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,270 @@
+//! The sink task loop: consume a batch in the group `connect-<name>`, put
+//! it, flush it, and commit the consumer offsets only after the flush
+//! succeeded. Partition assignment changes reach the task as open/close.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::TaskContext;
+use super::convert;
+use crate::kafka;
+use crate::runtime::bindings::types::{Header, SinkRecord, TopicPartition};
+
+/// The most records handed to one `put`.
+const MAX_BATCH_RECORDS: usize = 5000;
+/// How long to wait for the first record of a batch.
+const FIRST_RECORD_WAIT: Duration = Duration::from_millis(100);
+
+/// Runs a sink task until it is cancelled or fails; the error is the
+/// task's trace.
+pub fn run(ctx: &TaskContext) -> Result<()> {
+    let topics = &ctx.connector.topics;
+    let admin = kafka::client_config(&ctx.worker.bootstrap_servers, &[], [&ctx.worker.admin]);
+    ctx.tokio.block_on(kafka::ensure_topics(&admin, topics, 1, 1))?;
+
+    let mut instance = ctx.instantiate()?;
+    let task = ctx.call("start", || instance.start_sink_task(&ctx.task_config))?;
+
+    let group = format!("connect-{}", ctx.connector.name);
+    let mut defaults = kafka::CONSUMER_DEFAULTS.to_vec();
+    defaults.push(("group.id", &group));
+    let consumer: BaseConsumer<PartitionEvents> = kafka::client_config(
+        &ctx.worker.bootstrap_servers,
+        &defaults,
+        [&ctx.worker.consumer, &ctx.connector.consumer_overrides],
+    )
+    .create_with_context(PartitionEvents::default())
+    .context("creating the Kafka consumer")?;
+    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&topic_refs)
+        .with_context(|| format!("subscribing to {topics:?}"))?;
+
+    let mut assigned: BTreeSet<(String, i32)> = BTreeSet::new();
+    let outcome = (|| -> Result<()> {
+        while !ctx.cancel.is_cancelled() {
+            let batch = next_batch(&consumer, &mut |change| {
+                apply_change(ctx, &mut instance, task, &mut assigned, change)
+            })?;
+            if batch.records.is_empty() {
+                continue;
+            }
+            deliver(ctx, &mut instance, task, &consumer, batch)?;
+        }
+        Ok(())
+    })();
+    let open: Vec<TopicPartition> = assigned
+        .iter()
+        .map(|(topic, partition)| TopicPartition {
+            topic: topic.clone(),
+            partition: *partition,
+        })
+        .collect();
+    let closed = if open.is_empty() {
+        Ok(())
+    } else {
+        ctx.call("close", || instance.close(task, &open))
+    };
+    let stopped = ctx.call("stop", || instance.stop_sink_task(task));
+    consumer.unsubscribe();
+    outcome.and(closed).and(stopped)
+}
+
+/// Records consumed for one `put`, and the offset to commit per partition
+/// once they are flushed (the offset after the last record).
+#[derive(Default)]
+struct Batch {
+    records: Vec<SinkRecord>,
+    commit: BTreeMap<(String, i32), i64>,
+}
+
+impl Batch {
+    /// Drops what was buffered for partitions this task no longer owns;
+    /// their new owner reads them from the last committed offset.
+    fn forget(&mut self, revoked: &[TopicPartition]) {
+        let gone = |topic: &str, partition: i32| {
+            revoked
+                .iter()
+                .any(|tp| tp.topic == topic && tp.partition == partition)
+        };
+        self.records.retain(|r| !gone(&r.topic, r.partition));
+        self.commit.retain(|(t, p), _| !gone(t, *p));
+    }
+}
+
+/// Polls until `MAX_BATCH_RECORDS` records, or until no record is waiting.
+/// Assignment changes are applied as they happen, before the records that
+/// follow them.
+fn next_batch(
+    consumer: &BaseConsumer<PartitionEvents>,
+    on_change: &mut dyn FnMut(PartitionChange) -> Result<()>,
+) -> Result<Batch> {
+    let mut batch = Batch::default();
+    while batch.records.len() < MAX_BATCH_RECORDS {
+        let wait = if batch.records.is_empty() {
+            FIRST_RECORD_WAIT
+        } else {
+            Duration::ZERO
+        };
+        let polled = consumer.poll(wait);
+        for change in consumer.context().take() {
+            if let PartitionChange::Revoked(revoked) = &change {
+                batch.forget(revoked);
+            }
+            on_change(change)?;
+        }
+        match polled {
+            None => break,
+            Some(Err(e)) => {
+                // Transport and coordinator errors are transient: the
+                // consumer recovers by itself.
+                tracing::warn!("consumer: {e}");
+                break;
+            }
+            Some(Ok(message)) => {
+                batch
+                    .commit
+                    .insert((message.topic().to_string(), message.partition()), message.offset() + 1);
+                let headers = message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .map(|h| Header {
+                                key: h.key.to_string(),
+                                value: convert::from_bytes(h.value),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                batch.records.push(SinkRecord {
+                    topic: message.topic().to_string(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: convert::from_bytes(message.key()),
+                    value: convert::from_bytes(message.payload()),
+                    headers,
+                    timestamp: message.timestamp().to_millis(),
+                });
+            }
+        }
+    }
+    Ok(batch)
+}
+
+/// put, flush, then commit: offsets are committed only for flushed records.
+fn deliver(
+    ctx: &TaskContext,
+    instance: &mut crate::plugin::ConnectorInstance,
+    task: wasmtime::component::ResourceAny,
+    consumer: &BaseConsumer<PartitionEvents>,
+    batch: Batch,
+) -> Result<()> {
+    let records = &batch.records;
+    ctx.call_with_records("put", records, || instance.put(task, records))?;
+    ctx.call("flush", || instance.flush(task))?;
+    let mut offsets = TopicPartitionList::new();
+    for ((topic, partition), offset) in &batch.commit {
+        offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
+    }
+    if let Err(e) = consumer.commit(&offsets, CommitMode::Sync) {
+        // The records are flushed; a lost commit only means they may be
+        // delivered again (at-least-once), for example after a rebalance.
+        tracing::warn!(
+            "{}: committing offsets after a flush failed: {e}",
+            ctx.label()
+        );
+    }
+    Ok(())
+}
+
+fn apply_change(
+    ctx: &TaskContext,
+    instance: &mut crate::plugin::ConnectorInstance,
+    task: wasmtime::component::ResourceAny,
+    assigned: &mut BTreeSet<(String, i32)>,
+    change: PartitionChange,
+) -> Result<()> {
+    match change {
+        PartitionChange::Assigned(partitions) => {
+            tracing::info!("{}: assigned {}", ctx.label(), describe(&partitions));
+            assigned.extend(partitions.iter().map(|tp| (tp.topic.clone(), tp.partition)));
+            ctx.call("open", || instance.open(task, &partitions))
+        }
+        PartitionChange::Revoked(partitions) => {
+            tracing::info!("{}: revoked {}", ctx.label(), describe(&partitions));
+            for tp in &partitions {
+                assigned.remove(&(tp.topic.clone(), tp.partition));
+            }
+            ctx.call("close", || instance.close(task, &partitions))
+        }
+    }
+}
+
+fn describe(partitions: &[TopicPartition]) -> String {
+    let names: Vec<String> = partitions
+        .iter()
+        .map(|tp| format!("{}-{}", tp.topic, tp.partition))
+        .collect();
+    names.join(", ")
+}
+
+/// A change of the partitions assigned to this task.
+enum PartitionChange {
+    Assigned(Vec<TopicPartition>),
+    Revoked(Vec<TopicPartition>),
+}
+
+/// The consumer context: rebalance callbacks run inside `poll`, where the
+/// plugin cannot be reached, so they queue changes for the loop to apply.
+#[derive(Default)]
+struct PartitionEvents {
+    changes: Mutex<Vec<PartitionChange>>,
+}
+
+impl PartitionEvents {
+    fn take(&self) -> Vec<PartitionChange> {
+        std::mem::take(&mut *self.changes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn push(&self, change: PartitionChange) {
+        self.changes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(change);
+    }
+}
+
+fn partitions(list: &TopicPartitionList) -> Vec<TopicPartition> {
+    list.elements()
+        .iter()
+        .map(|e| TopicPartition {
+            topic: e.topic().to_string(),
+            partition: e.partition(),
+        })
+        .collect()
+}
+
+impl ClientContext for PartitionEvents {}
+
+impl ConsumerContext for PartitionEvents {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            self.push(PartitionChange::Revoked(partitions(list)));
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => self.push(PartitionChange::Assigned(partitions(list))),
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => tracing::warn!("rebalance error: {e}"),
+        }
+    }
+}

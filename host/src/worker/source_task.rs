@@ -1,0 +1,402 @@
+//! The source task loop: poll the plugin for a batch, produce it, and
+//! persist the batch's source offsets only once Kafka has acknowledged every
+//! record of it and of every batch before it.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+
+use super::TaskContext;
+use super::convert;
+use crate::kafka;
+use crate::offsets::ConnectorOffsets;
+use crate::runtime::bindings::types::SourceBatch;
+
+/// At most this many polled batches wait for Kafka's acknowledgement at
+/// once. It bounds memory, and it bounds what a crash can duplicate: only
+/// records of unacknowledged batches are produced again after a restart.
+pub const MAX_BATCHES_IN_FLIGHT: usize = 4;
+/// The most records asked of one poll; the plugin may return fewer.
+const MAX_POLL_RECORDS: u32 = 10_000;
+/// How long to wait before polling again after an empty batch, at most.
+const MAX_IDLE_WAIT: Duration = Duration::from_millis(100);
+
+/// Runs a source task until it is cancelled or fails; the error is the
+/// task's trace.
+pub fn run(ctx: &TaskContext) -> Result<()> {
+    let mut instance = ctx.instantiate()?;
+    let stored = ctx.offsets.offsets(&ctx.connector.name);
+    let task = ctx.call("start", || {
+        instance.start_source_task(&ctx.task_config, &stored)
+    })?;
+    let acks = Arc::new(Acks::default());
+    let producer: ThreadedProducer<AckContext> = kafka::client_config(
+        &ctx.worker.bootstrap_servers,
+        kafka::PRODUCER_DEFAULTS,
+        [&ctx.worker.producer, &ctx.connector.producer_overrides],
+    )
+    .create_with_context(AckContext {
+        acks: Arc::clone(&acks),
+    })
+    .map_err(|e| anyhow::anyhow!("creating the Kafka producer: {e}"))?;
+    let mut loop_state = SourceLoop {
+        ctx,
+        acks,
+        producer,
+        known_topics: HashSet::new(),
+        next_seq: 0,
+        last_offset_flush: Instant::now(),
+    };
+    let outcome = loop_state.run(|max| ctx.call("poll", || instance.poll(task, max)));
+    // Whatever happened, persist what Kafka acknowledged before stopping.
+    let flushed = loop_state.drain(ctx.worker.task_shutdown_timeout);
+    let committed = loop_state.persist_offsets(&mut |offsets| {
+        ctx.call("commit", || instance.commit(task, offsets))
+    });
+    let stopped = ctx.call("stop", || instance.stop_source_task(task));
+    outcome.and(flushed).and(committed).and(stopped)
+}
+
+struct SourceLoop<'a> {
+    ctx: &'a TaskContext,
+    acks: Arc<Acks>,
+    producer: ThreadedProducer<AckContext>,
+    known_topics: HashSet<String>,
+    next_seq: u64,
+    last_offset_flush: Instant,
+}
+
+/// A record ready for the producer.
+struct Outgoing {
+    topic: String,
+    partition: Option<i32>,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Option<OwnedHeaders>,
+    timestamp: Option<i64>,
+}
+
+impl SourceLoop<'_> {
+    fn run(&mut self, mut poll: impl FnMut(u32) -> Result<SourceBatch>) -> Result<()> {
+        let mut idle = Duration::from_millis(1);
+        while !self.ctx.cancel.is_cancelled() {
+            self.acks.wait_for_room(MAX_BATCHES_IN_FLIGHT, &self.ctx.cancel)?;
+            if self.last_offset_flush.elapsed() >= self.ctx.worker.offset_flush_interval {
+                self.persist_offsets(&mut |_| Ok(()))?;
+            }
+            let batch = poll(MAX_POLL_RECORDS)?;
+            if batch.records.is_empty() {
+                std::thread::sleep(idle);
+                idle = (idle * 2).min(MAX_IDLE_WAIT);
+                continue;
+            }
+            idle = Duration::from_millis(1);
+            self.send(batch)?;
+        }
+        Ok(())
+    }
+
+    /// Converts a batch, registers it with the acknowledgement tracker and
+    /// hands every record to the producer.
+    fn send(&mut self, batch: SourceBatch) -> Result<()> {
+        let mut offsets = ConnectorOffsets::new();
+        let mut outgoing = Vec::with_capacity(batch.records.len());
+        for (index, record) in batch.records.into_iter().enumerate() {
+            let describe = |what: &str| {
+                format!(
+                    "record {index} of a batch from the plugin (topic \"{}\"): {what}",
+                    record.topic
+                )
+            };
+            if let Some(position) = &record.position {
+                let Some(partition) = batch.partitions.get(position.partition as usize) else {
+                    bail!(describe(&format!(
+                        "source partition {} is not among the batch's {} partitions",
+                        position.partition,
+                        batch.partitions.len()
+                    )));
+                };
+                offsets.insert(partition.clone(), position.offset.clone());
+            }
+            let key = convert::to_bytes(record.key).map_err(|e| anyhow::anyhow!(describe(&e)))?;
+            let value =
+                convert::to_bytes(record.value).map_err(|e| anyhow::anyhow!(describe(&e)))?;
+            let headers = if record.headers.is_empty() {
+                None
+            } else {
+                let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+                for header in record.headers {
+                    let value = convert::to_bytes(header.value)
+                        .map_err(|e| anyhow::anyhow!(describe(&format!("header {}: {e}", header.key))))?;
+                    headers = headers.insert(Header {
+                        key: &header.key,
+                        value: value.as_deref(),
+                    });
+                }
+                Some(headers)
+            };
+            outgoing.push(Outgoing {
+                topic: record.topic,
+                partition: record.partition,
+                key,
+                value,
+                headers,
+                timestamp: record.timestamp,
+            });
+        }
+        self.ensure_topics(&outgoing)?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.acks.register(seq, outgoing.len(), offsets);
+        for record in outgoing {
+            self.produce(seq, record)?;
+        }
+        Ok(())
+    }
+
+    fn produce(&self, seq: u64, record: Outgoing) -> Result<()> {
+        let mut base: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(&record.topic, seq as usize);
+        base.partition = record.partition;
+        base.key = record.key.as_deref();
+        base.payload = record.value.as_deref();
+        base.timestamp = record.timestamp;
+        base.headers = record.headers;
+        loop {
+            match self.producer.send(base) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The producer's queue is full: wait for deliveries.
+                    base = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => bail!("producing to topic \"{}\": {e}", record.topic),
+            }
+        }
+    }
+
+    fn ensure_topics(&mut self, records: &[Outgoing]) -> Result<()> {
+        let new: Vec<String> = records
+            .iter()
+            .map(|r| &r.topic)
+            .filter(|t| !self.known_topics.contains(*t))
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let admin = kafka::client_config(
+            &self.ctx.worker.bootstrap_servers,
+            &[],
+            [&self.ctx.worker.admin],
+        );
+        self.ctx
+            .tokio
+            .block_on(kafka::ensure_topics(&admin, &new, 1, 1))?;
+        self.known_topics.extend(new);
+        Ok(())
+    }
+
+    /// Waits until Kafka acknowledged everything produced, or `timeout`.
+    fn drain(&self, timeout: Duration) -> Result<()> {
+        if let Err(e) = self.producer.flush(timeout) {
+            bail!("records still unacknowledged after {timeout:?} at shutdown: {e}");
+        }
+        self.acks.wait_idle(timeout)
+    }
+
+    /// Writes the offsets of acknowledged batches and tells the plugin.
+    fn persist_offsets(
+        &mut self,
+        tell_plugin: &mut dyn FnMut(&[(String, String)]) -> Result<()>,
+    ) -> Result<()> {
+        self.last_offset_flush = Instant::now();
+        let offsets = self.acks.take_committable();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.ctx.offsets.commit(&self.ctx.connector.name, &offsets)?;
+        let pairs: Vec<(String, String)> = offsets.into_iter().collect();
+        tell_plugin(&pairs)
+    }
+}
+
+/// Tracks which polled batches Kafka has acknowledged, in poll order.
+#[derive(Default)]
+struct Acks {
+    state: Mutex<AckState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct AckState {
+    /// Batches not yet fully acknowledged; the front has sequence `first_seq`.
+    in_flight: VecDeque<InFlightBatch>,
+    first_seq: u64,
+    /// Offsets of fully acknowledged batches, not yet persisted.
+    committable: ConnectorOffsets,
+    failure: Option<String>,
+}
+
+struct InFlightBatch {
+    remaining: usize,
+    offsets: ConnectorOffsets,
+}
+
+impl Acks {
+    fn lock(&self) -> std::sync::MutexGuard<'_, AckState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(&self, seq: u64, records: usize, offsets: ConnectorOffsets) {
+        let mut state = self.lock();
+        if state.in_flight.is_empty() {
+            state.first_seq = seq;
+        }
+        state.in_flight.push_back(InFlightBatch {
+            remaining: records,
+            offsets,
+        });
+        state.release_acknowledged();
+    }
+
+    /// One record's delivery report.
+    fn acknowledge(&self, seq: u64, failure: Option<String>) {
+        let mut state = self.lock();
+        let index = (seq - state.first_seq) as usize;
+        if let Some(batch) = state.in_flight.get_mut(index) {
+            batch.remaining -= 1;
+        }
+        if let Some(failure) = failure {
+            state.failure.get_or_insert(failure);
+        }
+        if state.failure.is_none() {
+            state.release_acknowledged();
+        }
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    fn take_committable(&self) -> ConnectorOffsets {
+        std::mem::take(&mut self.lock().committable)
+    }
+
+    fn wait_for_room(&self, max: usize, cancel: &tokio_util::sync::CancellationToken) -> Result<()> {
+        let mut state = self.lock();
+        loop {
+            if let Some(failure) = &state.failure {
+                bail!("{failure}");
+            }
+            if state.in_flight.len() < max || cancel.is_cancelled() {
+                return Ok(());
+            }
+            state = self
+                .changed
+                .wait_timeout(state, Duration::from_millis(100))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn wait_idle(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if let Some(failure) = &state.failure {
+                bail!("{failure}");
+            }
+            if state.in_flight.is_empty() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                bail!(
+                    "{} batches still unacknowledged after {timeout:?}",
+                    state.in_flight.len()
+                );
+            }
+            state = self
+                .changed
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+impl AckState {
+    /// Moves the offsets of fully acknowledged batches at the front to the
+    /// committable set; a batch behind an unacknowledged one waits for it.
+    fn release_acknowledged(&mut self) {
+        while self.in_flight.front().is_some_and(|b| b.remaining == 0) {
+            let batch = self.in_flight.pop_front().expect("checked");
+            self.first_seq += 1;
+            self.committable.extend(batch.offsets);
+        }
+    }
+}
+
+/// The producer context: delivery reports drive offset commits.
+struct AckContext {
+    acks: Arc<Acks>,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, seq: usize) {
+        let failure = result.as_ref().err().map(|(e, message)| {
+            use rdkafka::Message;
+            format!(
+                "Kafka did not accept a record for topic \"{}\": {e}",
+                message.topic()
+            )
+        });
+        self.acks.acknowledge(seq as u64, failure);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(position: u64) -> ConnectorOffsets {
+        let mut o = ConnectorOffsets::new();
+        o.insert("p".into(), format!("{{\"position\":{position}}}"));
+        o
+    }
+
+    #[test]
+    fn offsets_wait_for_every_earlier_batch() {
+        let acks = Acks::default();
+        acks.register(0, 2, offsets(10));
+        acks.register(1, 1, offsets(20));
+        acks.acknowledge(1, None);
+        assert!(acks.take_committable().is_empty(), "batch 0 is not acknowledged yet");
+        acks.acknowledge(0, None);
+        assert!(acks.take_committable().is_empty(), "one record of batch 0 is still out");
+        acks.acknowledge(0, None);
+        assert_eq!(acks.take_committable()["p"], "{\"position\":20}");
+    }
+
+    #[test]
+    fn a_failed_delivery_stops_commits() {
+        let acks = Acks::default();
+        acks.register(0, 1, offsets(10));
+        acks.acknowledge(0, Some("broker said no".into()));
+        assert!(acks.take_committable().is_empty());
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let err = acks.wait_for_room(4, &cancel).unwrap_err();
+        assert!(err.to_string().contains("broker said no"));
+    }
+}

@@ -1,0 +1,107 @@
+//! The state of every connector and task on this worker, in Kafka
+//! Connect's terms (RUNNING, FAILED, ...), with the trace of a failure.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use serde::Serialize;
+
+use crate::plugin::PluginKind;
+
+/// Kafka Connect's connector and task states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Unassigned,
+    Running,
+    Paused,
+    Failed,
+    Restarting,
+    Stopped,
+}
+
+/// One task's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskStatus {
+    pub id: u32,
+    pub state: State,
+    pub worker_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// A connector's state and its tasks' (the body of
+/// `GET /connectors/{name}/status`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConnectorStatus {
+    pub name: String,
+    pub connector: ConnectorState,
+    pub tasks: Vec<TaskStatus>,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConnectorState {
+    pub state: State,
+    pub worker_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// Every connector's status, shared between the task loops that change it
+/// and the REST API that reads it.
+#[derive(Clone, Default)]
+pub struct StatusBoard {
+    connectors: Arc<RwLock<BTreeMap<String, ConnectorStatus>>>,
+}
+
+impl StatusBoard {
+    /// Registers a connector as running, with its tasks unassigned.
+    pub fn add_connector(&self, name: &str, kind: PluginKind, tasks: u32, worker_id: &str) {
+        let status = ConnectorStatus {
+            name: name.to_string(),
+            connector: ConnectorState {
+                state: State::Running,
+                worker_id: worker_id.to_string(),
+                trace: None,
+            },
+            tasks: (0..tasks)
+                .map(|id| TaskStatus {
+                    id,
+                    state: State::Unassigned,
+                    worker_id: worker_id.to_string(),
+                    trace: None,
+                })
+                .collect(),
+            kind: kind.to_string(),
+        };
+        self.write().insert(name.to_string(), status);
+    }
+
+    /// Sets a task's state; a trace goes with FAILED.
+    pub fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
+        if let Some(status) = self.write().get_mut(connector)
+            && let Some(t) = status.tasks.iter_mut().find(|t| t.id == task)
+        {
+            t.state = state;
+            t.trace = trace;
+        }
+    }
+
+    pub fn get(&self, connector: &str) -> Option<ConnectorStatus> {
+        self.read().get(connector).cloned()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, ConnectorStatus>> {
+        self.connectors.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ConnectorStatus>> {
+        self.connectors.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
