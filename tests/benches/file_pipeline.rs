@@ -1,1 +1,276 @@
-fn main(){}
+//! Benchmark: 1,000,000 lines of 100 bytes file -> Kafka and Kafka -> file
+//! through Sluice (file-source, file-sink), beside a plain rdkafka producer
+//! and consumer moving the same lines through the same broker in the same
+//! run: the ceiling without WebAssembly or a framework.
+//!
+//! `cargo bench -p sluice-tests --bench file_pipeline` prints a markdown
+//! table with medians over `SLUICE_BENCH_RUNS` runs (default 3). Each side
+//! runs as its own process so its peak RSS is its own (from wait4).
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::Message;
+use sluice_tests::*;
+
+const LINES: usize = 1_000_000;
+const LINE_BYTES: usize = 100;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("baseline-produce") => baseline_produce(&args[2], &args[3], &args[4]),
+        Some("baseline-consume") => baseline_consume(&args[2], &args[3], &args[4]),
+        _ => bench(),
+    }
+}
+
+/// One measurement: seconds and peak RSS in bytes.
+#[derive(Clone, Copy)]
+struct Sample {
+    seconds: f64,
+    peak_rss: u64,
+}
+
+fn bench() {
+    let runs: usize = std::env::var("SLUICE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let broker = Broker::start();
+    let scratch = Scratch::new("bench");
+    let input = scratch.dir("inbox").join("input.txt");
+    {
+        let mut out = BufWriter::new(File::create(&input).unwrap());
+        for line in numbered_lines(0, LINES, LINE_BYTES) {
+            out.write_all(line.as_bytes()).unwrap();
+            out.write_all(b"\n").unwrap();
+        }
+    }
+    let mut results: [Vec<Sample>; 4] = Default::default();
+    for run in 0..runs {
+        let base_topic = format!("baseline-{run}");
+        let sluice_topic = format!("sluice-{run}");
+        let admin = broker.bootstrap();
+        create_topic(&admin, &base_topic);
+
+        results[0].push(baseline(&broker, "baseline-produce", &input, &base_topic, |_| {
+            high_watermark(&admin, &base_topic) >= LINES as i64
+        }));
+        results[1].push(sluice_source(&broker, &scratch, run, &sluice_topic));
+        let base_out = scratch.dir("outbox").join(format!("baseline-{run}.txt"));
+        results[2].push(baseline(&broker, "baseline-consume", &base_out, &base_topic, |_| true));
+        results[3].push(sluice_sink(&broker, &scratch, run, &sluice_topic));
+        for (name, samples) in ["rdkafka producer", "sluice file-source", "rdkafka consumer", "sluice file-sink"]
+            .iter()
+            .zip(&results)
+        {
+            let s = samples.last().unwrap();
+            eprintln!("run {run}: {name}: {:.2} s, peak RSS {} MiB", s.seconds, s.peak_rss >> 20);
+        }
+    }
+    print_table(&results, runs);
+}
+
+fn print_table(results: &[Vec<Sample>; 4], runs: usize) {
+    let median = |samples: &[Sample], f: fn(&Sample) -> f64| {
+        let mut v: Vec<f64> = samples.iter().map(f).collect();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let mb = (LINES * LINE_BYTES) as f64 / 1e6;
+    println!("\n{LINES} lines of {LINE_BYTES} bytes, median of {runs} runs:\n");
+    println!("| path | records/s | MB/s | peak RSS (MiB) | vs. plain rdkafka |");
+    println!("|---|---:|---:|---:|---:|");
+    for (i, name) in [
+        "plain rdkafka producer (file -> Kafka)",
+        "Sluice file-source (file -> Kafka)",
+        "plain rdkafka consumer (Kafka -> file)",
+        "Sluice file-sink (Kafka -> file)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let secs = median(&results[i], |s| s.seconds);
+        let rss = median(&results[i], |s| s.peak_rss as f64) / (1u64 << 20) as f64;
+        let baseline = median(&results[i & !1], |s| s.seconds);
+        println!(
+            "| {name} | {:.0} | {:.1} | {rss:.0} | {:.2} |",
+            LINES as f64 / secs,
+            mb / secs,
+            baseline / secs
+        );
+    }
+}
+
+/// Runs a baseline in a child process of this binary.
+fn baseline(
+    broker: &Broker,
+    mode: &str,
+    file: &Path,
+    topic: &str,
+    done: impl Fn(()) -> bool,
+) -> Sample {
+    let start = Instant::now();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([mode, &broker.bootstrap(), file.to_str().unwrap(), topic])
+        .spawn()
+        .unwrap();
+    let (status, peak_rss) = wait4(child.id());
+    let seconds = start.elapsed().as_secs_f64();
+    assert!(status == 0, "{mode} failed");
+    assert!(done(()), "{mode} did not finish its work");
+    Sample { seconds, peak_rss }
+}
+
+fn sluice_source(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) -> Sample {
+    let sub = Scratch::new(&format!("bench-src-{run}"));
+    let mut setup = WorkerSetup::new(&sub, broker, &[]);
+    fs::rename(scratch.dir("inbox").join("input.txt"), sub.dir("inbox").join("input.txt")).unwrap();
+    setup.connector(
+        &sub,
+        "bench-source",
+        &[
+            ("connector.class", "file-source"),
+            ("file", "/inbox/input.txt"),
+            ("topic", topic),
+            ("grant.files", "inbox:ro"),
+        ],
+    );
+    let start = Instant::now();
+    let worker = setup.spawn();
+    let admin = broker.bootstrap();
+    wait_for("the source to produce every line", Duration::from_secs(600), || {
+        (high_watermark(&admin, topic) >= LINES as i64).then_some(())
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    let peak_rss = stop_with_rusage(worker);
+    fs::rename(sub.dir("inbox").join("input.txt"), scratch.dir("inbox").join("input.txt")).unwrap();
+    Sample { seconds, peak_rss }
+}
+
+fn sluice_sink(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) -> Sample {
+    let _ = scratch;
+    let sub = Scratch::new(&format!("bench-sink-{run}"));
+    let mut setup = WorkerSetup::new(&sub, broker, &[]);
+    setup.connector(
+        &sub,
+        &format!("bench-sink-{run}"),
+        &[
+            ("connector.class", "file-sink"),
+            ("file", "/outbox/output.txt"),
+            ("topics", topic),
+            ("grant.files", "outbox:rw"),
+        ],
+    );
+    let output = sub.dir("outbox").join("output.txt");
+    let expected = (LINES * (LINE_BYTES + 1)) as u64;
+    let start = Instant::now();
+    let worker = setup.spawn();
+    wait_for("the sink to write every line", Duration::from_secs(600), || {
+        (fs::metadata(&output).map(|m| m.len()).unwrap_or(0) >= expected).then_some(())
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    let peak_rss = stop_with_rusage(worker);
+    Sample { seconds, peak_rss }
+}
+
+/// SIGTERM, then the peak RSS of the worker's whole life.
+fn stop_with_rusage(worker: WorkerProcess) -> u64 {
+    let pid = worker.pid();
+    unsafe {
+        libc::kill(pid as i32, libc::SIGTERM);
+    }
+    let (_, rss) = wait4(pid);
+    std::mem::forget(worker);
+    rss
+}
+
+/// Reaps `pid`: its exit status and peak RSS in bytes.
+fn wait4(pid: u32) -> (i32, u64) {
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid as i32, "wait4 failed");
+    (status, usage.ru_maxrss as u64 * 1024)
+}
+
+fn create_topic(bootstrap: &str, topic: &str) {
+    let admin = ClientConfig::new().set("bootstrap.servers", bootstrap).clone();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(sluice::kafka::ensure_topics(&admin, &[topic.to_string()], 1, 1))
+        .unwrap();
+}
+
+fn high_watermark(bootstrap: &str, topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(5))
+        .map(|(_, high)| high)
+        .unwrap_or(0)
+}
+
+/// The ceiling for file -> Kafka: read lines, produce them with the same
+/// producer settings Sluice uses, wait for every acknowledgement.
+fn baseline_produce(bootstrap: &str, file: &str, topic: &str) {
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        sluice::kafka::client_config(bootstrap, sluice::kafka::PRODUCER_DEFAULTS, [])
+            .create()
+            .unwrap();
+    let reader = BufReader::with_capacity(256 * 1024, File::open(file).unwrap());
+    for line in reader.split(b'\n') {
+        let line = line.unwrap();
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(&line[..]);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+}
+
+/// The ceiling for Kafka -> file: consume with the same consumer settings
+/// Sluice uses, write each value as a line, commit once at the end.
+fn baseline_consume(bootstrap: &str, file: &str, topic: &str) {
+    let consumer: BaseConsumer = sluice::kafka::client_config(
+        bootstrap,
+        &[
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("group.id", "baseline-consumer"),
+        ],
+        [],
+    )
+    .create()
+    .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(file).unwrap());
+    let mut count = 0;
+    while count < LINES {
+        if let Some(message) = consumer.poll(Duration::from_secs(1)) {
+            let message = message.unwrap();
+            out.write_all(message.payload().unwrap_or_default()).unwrap();
+            out.write_all(b"\n").unwrap();
+            count += 1;
+        }
+    }
+    out.flush().unwrap();
+    consumer
+        .commit_consumer_state(rdkafka::consumer::CommitMode::Sync)
+        .unwrap();
+}

@@ -1,0 +1,418 @@
+//! The end-to-end test harness: a real Kafka-protocol broker (tansu) on a
+//! free port, Sluice workers as real processes, their files in a scratch
+//! directory, and small clients to look at topics and the REST API.
+//!
+//! Nothing here skips: a missing broker binary or wasm toolchain fails the
+//! test with a message saying what to install.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+/// Where the build put the first-party plugin components.
+pub const PLUGIN_DIR: &str = env!("SLUICE_PLUGIN_DIR");
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding an ephemeral port")
+        .port()
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after
+/// `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The tansu binary: `$TANSU`, or `tansu` on the PATH.
+pub fn tansu_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU") {
+        return PathBuf::from(path);
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("tansu"))
+            .find(|candidate| candidate.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the tansu broker is not installed: run `cargo install tansu --locked --features \
+             dynostore,libsql,postgres` (or bash .ci/run, which does), or set TANSU"
+        )
+    })
+}
+
+/// A tansu broker with in-memory storage on a free port; killed on drop.
+pub struct Broker {
+    child: Child,
+    pub port: u16,
+}
+
+impl Broker {
+    pub fn start() -> Broker {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu_binary())
+            .args(["broker", "--storage-engine", "memory://tansu/"])
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting tansu");
+        let broker = Broker { child, port };
+        wait_for("the broker to accept connections", Duration::from_secs(30), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        broker
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Every record value in `topic` partition 0, from the start.
+    pub fn read_values(&self, topic: &str, expected: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .set("group.id", format!("test-reader-{}", free_port()))
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("creating a test consumer");
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, 0, Offset::Beginning)
+            .expect("partition");
+        consumer.assign(&tpl).expect("assigning");
+        let mut values = Vec::new();
+        let deadline = Instant::now() + timeout;
+        while values.len() < expected && Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+                values.push(message.payload().unwrap_or_default().to_vec());
+            }
+        }
+        // Anything beyond `expected` that is already there counts too.
+        while let Some(Ok(message)) = consumer.poll(Duration::from_millis(500)) {
+            values.push(message.payload().unwrap_or_default().to_vec());
+        }
+        values
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch directory removed on drop (kept when the test panicked, to
+/// look at the worker's log).
+pub struct Scratch {
+    pub path: PathBuf,
+}
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let path = std::env::temp_dir().join(format!(
+            "sluice-test-{name}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        fs::create_dir_all(&path).expect("creating scratch directory");
+        Scratch { path }
+    }
+
+    pub fn dir(&self, name: &str) -> PathBuf {
+        let dir = self.path.join(name);
+        fs::create_dir_all(&dir).expect("creating directory");
+        dir
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Writes `key=value` lines as a `.properties` file.
+pub fn write_properties(path: &Path, pairs: &[(&str, String)]) {
+    let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    fs::write(path, text).expect("writing properties");
+}
+
+/// The component cache shared by every test worker, so each component is
+/// compiled once per test run rather than once per worker.
+pub fn shared_cache_dir() -> PathBuf {
+    let dir = PathBuf::from(PLUGIN_DIR).join("component-cache");
+    fs::create_dir_all(&dir).expect("creating the component cache");
+    dir
+}
+
+/// The layout of one test worker: its configuration, roots and log.
+pub struct WorkerSetup {
+    pub worker_file: PathBuf,
+    pub connector_files: Vec<PathBuf>,
+    pub log: PathBuf,
+    pub rest_port: u16,
+}
+
+impl WorkerSetup {
+    /// A worker on `broker` with roots `inbox` and `outbox` under
+    /// `scratch`, the first-party plugins, and `extra` worker keys.
+    pub fn new(scratch: &Scratch, broker: &Broker, extra: &[(&str, String)]) -> WorkerSetup {
+        Self::with_plugin_dir(scratch, broker, Path::new(PLUGIN_DIR), extra)
+    }
+
+    pub fn with_plugin_dir(
+        scratch: &Scratch,
+        broker: &Broker,
+        plugin_dir: &Path,
+        extra: &[(&str, String)],
+    ) -> WorkerSetup {
+        let rest_port = free_port();
+        let mut pairs = vec![
+            ("bootstrap.servers", broker.bootstrap()),
+            ("plugin.path", plugin_dir.display().to_string()),
+            ("plugin.cache.dir", shared_cache_dir().display().to_string()),
+            (
+                "offset.storage.file.filename",
+                scratch.file("offsets.json").display().to_string(),
+            ),
+            ("listeners", format!("http://127.0.0.1:{rest_port}")),
+            ("files.root.inbox", scratch.dir("inbox").display().to_string()),
+            ("files.root.outbox", scratch.dir("outbox").display().to_string()),
+        ];
+        pairs.extend(extra.iter().cloned());
+        let worker_file = scratch.file("worker.properties");
+        write_properties(&worker_file, &pairs);
+        WorkerSetup {
+            worker_file,
+            connector_files: Vec::new(),
+            log: scratch.file("worker.log"),
+            rest_port,
+        }
+    }
+
+    /// Adds a connector configuration file.
+    pub fn connector(&mut self, scratch: &Scratch, name: &str, pairs: &[(&str, &str)]) {
+        let path = scratch.file(&format!("{name}.properties"));
+        let mut all: Vec<(&str, String)> = vec![("name", name.to_string())];
+        all.extend(pairs.iter().map(|(k, v)| (*k, v.to_string())));
+        write_properties(&path, &all);
+        self.connector_files.push(path);
+    }
+
+    /// Starts the worker process, appending its log to `log`.
+    pub fn spawn(&self) -> WorkerProcess {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("opening the worker log");
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice-test-worker"))
+            .arg("standalone")
+            .arg(&self.worker_file)
+            .args(&self.connector_files)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting the worker");
+        WorkerProcess {
+            child: Some(child),
+            rest_port: self.rest_port,
+            log: self.log.clone(),
+        }
+    }
+
+    /// Runs the worker to completion and returns its exit status and log,
+    /// for configurations that must be refused.
+    pub fn run_expecting_exit(&self, timeout: Duration) -> (std::process::ExitStatus, String) {
+        let mut worker = self.spawn();
+        let status = wait_for("the worker to exit", timeout, || {
+            worker.child.as_mut().unwrap().try_wait().ok().flatten()
+        });
+        worker.child = None;
+        (status, fs::read_to_string(&self.log).unwrap_or_default())
+    }
+}
+
+/// A running worker; killed on drop.
+pub struct WorkerProcess {
+    child: Option<Child>,
+    pub rest_port: u16,
+    log: PathBuf,
+}
+
+impl WorkerProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// SIGTERM, then waits for the process to exit by itself.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        wait_for("the worker to stop after SIGTERM", Duration::from_secs(30), || {
+            child.try_wait().ok().flatten()
+        })
+    }
+
+    /// SIGKILL: no chance to flush or commit anything.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `GET path` on the worker's REST API: status code and JSON body.
+    pub fn get(&self, path: &str) -> Option<(u16, serde_json::Value)> {
+        http_get(self.rest_port, path)
+    }
+
+    /// Waits until the REST API answers.
+    pub fn wait_ready(&self) {
+        wait_for("the worker's REST API", Duration::from_secs(60), || self.get("/"));
+    }
+
+    /// The state of task `task` of `connector`, and its trace.
+    pub fn task_state(&self, connector: &str, task: usize) -> Option<(String, String)> {
+        let (code, body) = self.get(&format!("/connectors/{connector}/status"))?;
+        if code != 200 {
+            return None;
+        }
+        let task = &body["tasks"][task];
+        Some((
+            task["state"].as_str()?.to_string(),
+            task["trace"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET, enough for tests of a JSON API.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((code, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// `count` numbered lines of about `width` bytes each.
+pub fn numbered_lines(from: usize, count: usize, width: usize) -> Vec<String> {
+    (from..from + count)
+        .map(|i| {
+            let prefix = format!("line-{i:09}-");
+            let fill = width.saturating_sub(prefix.len());
+            let pad: String = (0..fill).map(|j| (b'a' + ((i + j) % 26) as u8) as char).collect();
+            prefix + &pad
+        })
+        .collect()
+}
+
+/// Appends lines to a file.
+pub fn append_lines(path: &Path, lines: &[String]) {
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("opening for append");
+    let mut text = lines.join("\n");
+    text.push('\n');
+    file.write_all(text.as_bytes()).expect("appending");
+}
+
+/// The lines of a file (none if it does not exist).
+pub fn read_lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .map(|t| t.lines().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// Waits until `path` has at least `count` lines.
+pub fn wait_for_lines(path: &Path, count: usize, timeout: Duration) -> Vec<String> {
+    wait_for(
+        &format!("{count} lines in {}", path.display()),
+        timeout,
+        || {
+            let lines = read_lines(path);
+            (lines.len() >= count).then_some(lines)
+        },
+    )
+}
+
+/// How often each line occurs.
+pub fn line_counts(lines: &[String]) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for line in lines {
+        *counts.entry(line.as_str()).or_insert(0) += 1;
+    }
+    counts
+}

@@ -1,0 +1,29 @@
+# Sourced by the other scripts: makes sure this machine has what Sluice's
+# build, demo and tests need, installing what is missing. Everything it
+# installs is cached outside the checkout, so a second run is quick.
+#
+#   - the wasm32-wasip2 Rust target (plugins are built for it)
+#   - the tansu broker (a Kafka-protocol broker from crates.io, no JVM)
+
+SLUICE_CACHE="${SLUICE_CACHE:-$HOME/.cache/sluice}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE/target}"
+mkdir -p "$SLUICE_CACHE" "$CARGO_TARGET_DIR"
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+    echo "==> installing the wasm32-wasip2 Rust target"
+    rustup target add wasm32-wasip2
+fi
+
+if [ -z "${TANSU:-}" ]; then
+    if command -v tansu >/dev/null 2>&1; then
+        TANSU="$(command -v tansu)"
+    else
+        TANSU="$SLUICE_CACHE/tools/bin/tansu"
+        if [ ! -x "$TANSU" ]; then
+            echo "==> installing the tansu broker into $SLUICE_CACHE/tools (about 15 minutes, once)"
+            cargo install tansu --version 0.6.0 --locked --features dynostore,libsql,postgres \
+                --root "$SLUICE_CACHE/tools"
+        fi
+    fi
+fi
+export TANSU

@@ -1,0 +1,42 @@
+//! Builds the first-party plugins (plugins/, a wasm32-wasip2 workspace) so
+//! the end-to-end tests and benchmarks run the components built from the
+//! sources in this checkout, never checked-in binaries.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest_dir.parent().unwrap().to_path_buf();
+    for dir in ["plugins", "sdk-guest", "wit"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    // A target directory of its own: the outer cargo holds the lock on the
+    // host's. It lives beside the host's so CI caches both together.
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let target_root = out_dir
+        .ancestors()
+        .nth(4)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| out_dir.clone());
+    let plugin_target = target_root.join("wasm-plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .current_dir(root.join("plugins"))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+        .arg(&plugin_target)
+        // Variables of the outer build must not leak into the wasm build.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .status()
+        .expect("running cargo to build the plugins");
+    assert!(
+        status.success(),
+        "building the plugins failed; is the wasm32-wasip2 target installed? \
+         (rustup target add wasm32-wasip2)"
+    );
+    let plugin_dir = plugin_target.join("wasm32-wasip2").join("release");
+    println!("cargo:rustc-env=SLUICE_PLUGIN_DIR={}", plugin_dir.display());
+}
