@@ -13,7 +13,11 @@ use crate::config::{WorkerConfig, read_config_file};
 use crate::worker::Worker;
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "A connector host for Kafka whose plugins are WebAssembly components")]
+#[command(
+    name = "sluice",
+    version,
+    about = "A connector host for Kafka whose plugins are WebAssembly components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,7 +37,9 @@ enum Command {
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -67,7 +73,11 @@ async fn standalone(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Resu
     let map = read_config_file(&worker_file)?;
     let config = WorkerConfig::from_map(&map, &base)
         .with_context(|| format!("in worker configuration {}", worker_file.display()))?;
-    let listener = config.listener.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let listener = config
+        .listener
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
     let mut connectors = Vec::new();
     for file in &connector_files {
         connectors.push((file, read_config_file(file)?));

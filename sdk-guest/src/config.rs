@@ -95,12 +95,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Config {
 
 impl ConfigKey {
     /// An optional key without a default.
-    pub fn new(
-        name: &str,
-        type_: ConfigType,
-        importance: Importance,
-        documentation: &str,
-    ) -> Self {
+    pub fn new(name: &str, type_: ConfigType, importance: Importance, documentation: &str) -> Self {
         ConfigKey {
             name: name.to_string(),
             type_,
@@ -174,6 +169,9 @@ mod tests {
 
     #[test]
     fn list_splits_and_trims() {
-        assert_eq!(config(&[("topics", " a, b,,c ")]).list("topics"), ["a", "b", "c"]);
+        assert_eq!(
+            config(&[("topics", " a, b,,c ")]).list("topics"),
+            ["a", "b", "c"]
+        );
     }
 }

@@ -205,7 +205,9 @@ fn read_value(nodes: &[ValueNode], index: usize) -> Result<Value, MalformedStruc
         ValueNode::Float64(v) => Value::Float64(*v),
         ValueNode::String(v) => Value::String(v.clone()),
         ValueNode::Bytes(v) => Value::Bytes(v.clone()),
-        ValueNode::Array(items) => Value::Array(items.iter().map(|&c| at(c)).collect::<Result<_, _>>()?),
+        ValueNode::Array(items) => {
+            Value::Array(items.iter().map(|&c| at(c)).collect::<Result<_, _>>()?)
+        }
         ValueNode::Map(entries) => Value::Map(
             entries
                 .iter()

@@ -77,7 +77,9 @@ impl Offsets {
     fn from_wit(pairs: Vec<(String, String)>) -> Result<Self> {
         let parse = |s: &str| {
             serde_json::from_str(s).map_err(|e| {
-                ConnectError::fatal(format!("the host passed an offset that is not JSON: {e}: {s}"))
+                ConnectError::fatal(format!(
+                    "the host passed an offset that is not JSON: {e}: {s}"
+                ))
             })
         };
         Ok(Offsets {
@@ -210,7 +212,9 @@ impl<T: SourceTask> wit_source::GuestSourceTask for TaskResource<T> {
         offsets: Vec<(String, String)>,
     ) -> Result<wit_source::SourceTask> {
         let task = T::start(config.into(), Offsets::from_wit(offsets)?)?;
-        Ok(wit_source::SourceTask::new(TaskResource(RefCell::new(task))))
+        Ok(wit_source::SourceTask::new(TaskResource(RefCell::new(
+            task,
+        ))))
     }
 
     fn poll(&self, max_records: u32) -> Result<wit::SourceBatch> {

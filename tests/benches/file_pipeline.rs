@@ -14,9 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
+use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::Message;
 use sluice_tests::*;
 
 const LINES: usize = 1_000_000;
@@ -60,19 +60,38 @@ fn bench() {
         let admin = broker.bootstrap();
         create_topic(&admin, &base_topic);
 
-        results[0].push(baseline(&broker, "baseline-produce", &input, &base_topic, |_| {
-            high_watermark(&admin, &base_topic) >= LINES as i64
-        }));
+        results[0].push(baseline(
+            &broker,
+            "baseline-produce",
+            &input,
+            &base_topic,
+            |_| high_watermark(&admin, &base_topic) >= LINES as i64,
+        ));
         results[1].push(sluice_source(&broker, &scratch, run, &sluice_topic));
         let base_out = scratch.dir("outbox").join(format!("baseline-{run}.txt"));
-        results[2].push(baseline(&broker, "baseline-consume", &base_out, &base_topic, |_| true));
+        results[2].push(baseline(
+            &broker,
+            "baseline-consume",
+            &base_out,
+            &base_topic,
+            |_| true,
+        ));
         results[3].push(sluice_sink(&broker, &scratch, run, &sluice_topic));
-        for (name, samples) in ["rdkafka producer", "sluice file-source", "rdkafka consumer", "sluice file-sink"]
-            .iter()
-            .zip(&results)
+        for (name, samples) in [
+            "rdkafka producer",
+            "sluice file-source",
+            "rdkafka consumer",
+            "sluice file-sink",
+        ]
+        .iter()
+        .zip(&results)
         {
             let s = samples.last().unwrap();
-            eprintln!("run {run}: {name}: {:.2} s, peak RSS {} MiB", s.seconds, s.peak_rss >> 20);
+            eprintln!(
+                "run {run}: {name}: {:.2} s, peak RSS {} MiB",
+                s.seconds,
+                s.peak_rss >> 20
+            );
         }
     }
     print_table(&results, runs);
@@ -132,7 +151,11 @@ fn baseline(
 fn sluice_source(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) -> Sample {
     let sub = Scratch::new(&format!("bench-src-{run}"));
     let mut setup = WorkerSetup::new(&sub, broker, &[]);
-    fs::rename(scratch.dir("inbox").join("input.txt"), sub.dir("inbox").join("input.txt")).unwrap();
+    fs::rename(
+        scratch.dir("inbox").join("input.txt"),
+        sub.dir("inbox").join("input.txt"),
+    )
+    .unwrap();
     setup.connector(
         &sub,
         "bench-source",
@@ -146,12 +169,18 @@ fn sluice_source(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) ->
     let start = Instant::now();
     let worker = setup.spawn();
     let admin = broker.bootstrap();
-    wait_for("the source to produce every line", Duration::from_secs(600), || {
-        (high_watermark(&admin, topic) >= LINES as i64).then_some(())
-    });
+    wait_for(
+        "the source to produce every line",
+        Duration::from_secs(600),
+        || (high_watermark(&admin, topic) >= LINES as i64).then_some(()),
+    );
     let seconds = start.elapsed().as_secs_f64();
     let peak_rss = stop_with_rusage(worker);
-    fs::rename(sub.dir("inbox").join("input.txt"), scratch.dir("inbox").join("input.txt")).unwrap();
+    fs::rename(
+        sub.dir("inbox").join("input.txt"),
+        scratch.dir("inbox").join("input.txt"),
+    )
+    .unwrap();
     Sample { seconds, peak_rss }
 }
 
@@ -173,9 +202,11 @@ fn sluice_sink(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) -> S
     let expected = (LINES * (LINE_BYTES + 1)) as u64;
     let start = Instant::now();
     let worker = setup.spawn();
-    wait_for("the sink to write every line", Duration::from_secs(600), || {
-        (fs::metadata(&output).map(|m| m.len()).unwrap_or(0) >= expected).then_some(())
-    });
+    wait_for(
+        "the sink to write every line",
+        Duration::from_secs(600),
+        || (fs::metadata(&output).map(|m| m.len()).unwrap_or(0) >= expected).then_some(()),
+    );
     let seconds = start.elapsed().as_secs_f64();
     let peak_rss = stop_with_rusage(worker);
     Sample { seconds, peak_rss }
@@ -202,10 +233,17 @@ fn wait4(pid: u32) -> (i32, u64) {
 }
 
 fn create_topic(bootstrap: &str, topic: &str) {
-    let admin = ClientConfig::new().set("bootstrap.servers", bootstrap).clone();
+    let admin = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .clone();
     tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(sluice::kafka::ensure_topics(&admin, &[topic.to_string()], 1, 1))
+        .block_on(sluice::kafka::ensure_topics(
+            &admin,
+            &[topic.to_string()],
+            1,
+            1,
+        ))
         .unwrap();
 }
 
@@ -264,7 +302,8 @@ fn baseline_consume(bootstrap: &str, file: &str, topic: &str) {
     while count < LINES {
         if let Some(message) = consumer.poll(Duration::from_secs(1)) {
             let message = message.unwrap();
-            out.write_all(message.payload().unwrap_or_default()).unwrap();
+            out.write_all(message.payload().unwrap_or_default())
+                .unwrap();
             out.write_all(b"\n").unwrap();
             count += 1;
         }

@@ -20,6 +20,19 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 /// Where the build put the first-party plugin components.
 pub const PLUGIN_DIR: &str = env!("SLUICE_PLUGIN_DIR");
 
+/// The worker binary of this package. Cargo builds it for every integration
+/// test and benchmark of the package and puts it beside their `deps/`.
+pub fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("locating the test binary");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in <target>/<profile>/deps");
+    let binary = profile_dir.join("sluice-test-worker");
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -61,27 +74,42 @@ pub fn tansu_binary() -> PathBuf {
     })
 }
 
-/// A tansu broker with in-memory storage on a free port; killed on drop.
+/// A tansu broker on a free port, storing in SQLite in a scratch
+/// directory; killed on drop.
+///
+/// Not tansu's memory storage: in tansu 0.6.0 it answers a fetch from an
+/// offset inside a producer batch with the batches after it, so a consumer
+/// that resumes mid-batch (any sink after a restart) silently misses the
+/// rest of that batch. Its SQLite storage fetches by record offset.
 pub struct Broker {
     child: Child,
     pub port: u16,
+    _data: Scratch,
 }
 
 impl Broker {
     pub fn start() -> Broker {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
+        let data = Scratch::new("broker");
         let child = Command::new(tansu_binary())
-            .args(["broker", "--storage-engine", "memory://tansu/"])
+            .current_dir(&data.path)
+            .args(["broker", "--storage-engine", "sqlite://tansu.db"])
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting tansu");
-        let broker = Broker { child, port };
-        wait_for("the broker to accept connections", Duration::from_secs(30), || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
-        });
+        let broker = Broker {
+            child,
+            port,
+            _data: data,
+        };
+        wait_for(
+            "the broker to accept connections",
+            Duration::from_secs(30),
+            || TcpStream::connect(("127.0.0.1", port)).ok(),
+        );
         broker
     }
 
@@ -204,8 +232,14 @@ impl WorkerSetup {
                 scratch.file("offsets.json").display().to_string(),
             ),
             ("listeners", format!("http://127.0.0.1:{rest_port}")),
-            ("files.root.inbox", scratch.dir("inbox").display().to_string()),
-            ("files.root.outbox", scratch.dir("outbox").display().to_string()),
+            (
+                "files.root.inbox",
+                scratch.dir("inbox").display().to_string(),
+            ),
+            (
+                "files.root.outbox",
+                scratch.dir("outbox").display().to_string(),
+            ),
         ];
         pairs.extend(extra.iter().cloned());
         let worker_file = scratch.file("worker.properties");
@@ -234,7 +268,7 @@ impl WorkerSetup {
             .append(true)
             .open(&self.log)
             .expect("opening the worker log");
-        let child = Command::new(env!("CARGO_BIN_EXE_sluice-test-worker"))
+        let child = Command::new(worker_binary())
             .arg("standalone")
             .arg(&self.worker_file)
             .args(&self.connector_files)
@@ -280,9 +314,11 @@ impl WorkerProcess {
         unsafe {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }
-        wait_for("the worker to stop after SIGTERM", Duration::from_secs(30), || {
-            child.try_wait().ok().flatten()
-        })
+        wait_for(
+            "the worker to stop after SIGTERM",
+            Duration::from_secs(30),
+            || child.try_wait().ok().flatten(),
+        )
     }
 
     /// SIGKILL: no chance to flush or commit anything.
@@ -303,7 +339,9 @@ impl WorkerProcess {
 
     /// Waits until the REST API answers.
     pub fn wait_ready(&self) {
-        wait_for("the worker's REST API", Duration::from_secs(60), || self.get("/"));
+        wait_for("the worker's REST API", Duration::from_secs(60), || {
+            self.get("/")
+        });
     }
 
     /// The state of task `task` of `connector`, and its trace.
@@ -332,7 +370,9 @@ impl Drop for WorkerProcess {
 /// A plain HTTP/1.1 GET, enough for tests of a JSON API.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
     write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -342,12 +382,18 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
     let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
     };
-    Some((code, serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)))
+    Some((
+        code,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    ))
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -371,7 +417,9 @@ pub fn numbered_lines(from: usize, count: usize, width: usize) -> Vec<String> {
         .map(|i| {
             let prefix = format!("line-{i:09}-");
             let fill = width.saturating_sub(prefix.len());
-            let pad: String = (0..fill).map(|j| (b'a' + ((i + j) % 26) as u8) as char).collect();
+            let pad: String = (0..fill)
+                .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
+                .collect();
             prefix + &pad
         })
         .collect()

@@ -50,17 +50,27 @@ fn missing_required_key_is_named() {
     add(&mut setup, &scratch, "nofile", &pairs);
     let (status, log) = setup.run_expecting_exit(LONG);
     assert!(!status.success());
-    assert!(log.contains("missing required configuration \"file\""), "{log}");
+    assert!(
+        log.contains("missing required configuration \"file\""),
+        "{log}"
+    );
 }
 
 #[test]
 fn unknown_worker_key_and_undefined_grant_are_named() {
     let broker = Broker::start();
     let scratch = Scratch::new("worker-key");
-    let setup = WorkerSetup::new(&scratch, &broker, &[("offset.flush.intervall.ms", "10".into())]);
+    let setup = WorkerSetup::new(
+        &scratch,
+        &broker,
+        &[("offset.flush.intervall.ms", "10".into())],
+    );
     let (status, log) = setup.run_expecting_exit(LONG);
     assert!(!status.success());
-    assert!(log.contains("unknown configuration key \"offset.flush.intervall.ms\""), "{log}");
+    assert!(
+        log.contains("unknown configuration key \"offset.flush.intervall.ms\""),
+        "{log}"
+    );
 
     let scratch = Scratch::new("undefined-grant");
     let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
@@ -70,7 +80,10 @@ fn unknown_worker_key_and_undefined_grant_are_named() {
     add(&mut setup, &scratch, "greedy", &pairs);
     let (status, log) = setup.run_expecting_exit(LONG);
     assert!(!status.success());
-    assert!(log.contains("\"secrets\" is not a file root of this worker"), "{log}");
+    assert!(
+        log.contains("\"secrets\" is not a file root of this worker"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -79,18 +92,33 @@ fn a_file_that_is_not_a_component_is_skipped() {
     let scratch = Scratch::new("bad-plugin");
     let plugins = scratch.dir("plugins");
     for name in ["file_source.wasm", "file_sink.wasm"] {
-        std::fs::copy(std::path::Path::new(PLUGIN_DIR).join(name), plugins.join(name)).unwrap();
+        std::fs::copy(
+            std::path::Path::new(PLUGIN_DIR).join(name),
+            plugins.join(name),
+        )
+        .unwrap();
     }
     std::fs::write(plugins.join("garbage.wasm"), b"this is not WebAssembly").unwrap();
     // A valid core module, but not a component.
     std::fs::write(plugins.join("core-module.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let mut setup = WorkerSetup::with_plugin_dir(&scratch, &broker, &plugins, &[]);
-    append_lines(&scratch.dir("inbox").join("in.txt"), &numbered_lines(0, 100, 20));
-    add(&mut setup, &scratch, "good", &source("/inbox/in.txt", "bad-plugin-lines"));
+    append_lines(
+        &scratch.dir("inbox").join("in.txt"),
+        &numbered_lines(0, 100, 20),
+    );
+    add(
+        &mut setup,
+        &scratch,
+        "good",
+        &source("/inbox/in.txt", "bad-plugin-lines"),
+    );
     let worker = setup.spawn();
     worker.wait_ready();
     let log = worker.log();
-    assert!(log.contains("skipping plugin file") && log.contains("garbage.wasm"), "{log}");
+    assert!(
+        log.contains("skipping plugin file") && log.contains("garbage.wasm"),
+        "{log}"
+    );
     assert!(log.contains("core-module.wasm"), "{log}");
     assert!(log.contains("not a valid WebAssembly component"), "{log}");
     // The valid plugins loaded and work.
@@ -105,13 +133,41 @@ fn missing_or_ungranted_source_files_fail_the_task_not_the_worker() {
     let scratch = Scratch::new("bad-file");
     std::fs::write(scratch.dir("outbox").join("secret.txt"), "do not read\n").unwrap();
     let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
-    add(&mut setup, &scratch, "missing", &source("/inbox/does-not-exist.txt", "t1"));
+    add(
+        &mut setup,
+        &scratch,
+        "missing",
+        &source("/inbox/does-not-exist.txt", "t1"),
+    );
     // outbox exists as a root, but this connector was granted only inbox.
-    add(&mut setup, &scratch, "ungranted", &source("/outbox/secret.txt", "t2"));
-    add(&mut setup, &scratch, "escape", &source("/inbox/../outbox/secret.txt", "t3"));
-    add(&mut setup, &scratch, "absolute", &source("/etc/passwd", "t4"));
-    append_lines(&scratch.dir("inbox").join("good.txt"), &numbered_lines(0, 1000, 20));
-    add(&mut setup, &scratch, "good", &source("/inbox/good.txt", "good-lines"));
+    add(
+        &mut setup,
+        &scratch,
+        "ungranted",
+        &source("/outbox/secret.txt", "t2"),
+    );
+    add(
+        &mut setup,
+        &scratch,
+        "escape",
+        &source("/inbox/../outbox/secret.txt", "t3"),
+    );
+    add(
+        &mut setup,
+        &scratch,
+        "absolute",
+        &source("/etc/passwd", "t4"),
+    );
+    append_lines(
+        &scratch.dir("inbox").join("good.txt"),
+        &numbered_lines(0, 1000, 20),
+    );
+    add(
+        &mut setup,
+        &scratch,
+        "good",
+        &source("/inbox/good.txt", "good-lines"),
+    );
     let worker = setup.spawn();
     worker.wait_ready();
     for (name, path) in [
@@ -130,7 +186,10 @@ fn missing_or_ungranted_source_files_fail_the_task_not_the_worker() {
             trace.contains(&format!("cannot open file \"{path}\"")),
             "{name}: the trace does not name the file: {trace}"
         );
-        assert!(trace.contains("start failed in plugin file-source"), "{trace}");
+        assert!(
+            trace.contains("start failed in plugin file-source"),
+            "{trace}"
+        );
     }
     // The worker is still running and the good connector delivers.
     let values = broker.read_values("good-lines", 1000, LONG);

@@ -25,7 +25,10 @@ fn pipeline(scratch: &Scratch, broker: &Broker, topic: &str) -> WorkerSetup {
         scratch,
         &format!("{topic}-sink"),
         &[
-            ("connector.class", "org.apache.kafka.connect.file.FileStreamSinkConnector"),
+            (
+                "connector.class",
+                "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            ),
             ("file", "/outbox/output.txt"),
             ("topics", topic),
             ("grant.files", "outbox:rw"),
@@ -72,7 +75,11 @@ fn restart_after_clean_stop_rereads_nothing() {
     let output = wait_for_lines(&output_path, expected.len(), LONG);
     std::thread::sleep(Duration::from_secs(2));
     let output_after = read_lines(&output_path);
-    assert_eq!(output_after.len(), expected.len(), "lines were delivered twice");
+    assert_eq!(
+        output_after.len(),
+        expected.len(),
+        "lines were delivered twice"
+    );
     assert!(output == expected, "the output differs from the input");
     // The topic holds each line once: the source resumed where it stopped.
     let in_topic = broker.read_values(topic, expected.len(), Duration::from_secs(60));
@@ -97,19 +104,28 @@ fn sigkill_mid_stream_loses_nothing() {
     });
     worker.kill();
     let at_kill = read_lines(&output_path).len();
-    assert!(at_kill < input.len(), "the kill came too late to be mid-stream");
+    assert!(
+        at_kill < input.len(),
+        "the kill came too late to be mid-stream"
+    );
 
     let worker = setup.spawn();
     wait_for("every line after the restart", LONG, || {
         let lines = read_lines(&output_path);
         let counts = line_counts(&lines);
-        input.iter().all(|l| counts.contains_key(l.as_str())).then_some(())
+        input
+            .iter()
+            .all(|l| counts.contains_key(l.as_str()))
+            .then_some(())
     });
     // Let anything still in flight land before counting duplicates.
     std::thread::sleep(Duration::from_secs(2));
     let output = read_lines(&output_path);
     let counts = line_counts(&output);
-    let missing = input.iter().filter(|l| !counts.contains_key(l.as_str())).count();
+    let missing = input
+        .iter()
+        .filter(|l| !counts.contains_key(l.as_str()))
+        .count();
     let duplicates: usize = counts.values().map(|c| c - 1).sum();
     println!(
         "SIGKILL after {seen} lines were written ({at_kill} at the kill): \
@@ -120,7 +136,10 @@ fn sigkill_mid_stream_loses_nothing() {
     // Only unacknowledged source batches (4 x batch.size 2000) and the
     // sink batch being flushed (up to 5000 records) may repeat.
     let bound = sluice::worker::source_task::MAX_BATCHES_IN_FLIGHT * 2000 + 5000;
-    assert!(duplicates <= bound, "{duplicates} duplicates, more than the {bound} in flight");
+    assert!(
+        duplicates <= bound,
+        "{duplicates} duplicates, more than the {bound} in flight"
+    );
     // After the duplicates, lines come in input order per first occurrence.
     let mut firsts: Vec<&str> = Vec::new();
     let mut seen_set = std::collections::HashSet::new();
@@ -129,7 +148,10 @@ fn sigkill_mid_stream_loses_nothing() {
             firsts.push(line);
         }
     }
-    assert!(firsts.iter().zip(&input).all(|(a, b)| *a == b), "lines out of order");
+    assert!(
+        firsts.iter().zip(&input).all(|(a, b)| *a == b),
+        "lines out of order"
+    );
     worker.stop();
 }
 
@@ -158,7 +180,11 @@ fn lines_appended_after_start_arrive() {
     let output = wait_for_lines(&output_path, expected.len(), LONG);
     assert!(output == expected, "the output differs from the input");
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(read_lines(&output_path).len(), expected.len(), "a partial line was sent");
+    assert_eq!(
+        read_lines(&output_path).len(),
+        expected.len(),
+        "a partial line was sent"
+    );
     append_lines(&input_path, &[" completed".to_string()]);
     let output = wait_for_lines(&output_path, expected.len() + 1, LONG);
     assert_eq!(output.last().unwrap(), "partial completed");

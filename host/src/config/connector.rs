@@ -316,11 +316,23 @@ mod tests {
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("unknown configuration key \"fiel\", did you mean \"file\"?"), "{text}");
-        assert!(text.contains("missing required configuration \"file\""), "{text}");
-        assert!(text.contains("\"batch.size\": expected a value of type INT"), "{text}");
+        assert!(
+            text.contains("unknown configuration key \"fiel\", did you mean \"file\"?"),
+            "{text}"
+        );
+        assert!(
+            text.contains("missing required configuration \"file\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"batch.size\": expected a value of type INT"),
+            "{text}"
+        );
         // `topics` is a sink key; a source does not take it.
-        assert!(text.contains("unknown configuration key \"topics\""), "{text}");
+        assert!(
+            text.contains("unknown configuration key \"topics\""),
+            "{text}"
+        );
     }
 
     #[test]

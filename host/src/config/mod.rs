@@ -103,7 +103,8 @@ fn parse_json_config(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
         out.insert(key.clone(), text);
     }
     if let Some(serde_json::Value::String(name)) = name {
-        out.entry("name".to_string()).or_insert_with(|| name.clone());
+        out.entry("name".to_string())
+            .or_insert_with(|| name.clone());
     }
     Ok(out)
 }
@@ -244,7 +245,11 @@ impl WorkerConfig {
             };
             let dir = path(value);
             if !dir.is_dir() {
-                errors.push(ConfigError::invalid(key, value, "not an existing directory"));
+                errors.push(ConfigError::invalid(
+                    key,
+                    value,
+                    "not an existing directory",
+                ));
             }
             if let Err(reason) = file_roots.insert(name, dir) {
                 errors.push(ConfigError::invalid(key, value, reason));
@@ -356,7 +361,10 @@ mod tests {
     fn minimal_worker_config_with_kafka_defaults() {
         let config = WorkerConfig::from_map(&map(&minimal()), Path::new("/etc/sluice")).unwrap();
         assert_eq!(config.plugin_path, [PathBuf::from("/etc/sluice/plugins")]);
-        assert_eq!(config.offset_file, PathBuf::from("/etc/sluice/offsets.json"));
+        assert_eq!(
+            config.offset_file,
+            PathBuf::from("/etc/sluice/offsets.json")
+        );
         assert_eq!(config.listener, "http://127.0.0.1:8083");
     }
 
@@ -366,8 +374,14 @@ mod tests {
         pairs.push(("bootstrap.server", "x"));
         let err = WorkerConfig::from_map(&map(&pairs), Path::new("/")).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("unknown configuration key \"bootstrap.server\""), "{text}");
-        assert!(text.contains("did you mean \"bootstrap.servers\""), "{text}");
+        assert!(
+            text.contains("unknown configuration key \"bootstrap.server\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("did you mean \"bootstrap.servers\""),
+            "{text}"
+        );
     }
 
     #[test]
@@ -376,7 +390,11 @@ mod tests {
         let keys: Vec<&str> = err.0.iter().map(ConfigError::key).collect();
         assert_eq!(
             keys,
-            ["bootstrap.servers", "offset.storage.file.filename", "plugin.path"]
+            [
+                "bootstrap.servers",
+                "offset.storage.file.filename",
+                "plugin.path"
+            ]
         );
     }
 

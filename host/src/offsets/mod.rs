@@ -25,8 +25,9 @@ impl FileOffsetStore {
     /// Opens the store, reading the file if it exists.
     pub fn open(path: &Path) -> Result<Self> {
         let connectors = match std::fs::read_to_string(path) {
-            Ok(text) => parse(&text)
-                .with_context(|| format!("reading offsets from {}", path.display()))?,
+            Ok(text) => {
+                parse(&text).with_context(|| format!("reading offsets from {}", path.display()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => {
                 return Err(e).with_context(|| format!("reading offsets from {}", path.display()));
@@ -85,7 +86,9 @@ fn render(connectors: &BTreeMap<String, ConnectorOffsets>) -> Result<String> {
             .collect::<Result<_>>()?;
         out.insert(name.clone(), Value::Array(list));
     }
-    Ok(serde_json::to_string_pretty(&serde_json::json!({ "connectors": out }))?)
+    Ok(serde_json::to_string_pretty(
+        &serde_json::json!({ "connectors": out }),
+    )?)
 }
 
 fn parse(text: &str) -> Result<BTreeMap<String, ConnectorOffsets>> {
@@ -117,14 +120,23 @@ mod tests {
         let path = dir.join("offsets.json");
         let store = FileOffsetStore::open(&path).unwrap();
         let mut offsets = ConnectorOffsets::new();
-        offsets.insert(r#"{"filename":"/inbox/a.txt"}"#.into(), r#"{"position":10}"#.into());
+        offsets.insert(
+            r#"{"filename":"/inbox/a.txt"}"#.into(),
+            r#"{"position":10}"#.into(),
+        );
         store.commit("src", &offsets).unwrap();
-        offsets.insert(r#"{"filename":"/inbox/a.txt"}"#.into(), r#"{"position":25}"#.into());
+        offsets.insert(
+            r#"{"filename":"/inbox/a.txt"}"#.into(),
+            r#"{"position":25}"#.into(),
+        );
         store.commit("src", &offsets).unwrap();
         let reopened = FileOffsetStore::open(&path).unwrap();
         assert_eq!(
             reopened.offsets("src"),
-            [(r#"{"filename":"/inbox/a.txt"}"#.to_string(), r#"{"position":25}"#.to_string())]
+            [(
+                r#"{"filename":"/inbox/a.txt"}"#.to_string(),
+                r#"{"position":25}"#.to_string()
+            )]
         );
         assert!(reopened.offsets("other").is_empty());
         std::fs::remove_dir_all(dir).unwrap();

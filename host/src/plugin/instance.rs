@@ -3,9 +3,9 @@
 //! (the instance is dead and must not be reused), the inner one what the
 //! plugin returned.
 
+use wasmtime::component::{Component, ResourceAny};
 use wasmtime::error::Context;
 use wasmtime::{Result, Store, bail};
-use wasmtime::component::{Component, ResourceAny};
 
 use super::PluginKind;
 use crate::runtime::bindings::sink::SinkConnector;
@@ -70,7 +70,9 @@ impl ConnectorInstance {
             World::Source(w) => w
                 .sluice_connect_source()
                 .call_validate(&mut self.store, config),
-            World::Sink(w) => w.sluice_connect_sink().call_validate(&mut self.store, config),
+            World::Sink(w) => w
+                .sluice_connect_sink()
+                .call_validate(&mut self.store, config),
         }
     }
 
@@ -80,11 +82,10 @@ impl ConnectorInstance {
         max_tasks: u32,
     ) -> Result<Result<Vec<WitConfig>, ConnectError>> {
         match &self.world {
-            World::Source(w) => w.sluice_connect_source().call_task_configs(
-                &mut self.store,
-                config,
-                max_tasks,
-            ),
+            World::Source(w) => {
+                w.sluice_connect_source()
+                    .call_task_configs(&mut self.store, config, max_tasks)
+            }
             World::Sink(w) => {
                 w.sluice_connect_sink()
                     .call_task_configs(&mut self.store, config, max_tasks)
@@ -98,7 +99,9 @@ impl ConnectorInstance {
         config: &WitConfig,
         offsets: &[(String, String)],
     ) -> Result<Result<ResourceAny, ConnectError>> {
-        let api = source_world(&self.world)?.sluice_connect_source().source_task();
+        let api = source_world(&self.world)?
+            .sluice_connect_source()
+            .source_task();
         api.call_start(&mut self.store, config, offsets)
     }
 
@@ -107,7 +110,9 @@ impl ConnectorInstance {
         task: ResourceAny,
         max_records: u32,
     ) -> Result<Result<SourceBatch, ConnectError>> {
-        let api = source_world(&self.world)?.sluice_connect_source().source_task();
+        let api = source_world(&self.world)?
+            .sluice_connect_source()
+            .source_task();
         api.call_poll(&mut self.store, task, max_records)
     }
 
@@ -116,12 +121,16 @@ impl ConnectorInstance {
         task: ResourceAny,
         offsets: &[(String, String)],
     ) -> Result<Result<(), ConnectError>> {
-        let api = source_world(&self.world)?.sluice_connect_source().source_task();
+        let api = source_world(&self.world)?
+            .sluice_connect_source()
+            .source_task();
         api.call_commit(&mut self.store, task, offsets)
     }
 
     pub fn stop_source_task(&mut self, task: ResourceAny) -> Result<Result<(), ConnectError>> {
-        let api = source_world(&self.world)?.sluice_connect_source().source_task();
+        let api = source_world(&self.world)?
+            .sluice_connect_source()
+            .source_task();
         let result = api.call_stop(&mut self.store, task)?;
         task.resource_drop(&mut self.store)?;
         Ok(result)

@@ -138,7 +138,9 @@ impl PluginRegistry {
             .filter(|p| p.metadata.name == name || p.metadata.aliases.iter().any(|a| a == name))
             .filter(|p| version.is_none_or(|v| p.metadata.version == v))
             .collect();
-        candidates.sort_by(|a, b| version_key(&a.metadata.version).cmp(&version_key(&b.metadata.version)));
+        candidates.sort_by(|a, b| {
+            version_key(&a.metadata.version).cmp(&version_key(&b.metadata.version))
+        });
         candidates.last().map(|p| Arc::clone(p)).ok_or_else(|| {
             let available: Vec<String> = self
                 .plugins
@@ -223,8 +225,14 @@ fn load_plugin(runtime: &Runtime, path: &Path) -> Result<Plugin> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let mut instance = ConnectorInstance::new(runtime, &component, kind, bare_state(&target))?;
-    let metadata = instance.metadata().map_err(anyhow::Error::from).context("calling metadata")?;
-    let config_keys = instance.config_keys().map_err(anyhow::Error::from).context("calling config-keys")?;
+    let metadata = instance
+        .metadata()
+        .map_err(anyhow::Error::from)
+        .context("calling metadata")?;
+    let config_keys = instance
+        .config_keys()
+        .map_err(anyhow::Error::from)
+        .context("calling config-keys")?;
     if metadata.name.trim().is_empty() {
         bail!("the plugin's metadata has an empty name");
     }

@@ -61,8 +61,14 @@ mod tests {
 
     #[test]
     fn raw_strings_and_bytes_pass_through() {
-        assert_eq!(to_bytes(Some(Data::Raw(b"a".to_vec()))).unwrap(), Some(b"a".to_vec()));
-        assert_eq!(to_bytes(structured(ValueNode::String("é".into()))).unwrap(), Some("é".as_bytes().to_vec()));
+        assert_eq!(
+            to_bytes(Some(Data::Raw(b"a".to_vec()))).unwrap(),
+            Some(b"a".to_vec())
+        );
+        assert_eq!(
+            to_bytes(structured(ValueNode::String("é".into()))).unwrap(),
+            Some("é".as_bytes().to_vec())
+        );
         assert_eq!(to_bytes(structured(ValueNode::Null)).unwrap(), None);
         assert_eq!(to_bytes(None).unwrap(), None);
     }

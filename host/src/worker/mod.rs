@@ -99,12 +99,19 @@ impl Worker {
         raw: &BTreeMap<String, String>,
     ) -> Result<(Arc<Plugin>, ConnectorConfig), ConfigErrors> {
         let (_, class) = identity(raw)?;
-        let plugin = self
-            .plugins
-            .resolve_connector(&class)
-            .map_err(|reason| ConfigErrors(vec![ConfigError::invalid("connector.class", &class, reason)]))?;
-        let config =
-            ConnectorConfig::check(raw, plugin.kind, &plugin.config_keys, &self.config.file_roots)?;
+        let plugin = self.plugins.resolve_connector(&class).map_err(|reason| {
+            ConfigErrors(vec![ConfigError::invalid(
+                "connector.class",
+                &class,
+                reason,
+            )])
+        })?;
+        let config = ConnectorConfig::check(
+            raw,
+            plugin.kind,
+            &plugin.config_keys,
+            &self.config.file_roots,
+        )?;
         let issues = ConnectorInstance::new(
             &self.runtime,
             &plugin.component,
@@ -149,17 +156,22 @@ impl Worker {
             plugin.kind,
             plugin_state(&self.config, &config, &config.name)?,
         )?;
-        let task_configs = match instance.task_configs(&wit_config(&config.raw), config.tasks_max)
-        {
+        let task_configs = match instance.task_configs(&wit_config(&config.raw), config.tasks_max) {
             Ok(Ok(configs)) if !configs.is_empty() => configs,
             Ok(Ok(_)) => {
                 return Err(anyhow::anyhow!("the connector returned no task configuration").into());
             }
             Ok(Err(e)) => {
-                return Err(anyhow::anyhow!("the connector failed to split its work: {}", e.message).into());
+                return Err(anyhow::anyhow!(
+                    "the connector failed to split its work: {}",
+                    e.message
+                )
+                .into());
             }
             Err(trap) => {
-                return Err(anyhow::anyhow!("the connector trapped splitting its work: {trap:?}").into());
+                return Err(
+                    anyhow::anyhow!("the connector trapped splitting its work: {trap:?}").into(),
+                );
             }
         };
         let count = task_configs.len().min(config.tasks_max as usize) as u32;
@@ -183,6 +195,7 @@ impl Worker {
                 offsets: Arc::clone(&self.offsets),
                 cancel: self.cancel.child_token(),
                 tokio: tokio::runtime::Handle::current(),
+                worker_id: self.worker_id.clone(),
             };
             let status = self.status.clone();
             status.set_task(&config.name, task_id as u32, State::Running, None);
@@ -200,7 +213,12 @@ impl Worker {
                     Err(e) => {
                         let trace = format!("{e:?}");
                         tracing::error!("{label}: task failed: {trace}");
-                        status.set_task(&ctx.connector.name, ctx.task_id, State::Failed, Some(trace));
+                        status.set_task(
+                            &ctx.connector.name,
+                            ctx.task_id,
+                            State::Failed,
+                            Some(trace),
+                        );
                     }
                 }
             });
@@ -231,7 +249,11 @@ impl Worker {
 
 /// A plugin's view of the world: the connector's granted roots, its stderr
 /// (for panics) and nothing else.
-fn plugin_state(worker: &WorkerConfig, connector: &ConnectorConfig, label: &str) -> Result<PluginState> {
+fn plugin_state(
+    worker: &WorkerConfig,
+    connector: &ConnectorConfig,
+    label: &str,
+) -> Result<PluginState> {
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stderr();
     files::preopen(&mut builder, &worker.file_roots, &connector.file_grants)?;
@@ -258,6 +280,9 @@ pub struct TaskContext {
     pub cancel: CancellationToken,
     /// For the async Kafka admin calls made from the task's thread.
     pub tokio: tokio::runtime::Handle,
+    /// The worker's id (its REST address), part of the sink consumer's
+    /// static group membership.
+    pub worker_id: String,
 }
 
 /// The longest wait between retries of a call that failed retriably.
@@ -272,7 +297,12 @@ impl TaskContext {
     /// A fresh plugin instance with the connector's grants.
     pub fn instantiate(&self) -> Result<ConnectorInstance> {
         let state = plugin_state(&self.worker, &self.connector, &self.label())?;
-        ConnectorInstance::new(&self.runtime, &self.plugin.component, self.plugin.kind, state)
+        ConnectorInstance::new(
+            &self.runtime,
+            &self.plugin.component,
+            self.plugin.kind,
+            state,
+        )
     }
 
     /// Calls the plugin: a trap fails the task (the instance is dead), a

@@ -26,14 +26,20 @@ const FIRST_RECORD_WAIT: Duration = Duration::from_millis(100);
 pub fn run(ctx: &TaskContext) -> Result<()> {
     let topics = &ctx.connector.topics;
     let admin = kafka::client_config(&ctx.worker.bootstrap_servers, &[], [&ctx.worker.admin]);
-    ctx.tokio.block_on(kafka::ensure_topics(&admin, topics, 1, 1))?;
+    ctx.tokio
+        .block_on(kafka::ensure_topics(&admin, topics, 1, 1))?;
 
     let mut instance = ctx.instantiate()?;
     let task = ctx.call("start", || instance.start_sink_task(&ctx.task_config))?;
 
     let group = format!("connect-{}", ctx.connector.name);
+    // Static membership: a worker that restarts (even after a crash) takes
+    // its partitions back at once instead of waiting for the broker to
+    // expire the old member's session.
+    let member = format!("{}-{}", ctx.worker_id, ctx.label());
     let mut defaults = kafka::CONSUMER_DEFAULTS.to_vec();
     defaults.push(("group.id", &group));
+    defaults.push(("group.instance.id", &member));
     let consumer: BaseConsumer<PartitionEvents> = kafka::client_config(
         &ctx.worker.bootstrap_servers,
         &defaults,
@@ -128,9 +134,10 @@ fn next_batch(
                 break;
             }
             Some(Ok(message)) => {
-                batch
-                    .commit
-                    .insert((message.topic().to_string(), message.partition()), message.offset() + 1);
+                batch.commit.insert(
+                    (message.topic().to_string(), message.partition()),
+                    message.offset() + 1,
+                );
                 let headers = message
                     .headers()
                     .map(|headers| {
@@ -173,6 +180,12 @@ fn deliver(
     for ((topic, partition), offset) in &batch.commit {
         offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
     }
+    tracing::debug!(
+        "{}: flushed {} records, committing {:?}",
+        ctx.label(),
+        records.len(),
+        batch.commit
+    );
     if let Err(e) = consumer.commit(&offsets, CommitMode::Sync) {
         // The records are flushed; a lost commit only means they may be
         // delivered again (at-least-once), for example after a rebalance.

@@ -56,9 +56,8 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
     let outcome = loop_state.run(|max| ctx.call("poll", || instance.poll(task, max)));
     // Whatever happened, persist what Kafka acknowledged before stopping.
     let flushed = loop_state.drain(ctx.worker.task_shutdown_timeout);
-    let committed = loop_state.persist_offsets(&mut |offsets| {
-        ctx.call("commit", || instance.commit(task, offsets))
-    });
+    let committed = loop_state
+        .persist_offsets(&mut |offsets| ctx.call("commit", || instance.commit(task, offsets)));
     let stopped = ctx.call("stop", || instance.stop_source_task(task));
     outcome.and(flushed).and(committed).and(stopped)
 }
@@ -86,7 +85,8 @@ impl SourceLoop<'_> {
     fn run(&mut self, mut poll: impl FnMut(u32) -> Result<SourceBatch>) -> Result<()> {
         let mut idle = Duration::from_millis(1);
         while !self.ctx.cancel.is_cancelled() {
-            self.acks.wait_for_room(MAX_BATCHES_IN_FLIGHT, &self.ctx.cancel)?;
+            self.acks
+                .wait_for_room(MAX_BATCHES_IN_FLIGHT, &self.ctx.cancel)?;
             if self.last_offset_flush.elapsed() >= self.ctx.worker.offset_flush_interval {
                 self.persist_offsets(&mut |_| Ok(()))?;
             }
@@ -132,8 +132,9 @@ impl SourceLoop<'_> {
             } else {
                 let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
                 for header in record.headers {
-                    let value = convert::to_bytes(header.value)
-                        .map_err(|e| anyhow::anyhow!(describe(&format!("header {}: {e}", header.key))))?;
+                    let value = convert::to_bytes(header.value).map_err(|e| {
+                        anyhow::anyhow!(describe(&format!("header {}: {e}", header.key)))
+                    })?;
                     headers = headers.insert(Header {
                         key: &header.key,
                         value: value.as_deref(),
@@ -223,7 +224,9 @@ impl SourceLoop<'_> {
         if offsets.is_empty() {
             return Ok(());
         }
-        self.ctx.offsets.commit(&self.ctx.connector.name, &offsets)?;
+        self.ctx
+            .offsets
+            .commit(&self.ctx.connector.name, &offsets)?;
         let pairs: Vec<(String, String)> = offsets.into_iter().collect();
         tell_plugin(&pairs)
     }
@@ -289,7 +292,11 @@ impl Acks {
         std::mem::take(&mut self.lock().committable)
     }
 
-    fn wait_for_room(&self, max: usize, cancel: &tokio_util::sync::CancellationToken) -> Result<()> {
+    fn wait_for_room(
+        &self,
+        max: usize,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<()> {
         let mut state = self.lock();
         loop {
             if let Some(failure) = &state.failure {
@@ -382,9 +389,15 @@ mod tests {
         acks.register(0, 2, offsets(10));
         acks.register(1, 1, offsets(20));
         acks.acknowledge(1, None);
-        assert!(acks.take_committable().is_empty(), "batch 0 is not acknowledged yet");
+        assert!(
+            acks.take_committable().is_empty(),
+            "batch 0 is not acknowledged yet"
+        );
         acks.acknowledge(0, None);
-        assert!(acks.take_committable().is_empty(), "one record of batch 0 is still out");
+        assert!(
+            acks.take_committable().is_empty(),
+            "one record of batch 0 is still out"
+        );
         acks.acknowledge(0, None);
         assert_eq!(acks.take_committable()["p"], "{\"position\":20}");
     }

@@ -6,7 +6,7 @@
 //! as `/outbox`).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
 use sluice_sdk::data::StructuredValue;
 use sluice_sdk::prelude::*;
@@ -56,6 +56,7 @@ pub struct FileSinkTask {
 impl SinkTask for FileSinkTask {
     fn start(config: Config) -> Result<Self> {
         let path = config.require(FILE)?.to_string();
+        remove_torn_last_line(&path)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -80,9 +81,8 @@ impl SinkTask for FileSinkTask {
                 // Kafka's FileStreamSink prints a null value as "null".
                 None => self.writer.write_all(b"null"),
                 Some(Data::Structured(flat)) => {
-                    let tree = StructuredValue::try_from(&flat).map_err(|e| {
-                        ConnectError::fatal(e.to_string()).for_record(index)
-                    })?;
+                    let tree = StructuredValue::try_from(&flat)
+                        .map_err(|e| ConnectError::fatal(e.to_string()).for_record(index))?;
                     match tree.value {
                         Value::String(s) => self.writer.write_all(s.as_bytes()),
                         other => {
@@ -114,6 +114,47 @@ impl SinkTask for FileSinkTask {
     fn stop(&mut self) -> Result<()> {
         self.flush()
     }
+}
+
+/// A worker killed while writing can leave the last line without its
+/// newline. That line belongs to a batch whose offsets were never committed
+/// (offsets are committed only after a flush completes), so it will be
+/// delivered again: remove the torn part rather than glue the redelivered
+/// line onto it.
+fn remove_torn_last_line(path: &str) -> Result<()> {
+    let io = |what: &str, e: std::io::Error| ConnectError::fatal(format!("{what} \"{path}\": {e}"));
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("cannot open", e)),
+    };
+    let len = file.metadata().map_err(|e| io("cannot stat", e))?.len();
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| file.read_exact(part))
+            .map_err(|e| io("cannot read", e))?;
+        if let Some(newline) = part.iter().rposition(|&b| b == b'\n') {
+            end = start + newline as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    if end < len {
+        sluice_sdk::log::warn(&format!(
+            "removing {} bytes of a torn last line from \"{path}\"; it will be written again",
+            len - end
+        ));
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_len(end))
+            .map_err(|e| io("cannot truncate", e))?;
+    }
+    Ok(())
 }
 
 sluice_sdk::export_sink_connector!(FileSink);

@@ -109,7 +109,9 @@ impl SourceTask for FileSourceTask {
         })?;
         let position = match offsets.get(&json!({ "filename": path })) {
             Some(offset) => offset["position"].as_u64().ok_or_else(|| {
-                ConnectError::fatal(format!("stored offset for \"{path}\" has no position: {offset}"))
+                ConnectError::fatal(format!(
+                    "stored offset for \"{path}\" has no position: {offset}"
+                ))
             })?,
             None => 0,
         };
@@ -137,7 +139,14 @@ impl SourceTask for FileSourceTask {
                 .read_until(b'\n', &mut self.partial)
                 .map_err(|e| ConnectError::retriable(format!("reading \"{}\": {e}", self.path)))?;
             if read == 0 || self.partial.last() != Some(&b'\n') {
-                // End of the file for now; a partial line waits for its newline.
+                // End of the file for now; a partial line waits for its
+                // newline. Seeking re-arms the read: under WASI a file's read
+                // stream that reached the end stays at the end, and would
+                // never see what is appended later.
+                let cursor = self.position + self.partial.len() as u64;
+                self.reader.seek(SeekFrom::Start(cursor)).map_err(|e| {
+                    ConnectError::retriable(format!("seeking in \"{}\": {e}", self.path))
+                })?;
                 break;
             }
             self.position += self.partial.len() as u64;

@@ -145,19 +145,33 @@ mod tests {
         let grants = parse_grants("inbox:ro, outbox:rw", &roots()).unwrap();
         assert_eq!(grants[0].to_string(), "inbox:ro");
         assert_eq!(grants[1].to_string(), "outbox:rw");
-        assert_eq!(parse_grants("inbox", &roots()).unwrap()[0].access, Access::ReadOnly);
+        assert_eq!(
+            parse_grants("inbox", &roots()).unwrap()[0].access,
+            Access::ReadOnly
+        );
     }
 
     #[test]
     fn an_undefined_root_is_named() {
         let err = parse_grants("inbox:ro,secrets:rw", &roots()).unwrap_err();
-        assert!(err.contains("\"secrets\"") && err.contains("inbox, outbox"), "{err}");
+        assert!(
+            err.contains("\"secrets\"") && err.contains("inbox, outbox"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_access_and_names_are_refused() {
-        assert!(parse_grants("inbox:rx", &roots()).unwrap_err().contains("ro or rw"));
-        assert!(parse_grants("inbox,inbox:rw", &roots()).unwrap_err().contains("twice"));
+        assert!(
+            parse_grants("inbox:rx", &roots())
+                .unwrap_err()
+                .contains("ro or rw")
+        );
+        assert!(
+            parse_grants("inbox,inbox:rw", &roots())
+                .unwrap_err()
+                .contains("twice")
+        );
         assert!(roots().insert("../etc", "/etc".into()).is_err());
     }
 }
