@@ -97,23 +97,25 @@ pub struct PartitionRef(u32);
 
 /// The records one `poll` returns, with the source partitions they come from
 /// listed once instead of once per record.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SourceBatch {
     inner: wit::SourceBatch,
 }
 
-impl Default for wit::SourceBatch {
+impl Default for SourceBatch {
     fn default() -> Self {
-        wit::SourceBatch {
-            partitions: Vec::new(),
-            records: Vec::new(),
-        }
+        Self::new()
     }
 }
 
 impl SourceBatch {
     pub fn new() -> Self {
-        Self::default()
+        SourceBatch {
+            inner: wit::SourceBatch {
+                partitions: Vec::new(),
+                records: Vec::new(),
+            },
+        }
     }
 
     /// Registers a source partition (Kafka Connect's source partition map)

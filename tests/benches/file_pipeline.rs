@@ -129,6 +129,8 @@ fn print_table(results: &[Vec<Sample>; 4], runs: usize) {
 }
 
 /// Runs a baseline in a child process of this binary.
+// The child is reaped by `wait4`, which also reports its peak RSS.
+#[allow(clippy::zombie_processes)]
 fn baseline(
     broker: &Broker,
     mode: &str,

@@ -56,8 +56,9 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
     let outcome = loop_state.run(|max| ctx.call("poll", || instance.poll(task, max)));
     // Whatever happened, persist what Kafka acknowledged before stopping.
     let flushed = loop_state.drain(ctx.worker.task_shutdown_timeout);
-    let committed = loop_state
-        .persist_offsets(&mut |offsets| ctx.call("commit", || instance.commit(task, offsets)));
+    let committed = loop_state.persist_offsets(|offsets: &[(String, String)]| {
+        ctx.call("commit", || instance.commit(task, offsets))
+    });
     let stopped = ctx.call("stop", || instance.stop_source_task(task));
     outcome.and(flushed).and(committed).and(stopped)
 }
@@ -88,7 +89,7 @@ impl SourceLoop<'_> {
             self.acks
                 .wait_for_room(MAX_BATCHES_IN_FLIGHT, &self.ctx.cancel)?;
             if self.last_offset_flush.elapsed() >= self.ctx.worker.offset_flush_interval {
-                self.persist_offsets(&mut |_| Ok(()))?;
+                self.persist_offsets(|_| Ok(()))?;
             }
             let batch = poll(MAX_POLL_RECORDS)?;
             if batch.records.is_empty() {
@@ -217,7 +218,7 @@ impl SourceLoop<'_> {
     /// Writes the offsets of acknowledged batches and tells the plugin.
     fn persist_offsets(
         &mut self,
-        tell_plugin: &mut dyn FnMut(&[(String, String)]) -> Result<()>,
+        mut tell_plugin: impl FnMut(&[(String, String)]) -> Result<()>,
     ) -> Result<()> {
         self.last_offset_flush = Instant::now();
         let offsets = self.acks.take_committable();
