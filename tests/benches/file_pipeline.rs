@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p sluice-tests --bench file_pipeline` prints a markdown
 //! table with medians over `SLUICE_BENCH_RUNS` runs (default 3). Each side
-//! runs as its own process so its peak RSS is its own (from wait4).
+//! runs as its own process, so its peak RSS (VmHWM) is its own.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -27,8 +27,10 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("baseline-produce") => baseline_produce(&args[2], &args[3], &args[4]),
         Some("baseline-consume") => baseline_consume(&args[2], &args[3], &args[4]),
-        _ => bench(),
+        _ => return bench(),
     }
+    // Tell the parent this process's peak RSS.
+    println!("{}", peak_rss(std::process::id()));
 }
 
 /// One measurement: seconds and peak RSS in bytes.
@@ -43,6 +45,8 @@ fn bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    // tansu with SQLite storage, as in the tests (its memory storage loses
+    // records; see docs/decisions.md).
     let broker = Broker::start();
     let scratch = Scratch::new("bench");
     let input = scratch.dir("inbox").join("input.txt");
@@ -128,9 +132,9 @@ fn print_table(results: &[Vec<Sample>; 4], runs: usize) {
     }
 }
 
-/// Runs a baseline in a child process of this binary.
-// The child is reaped by `wait4`, which also reports its peak RSS.
-#[allow(clippy::zombie_processes)]
+/// Runs a baseline in a child process of this binary; the child reports its
+/// own peak RSS (a parent's `wait4` would report the parent's, which Linux
+/// carries into a child across fork and exec).
 fn baseline(
     broker: &Broker,
     mode: &str,
@@ -139,14 +143,17 @@ fn baseline(
     done: impl Fn(()) -> bool,
 ) -> Sample {
     let start = Instant::now();
-    let child = Command::new(std::env::current_exe().unwrap())
+    let output = Command::new(std::env::current_exe().unwrap())
         .args([mode, &broker.bootstrap(), file.to_str().unwrap(), topic])
-        .spawn()
+        .output()
         .unwrap();
-    let (status, peak_rss) = wait4(child.id());
     let seconds = start.elapsed().as_secs_f64();
-    assert!(status == 0, "{mode} failed");
+    assert!(output.status.success(), "{mode} failed");
     assert!(done(()), "{mode} did not finish its work");
+    let peak_rss = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("the baseline reports its peak RSS");
     Sample { seconds, peak_rss }
 }
 
@@ -214,24 +221,22 @@ fn sluice_sink(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) -> S
     Sample { seconds, peak_rss }
 }
 
-/// SIGTERM, then the peak RSS of the worker's whole life.
+/// The worker's peak RSS so far, then a clean stop.
 fn stop_with_rusage(worker: WorkerProcess) -> u64 {
-    let pid = worker.pid();
-    unsafe {
-        libc::kill(pid as i32, libc::SIGTERM);
-    }
-    let (_, rss) = wait4(pid);
-    std::mem::forget(worker);
+    let rss = peak_rss(worker.pid());
+    assert!(worker.stop().success(), "the worker did not stop cleanly");
     rss
 }
 
-/// Reaps `pid`: its exit status and peak RSS in bytes.
-fn wait4(pid: u32) -> (i32, u64) {
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
-    assert_eq!(r, pid as i32, "wait4 failed");
-    (status, usage.ru_maxrss as u64 * 1024)
+/// VmHWM of a running process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status");
+    kib * 1024
 }
 
 fn create_topic(bootstrap: &str, topic: &str) {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ConfigError, ConfigErrors, suggest};
+use super::{ConfigError, ConfigErrors, list, suggest};
 use crate::capability::files::{self, FileRootGrant, FileRoots};
 use crate::plugin::PluginKind;
 use crate::runtime::bindings::types::{ConfigKey, ConfigType};
@@ -151,16 +151,7 @@ impl ConnectorConfig {
                 }
             },
         };
-        let topics: Vec<String> = raw
-            .get("topics")
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let topics: Vec<String> = raw.get("topics").map(|v| list(v)).unwrap_or_default();
         if is_sink && topics.is_empty() {
             errors.push(ConfigError::Missing("topics".into()));
         }

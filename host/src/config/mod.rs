@@ -193,13 +193,7 @@ impl WorkerConfig {
         let offset_file = path(&require("offset.storage.file.filename", &mut errors));
         let plugin_path: Vec<PathBuf> = map
             .get("plugin.path")
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(path)
-                    .collect()
-            })
+            .map(|v| list(v).iter().map(|p| path(p)).collect())
             .unwrap_or_default();
         if plugin_path.is_empty() {
             errors.push(ConfigError::Missing("plugin.path".into()));
@@ -310,6 +304,17 @@ fn default_cache_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
         .join("sluice")
         .join("components")
+}
+
+/// A comma-separated list value (Kafka's LIST type): items trimmed, empty
+/// items dropped.
+pub fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// ", did you mean \"x\"?" when a known key is one or two edits away.
