@@ -133,9 +133,11 @@ fn sigkill_mid_stream_loses_nothing() {
         output.len()
     );
     assert_eq!(missing, 0, "lines were lost");
-    // Only unacknowledged source batches (4 x batch.size 2000) and the
-    // sink batch being flushed (up to 5000 records) may repeat.
-    let bound = sluice::worker::source_task::MAX_BATCHES_IN_FLIGHT * 2000 + 5000;
+    // Only unacknowledged source batches (4 x batch.size 2000) and the two
+    // sink batches that may be flushed but not yet committed (up to 5000
+    // records each) may repeat.
+    let bound = sluice::worker::source_task::MAX_BATCHES_IN_FLIGHT * 2000
+        + 2 * sluice::worker::sink_task::MAX_BATCH_RECORDS;
     assert!(
         duplicates <= bound,
         "{duplicates} duplicates, more than the {bound} in flight"

@@ -17,7 +17,7 @@ use crate::kafka;
 use crate::runtime::bindings::types::{Header, SinkRecord, TopicPartition};
 
 /// The most records handed to one `put`.
-const MAX_BATCH_RECORDS: usize = 5000;
+pub const MAX_BATCH_RECORDS: usize = 5000;
 /// How long to wait for the first record of a batch.
 const FIRST_RECORD_WAIT: Duration = Duration::from_millis(100);
 
@@ -53,18 +53,39 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         .with_context(|| format!("subscribing to {topics:?}"))?;
 
     let mut assigned: BTreeSet<(String, i32)> = BTreeSet::new();
-    let outcome = (|| -> Result<()> {
+    // Offset commits run on a thread of their own, so the broker's round
+    // trip overlaps the next batch instead of stalling the loop. The
+    // rendezvous channel lets a commit be handed over only once the previous
+    // one finished: at most two flushed batches are ever uncommitted.
+    let outcome = std::thread::scope(|scope| {
+        let (to_committer, commits) = std::sync::mpsc::sync_channel::<TopicPartitionList>(0);
+        let consumer = &consumer;
+        let label = ctx.label();
+        scope.spawn(move || {
+            for offsets in commits {
+                if let Err(e) = consumer.commit(&offsets, CommitMode::Sync) {
+                    // The records are flushed; a lost commit only means they
+                    // may be delivered again (at-least-once), for example
+                    // after a rebalance.
+                    tracing::warn!("{label}: committing offsets after a flush failed: {e}");
+                }
+            }
+        });
         while !ctx.cancel.is_cancelled() {
-            let batch = next_batch(&consumer, &mut |change| {
+            let batch = next_batch(consumer, &mut |change| {
                 apply_change(ctx, &mut instance, task, &mut assigned, change)
             })?;
             if batch.records.is_empty() {
                 continue;
             }
-            deliver(ctx, &mut instance, task, &consumer, batch)?;
+            let offsets = deliver(ctx, &mut instance, task, batch)?;
+            if to_committer.send(offsets).is_err() {
+                anyhow::bail!("the offset committer stopped");
+            }
         }
+        // Dropping the sender ends the committer after its last commit.
         Ok(())
-    })();
+    });
     let open: Vec<TopicPartition> = assigned
         .iter()
         .map(|(topic, partition)| TopicPartition {
@@ -165,14 +186,14 @@ fn next_batch(
     Ok(batch)
 }
 
-/// put, flush, then commit: offsets are committed only for flushed records.
+/// put, then flush; returns the offsets to commit, now that the records
+/// are durable.
 fn deliver(
     ctx: &TaskContext,
     instance: &mut crate::plugin::ConnectorInstance,
     task: wasmtime::component::ResourceAny,
-    consumer: &BaseConsumer<PartitionEvents>,
     batch: Batch,
-) -> Result<()> {
+) -> Result<TopicPartitionList> {
     let records = &batch.records;
     ctx.call_with_records("put", records, || instance.put(task, records))?;
     ctx.call("flush", || instance.flush(task))?;
@@ -186,15 +207,7 @@ fn deliver(
         records.len(),
         batch.commit
     );
-    if let Err(e) = consumer.commit(&offsets, CommitMode::Sync) {
-        // The records are flushed; a lost commit only means they may be
-        // delivered again (at-least-once), for example after a rebalance.
-        tracing::warn!(
-            "{}: committing offsets after a flush failed: {e}",
-            ctx.label()
-        );
-    }
-    Ok(())
+    Ok(offsets)
 }
 
 fn apply_change(
