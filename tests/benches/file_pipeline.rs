@@ -45,9 +45,6 @@ fn bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    // tansu with SQLite storage, as in the tests (its memory storage loses
-    // records; see docs/decisions.md).
-    let broker = Broker::start();
     let scratch = Scratch::new("bench");
     let input = scratch.dir("inbox").join("input.txt");
     {
@@ -59,28 +56,35 @@ fn bench() {
     }
     let mut results: [Vec<Sample>; 4] = Default::default();
     for run in 0..runs {
+        // A fresh broker per run (tansu with SQLite storage, as in the
+        // tests), so no run reads a store that earlier runs filled, and the
+        // order of the two sides alternates between runs, so neither always
+        // goes first.
+        let broker = Broker::start();
+        let admin = broker.bootstrap();
         let base_topic = format!("baseline-{run}");
         let sluice_topic = format!("sluice-{run}");
-        let admin = broker.bootstrap();
         create_topic(&admin, &base_topic);
-
-        results[0].push(baseline(
-            &broker,
-            "baseline-produce",
-            &input,
-            &base_topic,
-            |_| high_watermark(&admin, &base_topic) >= LINES as i64,
-        ));
-        results[1].push(sluice_source(&broker, &scratch, run, &sluice_topic));
+        let plain_producer = || {
+            baseline(&broker, "baseline-produce", &input, &base_topic, |_| {
+                high_watermark(&admin, &base_topic) >= LINES as i64
+            })
+        };
+        let sluice_producer = || sluice_source(&broker, &scratch, run, &sluice_topic);
+        let (plain, sluice) = alternate(run, plain_producer, sluice_producer);
+        results[0].push(plain);
+        results[1].push(sluice);
+        // Both consumers read the topic the plain producer wrote.
         let base_out = scratch.dir("outbox").join(format!("baseline-{run}.txt"));
-        results[2].push(baseline(
-            &broker,
-            "baseline-consume",
-            &base_out,
-            &base_topic,
-            |_| true,
-        ));
-        results[3].push(sluice_sink(&broker, &scratch, run, &sluice_topic));
+        let plain_consumer = || {
+            baseline(&broker, "baseline-consume", &base_out, &base_topic, |_| {
+                true
+            })
+        };
+        let sluice_consumer = || sluice_sink(&broker, run, &base_topic);
+        let (plain, sluice) = alternate(run, plain_consumer, sluice_consumer);
+        results[2].push(plain);
+        results[3].push(sluice);
         for (name, samples) in [
             "rdkafka producer",
             "sluice file-source",
@@ -129,6 +133,21 @@ fn print_table(results: &[Vec<Sample>; 4], runs: usize) {
             mb / secs,
             baseline / secs
         );
+    }
+}
+
+/// Runs `plain` then `sluice` on even runs, the other way round on odd ones.
+fn alternate(
+    run: usize,
+    plain: impl FnOnce() -> Sample,
+    sluice: impl FnOnce() -> Sample,
+) -> (Sample, Sample) {
+    if run % 2 == 0 {
+        let p = plain();
+        (p, sluice())
+    } else {
+        let s = sluice();
+        (plain(), s)
     }
 }
 
@@ -193,8 +212,7 @@ fn sluice_source(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) ->
     Sample { seconds, peak_rss }
 }
 
-fn sluice_sink(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) -> Sample {
-    let _ = scratch;
+fn sluice_sink(broker: &Broker, run: usize, topic: &str) -> Sample {
     let sub = Scratch::new(&format!("bench-sink-{run}"));
     let mut setup = WorkerSetup::new(&sub, broker, &[]);
     setup.connector(
@@ -297,7 +315,7 @@ fn baseline_consume(bootstrap: &str, file: &str, topic: &str) {
         &[
             ("enable.auto.commit", "false"),
             ("auto.offset.reset", "earliest"),
-            ("group.id", "baseline-consumer"),
+            ("group.id", &format!("baseline-consumer-{topic}")),
         ],
         [],
     )

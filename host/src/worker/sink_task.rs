@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -20,6 +20,10 @@ use crate::runtime::bindings::types::{Header, SinkRecord, TopicPartition};
 pub const MAX_BATCH_RECORDS: usize = 5000;
 /// How long to wait for the first record of a batch.
 const FIRST_RECORD_WAIT: Duration = Duration::from_millis(100);
+/// How long a batch may keep filling after its first record. Without it a
+/// batch ends whenever the consumer's local queue is momentarily empty, and
+/// small batches cost a plugin call, a flush and a commit each.
+const BATCH_LINGER: Duration = Duration::from_millis(50);
 
 /// Runs a sink task until it is cancelled or fails; the error is the
 /// task's trace.
@@ -125,7 +129,8 @@ impl Batch {
     }
 }
 
-/// Polls until `MAX_BATCH_RECORDS` records, or until no record is waiting.
+/// Polls until `MAX_BATCH_RECORDS` records, or until `BATCH_LINGER` after
+/// the first record, or until no record comes in `FIRST_RECORD_WAIT`.
 /// Assignment changes are applied as they happen, before the records that
 /// follow them.
 fn next_batch(
@@ -133,11 +138,11 @@ fn next_batch(
     on_change: &mut dyn FnMut(PartitionChange) -> Result<()>,
 ) -> Result<Batch> {
     let mut batch = Batch::default();
+    let mut deadline: Option<Instant> = None;
     while batch.records.len() < MAX_BATCH_RECORDS {
-        let wait = if batch.records.is_empty() {
-            FIRST_RECORD_WAIT
-        } else {
-            Duration::ZERO
+        let wait = match deadline {
+            None => FIRST_RECORD_WAIT,
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
         };
         let polled = consumer.poll(wait);
         for change in consumer.context().take() {
@@ -155,6 +160,7 @@ fn next_batch(
                 break;
             }
             Some(Ok(message)) => {
+                deadline.get_or_insert_with(|| Instant::now() + BATCH_LINGER);
                 batch.commit.insert(
                     (message.topic().to_string(), message.partition()),
                     message.offset() + 1,
