@@ -142,7 +142,7 @@ fn alternate(
     plain: impl FnOnce() -> Sample,
     sluice: impl FnOnce() -> Sample,
 ) -> (Sample, Sample) {
-    if run % 2 == 0 {
+    if run.is_multiple_of(2) {
         let p = plain();
         (p, sluice())
     } else {

@@ -10,7 +10,16 @@ const LONG: Duration = Duration::from_secs(240);
 /// A worker with one file-source (`/inbox/input.txt` -> `topic`) and one
 /// file-sink (`topic` -> `/outbox/output.txt`).
 fn pipeline(scratch: &Scratch, broker: &Broker, topic: &str) -> WorkerSetup {
-    let mut setup = WorkerSetup::new(scratch, broker, &[]);
+    pipeline_with(scratch, broker, topic, &[])
+}
+
+fn pipeline_with(
+    scratch: &Scratch,
+    broker: &Broker,
+    topic: &str,
+    worker: &[(&str, String)],
+) -> WorkerSetup {
+    let mut setup = WorkerSetup::new(scratch, broker, worker);
     setup.connector(
         scratch,
         &format!("{topic}-source"),
@@ -95,7 +104,14 @@ fn sigkill_mid_stream_loses_nothing() {
     let output_path = scratch.dir("outbox").join("output.txt");
     let input = numbered_lines(0, 300_000, 60);
     append_lines(&input_path, &input);
-    let setup = pipeline(&scratch, &broker, "lines-sigkill");
+    // Offsets committed after every batch: the tightest bound on what a
+    // crash may repeat.
+    let setup = pipeline_with(
+        &scratch,
+        &broker,
+        "lines-sigkill",
+        &[("offset.flush.interval.ms", "0".to_string())],
+    );
 
     let worker = setup.spawn();
     let seen = wait_for("the pipeline to be mid-stream", LONG, || {

@@ -119,8 +119,9 @@ pub struct WorkerConfig {
     pub plugin_cache_dir: PathBuf,
     /// The standalone offset store.
     pub offset_file: PathBuf,
-    /// How often source offsets are written; zero writes them after every
-    /// batch Kafka acknowledged.
+    /// How often offsets are committed: source offsets of acknowledged
+    /// batches, sink offsets of flushed batches. Zero commits after every
+    /// batch.
     pub offset_flush_interval: Duration,
     /// The REST listener, `http://host:port`.
     pub listener: String,
@@ -202,7 +203,7 @@ impl WorkerConfig {
             .get("plugin.cache.dir")
             .map(|v| path(v))
             .unwrap_or_else(default_cache_dir);
-        let offset_flush_interval = millis(map, "offset.flush.interval.ms", 0, &mut errors);
+        let offset_flush_interval = millis(map, "offset.flush.interval.ms", 1000, &mut errors);
         let task_shutdown_timeout =
             millis(map, "task.shutdown.graceful.timeout.ms", 5000, &mut errors);
         let listener = map

@@ -58,9 +58,10 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
 
     let mut assigned: BTreeSet<(String, i32)> = BTreeSet::new();
     // Offset commits run on a thread of their own, so the broker's round
-    // trip overlaps the next batch instead of stalling the loop. The
-    // rendezvous channel lets a commit be handed over only once the previous
-    // one finished: at most two flushed batches are ever uncommitted.
+    // trip overlaps the next batch instead of stalling the loop. Offsets of
+    // flushed batches are handed over every `offset.flush.interval.ms` (0:
+    // after every batch), and only once the previous commit finished.
+    let interval = ctx.worker.offset_flush_interval;
     let outcome = std::thread::scope(|scope| {
         let (to_committer, commits) = std::sync::mpsc::sync_channel::<TopicPartitionList>(0);
         let consumer = &consumer;
@@ -75,20 +76,48 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
                 }
             }
         });
-        while !ctx.cancel.is_cancelled() {
-            let batch = next_batch(consumer, &mut |change| {
-                apply_change(ctx, &mut instance, task, &mut assigned, change)
-            })?;
-            if batch.records.is_empty() {
-                continue;
+        let mut flushed = CommitOffsets::new();
+        let mut last_commit = Instant::now();
+        let mut hand_over = |flushed: &mut CommitOffsets, now: bool| -> Result<()> {
+            if !now && last_commit.elapsed() < interval {
+                return Ok(());
             }
-            let offsets = deliver(ctx, &mut instance, task, batch)?;
-            if to_committer.send(offsets).is_err() {
-                anyhow::bail!("the offset committer stopped");
+            last_commit = Instant::now();
+            if flushed.is_empty() {
+                return Ok(());
             }
-        }
-        // Dropping the sender ends the committer after its last commit.
-        Ok(())
+            let mut offsets = TopicPartitionList::new();
+            for ((topic, partition), offset) in std::mem::take(flushed) {
+                offsets.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
+            }
+            to_committer
+                .send(offsets)
+                .map_err(|_| anyhow::anyhow!("the offset committer stopped"))
+        };
+        let mut run = || -> Result<()> {
+            while !ctx.cancel.is_cancelled() {
+                let batch = next_batch(consumer, &mut |change| {
+                    if let PartitionChange::Revoked(revoked) = &change {
+                        // Their new owner resumes from the last commit.
+                        flushed.retain(|(t, p), _| {
+                            !revoked
+                                .iter()
+                                .any(|tp| tp.topic == *t && tp.partition == *p)
+                        });
+                    }
+                    apply_change(ctx, &mut instance, task, &mut assigned, change)
+                })?;
+                if !batch.records.is_empty() {
+                    flushed.extend(deliver(ctx, &mut instance, task, batch)?);
+                }
+                hand_over(&mut flushed, false)?;
+            }
+            Ok(())
+        };
+        let outcome = run();
+        // What was flushed is committed even when the loop failed; dropping
+        // the sender then ends the committer after its last commit.
+        outcome.and(hand_over(&mut flushed, true))
     });
     let open: Vec<TopicPartition> = assigned
         .iter()
@@ -112,7 +141,7 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
 #[derive(Default)]
 struct Batch {
     records: Vec<SinkRecord>,
-    commit: BTreeMap<(String, i32), i64>,
+    commit: CommitOffsets,
 }
 
 impl Batch {
@@ -192,6 +221,9 @@ fn next_batch(
     Ok(batch)
 }
 
+/// The offset to commit per partition: the one after the last flushed record.
+type CommitOffsets = BTreeMap<(String, i32), i64>;
+
 /// put, then flush; returns the offsets to commit, now that the records
 /// are durable.
 fn deliver(
@@ -199,21 +231,17 @@ fn deliver(
     instance: &mut crate::plugin::ConnectorInstance,
     task: wasmtime::component::ResourceAny,
     batch: Batch,
-) -> Result<TopicPartitionList> {
+) -> Result<CommitOffsets> {
     let records = &batch.records;
     ctx.call_with_records("put", records, || instance.put(task, records))?;
     ctx.call("flush", || instance.flush(task))?;
-    let mut offsets = TopicPartitionList::new();
-    for ((topic, partition), offset) in &batch.commit {
-        offsets.add_partition_offset(topic, *partition, Offset::Offset(*offset))?;
-    }
     tracing::debug!(
-        "{}: flushed {} records, committing {:?}",
+        "{}: flushed {} records up to {:?}",
         ctx.label(),
         records.len(),
         batch.commit
     );
-    Ok(offsets)
+    Ok(batch.commit)
 }
 
 fn apply_change(
