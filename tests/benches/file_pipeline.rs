@@ -176,9 +176,17 @@ fn baseline(
     Sample { seconds, peak_rss }
 }
 
+/// Worker keys for the Sluice sides: `SLUICE_BENCH_OFFSET_FLUSH_MS` sets
+/// `offset.flush.interval.ms` (default: the worker's default).
+fn worker_keys() -> Vec<(&'static str, String)> {
+    std::env::var("SLUICE_BENCH_OFFSET_FLUSH_MS")
+        .map(|ms| vec![("offset.flush.interval.ms", ms)])
+        .unwrap_or_default()
+}
+
 fn sluice_source(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) -> Sample {
     let sub = Scratch::new(&format!("bench-src-{run}"));
-    let mut setup = WorkerSetup::new(&sub, broker, &[]);
+    let mut setup = WorkerSetup::new(&sub, broker, &worker_keys());
     fs::rename(
         scratch.dir("inbox").join("input.txt"),
         sub.dir("inbox").join("input.txt"),
@@ -214,7 +222,7 @@ fn sluice_source(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) ->
 
 fn sluice_sink(broker: &Broker, run: usize, topic: &str) -> Sample {
     let sub = Scratch::new(&format!("bench-sink-{run}"));
-    let mut setup = WorkerSetup::new(&sub, broker, &[]);
+    let mut setup = WorkerSetup::new(&sub, broker, &worker_keys());
     setup.connector(
         &sub,
         &format!("bench-sink-{run}"),
