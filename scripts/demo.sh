@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/prerequisites.sh
 
 echo "==> building the host and the plugins"
-cargo build --release -p sluice
+cargo build --release --workspace --bins
 PLUGIN_TARGET="$CARGO_TARGET_DIR/wasm-plugins"
 cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --target-dir "$PLUGIN_TARGET"
 SLUICE="$CARGO_TARGET_DIR/release/sluice"

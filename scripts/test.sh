@@ -6,4 +6,13 @@ cd "$(dirname "$0")/.."
 source scripts/prerequisites.sh
 # Release builds: wasmtime compiles components far faster when optimised,
 # and the end-to-end tests move hundreds of thousands of records.
-cargo test --release --workspace "$@"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --release --workspace "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { passed += $4; failed += $6 }
+     END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"
