@@ -8,7 +8,8 @@ source scripts/prerequisites.sh
 
 echo "==> building the host and the plugins"
 cargo build --release --workspace --bins
-PLUGIN_TARGET="$CARGO_TARGET_DIR/wasm-plugins"
+# One plugin target directory per checkout: checkouts may share the cache.
+PLUGIN_TARGET="$CARGO_TARGET_DIR/wasm-plugins-demo-$(pwd | cksum | cut -d" " -f1)"
 cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --target-dir "$PLUGIN_TARGET"
 SLUICE="$CARGO_TARGET_DIR/release/sluice"
 

@@ -19,7 +19,15 @@ fn main() {
         .nth(4)
         .map(PathBuf::from)
         .unwrap_or_else(|| out_dir.clone());
-    let plugin_target = target_root.join("wasm-plugins");
+    // One directory per checkout: two checkouts sharing a target directory
+    // (CI clones share the cache) must not hand each other their plugins.
+    let checkout = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        root.hash(&mut hasher);
+        hasher.finish()
+    };
+    let plugin_target = target_root.join(format!("wasm-plugins-{checkout:016x}"));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
         .current_dir(root.join("plugins"))

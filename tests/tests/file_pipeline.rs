@@ -73,6 +73,14 @@ fn restart_after_clean_stop_rereads_nothing() {
     let worker = setup.spawn();
     wait_for_lines(&output_path, first.len(), LONG);
     assert!(worker.stop().success(), "a clean stop exits with success");
+    // Assignment changes reached the sink plugin: open at start, close at stop.
+    let log = std::fs::read_to_string(&setup.log).unwrap();
+    let opened = log.find("writing lines-restart-0 to \"/outbox/output.txt\"");
+    let closed = log.find("no longer writing lines-restart-0");
+    assert!(
+        opened.is_some() && closed > opened,
+        "open/close not seen in the log: {log}"
+    );
 
     let worker = setup.spawn();
     worker.wait_ready();

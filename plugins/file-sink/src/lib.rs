@@ -74,6 +74,22 @@ impl SinkTask for FileSinkTask {
         })
     }
 
+    fn open(&mut self, partitions: Vec<TopicPartition>) -> Result<()> {
+        sluice_sdk::log::info(&format!(
+            "writing {} to \"{}\"",
+            describe(&partitions),
+            self.path
+        ));
+        Ok(())
+    }
+
+    /// Everything put is flushed before the host revokes partitions, so
+    /// there is nothing buffered to drop.
+    fn close(&mut self, partitions: Vec<TopicPartition>) -> Result<()> {
+        sluice_sdk::log::info(&format!("no longer writing {}", describe(&partitions)));
+        Ok(())
+    }
+
     fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
         for (index, record) in records.into_iter().enumerate() {
             let written = match record.value {
@@ -114,6 +130,14 @@ impl SinkTask for FileSinkTask {
     fn stop(&mut self) -> Result<()> {
         self.flush()
     }
+}
+
+fn describe(partitions: &[TopicPartition]) -> String {
+    let names: Vec<String> = partitions
+        .iter()
+        .map(|tp| format!("{}-{}", tp.topic, tp.partition))
+        .collect();
+    names.join(", ")
 }
 
 /// A worker killed while writing can leave the last line without its
