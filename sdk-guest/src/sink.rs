@@ -59,6 +59,13 @@ pub trait SinkTask: Sized + 'static {
     }
 }
 
+/// `topic-partition`, as Kafka writes a partition's name.
+impl std::fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
 /// The adapter [`crate::export_sink_connector!`] exports; not for direct use.
 #[doc(hidden)]
 pub struct Exports<C>(PhantomData<C>);

@@ -133,10 +133,7 @@ impl SinkTask for FileSinkTask {
 }
 
 fn describe(partitions: &[TopicPartition]) -> String {
-    let names: Vec<String> = partitions
-        .iter()
-        .map(|tp| format!("{}-{}", tp.topic, tp.partition))
-        .collect();
+    let names: Vec<String> = partitions.iter().map(ToString::to_string).collect();
     names.join(", ")
 }
 
