@@ -1,7 +1,8 @@
-//! The REST API, on Kafka Connect's paths and with its JSON shapes. This
-//! version serves the read-only part operators need to watch a standalone
-//! worker; handlers talk to the worker handle only.
+//! The REST API, on Kafka Connect's paths and with its JSON shapes, one file
+//! per resource as Kafka Connect's. This version serves the read-only part;
+//! handlers talk to the worker handle only.
 
+mod connector_plugins;
 mod connectors;
 mod root;
 
@@ -20,6 +21,7 @@ pub fn router(worker: Arc<Worker>) -> Router {
     Router::new()
         .merge(root::routes())
         .merge(connectors::routes())
+        .merge(connector_plugins::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
         .with_state(worker)
 }

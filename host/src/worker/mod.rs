@@ -38,6 +38,16 @@ pub enum AddConnectorError {
     Other(#[from] anyhow::Error),
 }
 
+/// What the worker keeps of a running connector.
+#[derive(Clone, Debug)]
+pub struct ConnectorEntry {
+    /// The configuration as given.
+    pub config: BTreeMap<String, String>,
+    pub kind: PluginKind,
+    /// What the connector's `task-configs` returned, one per task.
+    pub task_configs: Vec<BTreeMap<String, String>>,
+}
+
 /// A standalone worker.
 pub struct Worker {
     config: Arc<WorkerConfig>,
@@ -45,6 +55,7 @@ pub struct Worker {
     plugins: Arc<PluginRegistry>,
     offsets: Arc<FileOffsetStore>,
     status: StatusBoard,
+    connectors: std::sync::RwLock<BTreeMap<String, ConnectorEntry>>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
     cancel: CancellationToken,
     worker_id: String,
@@ -73,6 +84,7 @@ impl Worker {
             plugins: Arc::new(plugins),
             offsets: Arc::new(offsets),
             status: StatusBoard::default(),
+            connectors: Default::default(),
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
             cancel: CancellationToken::new(),
             worker_id,
@@ -81,6 +93,25 @@ impl Worker {
 
     pub fn status(&self) -> &StatusBoard {
         &self.status
+    }
+
+    /// A connector's configuration, kind and task configurations.
+    pub fn connector(&self, name: &str) -> Option<ConnectorEntry> {
+        self.connectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The names of the connectors on this worker, in order.
+    pub fn connector_names(&self) -> Vec<String> {
+        self.connectors
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     pub fn plugins(&self) -> &PluginRegistry {
@@ -175,6 +206,21 @@ impl Worker {
             }
         };
         let count = task_configs.len().min(config.tasks_max as usize) as u32;
+        self.connectors
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                config.name.clone(),
+                ConnectorEntry {
+                    config: config.raw.clone(),
+                    kind: plugin.kind,
+                    task_configs: task_configs
+                        .iter()
+                        .take(count as usize)
+                        .map(|c| c.iter().cloned().collect())
+                        .collect(),
+                },
+            );
         self.status
             .add_connector(&config.name, plugin.kind, count, &self.worker_id);
         tracing::info!(
