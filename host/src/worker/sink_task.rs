@@ -136,12 +136,10 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
     outcome.and(closed).and(stopped)
 }
 
-/// Records consumed for one `put`, and the offset to commit per partition
-/// once they are flushed (the offset after the last record).
+/// Records consumed for one `put`.
 #[derive(Default)]
 struct Batch {
     records: Vec<SinkRecord>,
-    commit: CommitOffsets,
 }
 
 impl Batch {
@@ -154,7 +152,25 @@ impl Batch {
                 .any(|tp| tp.topic == topic && tp.partition == partition)
         };
         self.records.retain(|r| !gone(&r.topic, r.partition));
-        self.commit.retain(|(t, p), _| !gone(t, *p));
+    }
+
+    /// The offset to commit per partition once the batch is flushed: the
+    /// one after its last record there. Derived at the end rather than kept
+    /// per record, which would allocate a key for every record.
+    fn commit_offsets(&self) -> CommitOffsets {
+        // A batch spans few partitions: a linear search over borrowed names
+        // beats a map keyed by owned ones.
+        let mut next: Vec<(&str, i32, i64)> = Vec::new();
+        for record in &self.records {
+            let key = (record.topic.as_str(), record.partition);
+            match next.iter_mut().find(|(t, p, _)| (*t, *p) == key) {
+                Some(entry) => entry.2 = entry.2.max(record.offset + 1),
+                None => next.push((key.0, key.1, record.offset + 1)),
+            }
+        }
+        next.into_iter()
+            .map(|(topic, partition, offset)| ((topic.to_string(), partition), offset))
+            .collect()
     }
 }
 
@@ -190,10 +206,6 @@ fn next_batch(
             }
             Some(Ok(message)) => {
                 deadline.get_or_insert_with(|| Instant::now() + BATCH_LINGER);
-                batch.commit.insert(
-                    (message.topic().to_string(), message.partition()),
-                    message.offset() + 1,
-                );
                 let headers = message
                     .headers()
                     .map(|headers| {
@@ -235,13 +247,13 @@ fn deliver(
     let records = &batch.records;
     ctx.call_with_records("put", records, || instance.put(task, records))?;
     ctx.call("flush", || instance.flush(task))?;
+    let offsets = batch.commit_offsets();
     tracing::debug!(
-        "{}: flushed {} records up to {:?}",
+        "{}: flushed {} records up to {offsets:?}",
         ctx.label(),
-        records.len(),
-        batch.commit
+        records.len()
     );
-    Ok(batch.commit)
+    Ok(offsets)
 }
 
 fn apply_change(
