@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
+use std::sync::Arc;
 
 use crate::config::{WorkerConfig, read_config_file};
+use crate::logs::LogLevels;
+use crate::rest::Api;
 use crate::worker::Worker;
 
 #[derive(Parser)]
@@ -36,13 +38,7 @@ enum Command {
 
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let loggers = init_logging();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -53,7 +49,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Standalone { worker, connectors } => {
-            runtime.block_on(standalone(worker, connectors))
+            runtime.block_on(standalone(worker, connectors, loggers))
         }
     };
     match outcome {
@@ -65,7 +61,35 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn standalone(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Result<()> {
+/// Logs to stderr at the levels of `RUST_LOG` (default info), through a
+/// filter the REST API can replace at runtime.
+fn init_logging() -> Arc<LogLevels> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let initial = LogLevels::new(&directives, None).filter();
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(initial);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal()),
+        )
+        .init();
+    Arc::new(LogLevels::new(
+        &directives,
+        Some(Box::new(move |filter| {
+            handle.reload(filter).map_err(|e| e.to_string())
+        })),
+    ))
+}
+
+async fn standalone(
+    worker_file: PathBuf,
+    connector_files: Vec<PathBuf>,
+    loggers: Arc<LogLevels>,
+) -> Result<()> {
     let base = worker_file
         .parent()
         .map(PathBuf::from)
@@ -80,21 +104,31 @@ async fn standalone(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Resu
         .to_string();
     let mut connectors = Vec::new();
     for file in &connector_files {
-        connectors.push((file, read_config_file(file)?));
+        connectors.push(read_config_file(file)?);
     }
-    let worker = Worker::start(config).await?;
-    for (file, raw) in connectors {
-        worker
-            .add_connector(raw)
-            .await
-            .with_context(|| format!("in connector configuration {}", file.display()))?;
-    }
+    // The REST API answers from the start (503 until the worker is ready),
+    // so health checks can tell "starting" from "down".
     let tcp = tokio::net::TcpListener::bind(&listener)
         .await
         .with_context(|| format!("binding the REST listener {listener}"))?;
     tracing::info!("REST API listening on http://{}", tcp.local_addr()?);
-    let app = crate::rest::router(worker.clone());
+    let api = Api::starting(loggers, config.rest_auth.clone());
+    let app = crate::rest::router(Arc::clone(&api));
     let server = tokio::spawn(async move { axum::serve(tcp, app).await });
+    let worker = Worker::start(config).await?;
+    if let Err(e) = worker.start_connectors(connectors).await {
+        worker.shutdown().await;
+        return Err(anyhow::Error::from(e).context(format!(
+            "in the connector configurations {}",
+            connector_files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    api.ready(Arc::clone(&worker));
+    tracing::info!("worker started");
     shutdown_signal().await?;
     tracing::info!("stopping: flushing and committing every task");
     worker.shutdown().await;
@@ -102,7 +136,6 @@ async fn standalone(worker_file: PathBuf, connector_files: Vec<PathBuf>) -> Resu
     tracing::info!("stopped");
     Ok(())
 }
-
 async fn shutdown_signal() -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;

@@ -5,6 +5,7 @@ pub mod capability;
 pub mod cli;
 pub mod config;
 pub mod kafka;
+pub mod logs;
 pub mod offsets;
 pub mod plugin;
 pub mod rest;

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod rest;
+
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -82,7 +84,7 @@ pub fn tansu_binary() -> PathBuf {
 /// that resumes mid-batch (any sink after a restart) silently misses the
 /// rest of that batch. Its SQLite storage fetches by record offset.
 pub struct Broker {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
     _data: Scratch,
 }
@@ -101,7 +103,7 @@ impl Broker {
             .spawn()
             .expect("starting tansu");
         let broker = Broker {
-            child,
+            child: Some(child),
             port,
             _data: data,
         };
@@ -111,6 +113,16 @@ impl Broker {
             || TcpStream::connect(("127.0.0.1", port)).ok(),
         );
         broker
+    }
+
+    /// An address where no broker listens, for workers that must cope
+    /// with an unreachable Kafka.
+    pub fn unstarted(port: u16) -> Broker {
+        Broker {
+            child: None,
+            port,
+            _data: Scratch::new("no-broker"),
+        }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -146,8 +158,10 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -207,6 +221,8 @@ pub struct WorkerSetup {
     pub connector_files: Vec<PathBuf>,
     pub log: PathBuf,
     pub rest_port: u16,
+    /// Extra environment variables for the worker process.
+    pub env: Vec<(String, String)>,
 }
 
 impl WorkerSetup {
@@ -249,6 +265,7 @@ impl WorkerSetup {
             connector_files: Vec::new(),
             log: scratch.file("worker.log"),
             rest_port,
+            env: Vec::new(),
         }
     }
 
@@ -273,6 +290,7 @@ impl WorkerSetup {
             .arg(&self.worker_file)
             .args(&self.connector_files)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -337,10 +355,10 @@ impl WorkerProcess {
         http_get(self.rest_port, path)
     }
 
-    /// Waits until the REST API answers.
+    /// Waits until the worker reports itself healthy (started).
     pub fn wait_ready(&self) {
-        wait_for("the worker's REST API", Duration::from_secs(60), || {
-            self.get("/")
+        wait_for("the worker to be healthy", Duration::from_secs(60), || {
+            self.get("/health").filter(|(code, _)| *code == 200)
         });
     }
 
@@ -367,33 +385,81 @@ impl Drop for WorkerProcess {
     }
 }
 
-/// A plain HTTP/1.1 GET, enough for tests of a JSON API.
-pub fn http_get(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
+/// An HTTP response: status, headers (names lower-cased) and body.
+#[derive(Clone, Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 request, enough for tests of a JSON API.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Option<HttpResponse> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    request.push_str("\r\n");
+    request.push_str(body.unwrap_or_default());
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let (head, body) = response.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
+    let mut lines = head.lines();
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked {
         dechunk(body)
     } else {
         body.to_string()
     };
-    Some((
-        code,
-        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
-    ))
+    Some(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A plain HTTP/1.1 GET: status code and JSON body.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
+    let response = http_request(port, "GET", path, &[], None)?;
+    Some((response.status, response.json()))
 }
 
 fn dechunk(mut body: &str) -> String {

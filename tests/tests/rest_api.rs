@@ -1,140 +1,672 @@
-//! The read-only REST API of a running worker answers with Kafka Connect's
-//! paths, JSON shapes and error bodies.
+//! The REST API, endpoint by endpoint, with Kafka Connect's paths, JSON
+//! shapes, status codes and error bodies. Each scenario runs twice: against
+//! the router in process and against a running `sluice standalone`.
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
+use sluice_tests::rest::{InProcess, RestClient};
 use sluice_tests::*;
 
-#[test]
-fn read_only_endpoints_answer_in_kafka_connect_shapes() {
-    let broker = Broker::start();
-    let scratch = Scratch::new("rest");
-    append_lines(
-        &scratch.dir("inbox").join("in.txt"),
-        &numbered_lines(0, 10, 20),
+/// Asserts the status code, printing the body when it differs.
+#[track_caller]
+fn expect(response: &HttpResponse, status: u16) -> Value {
+    assert_eq!(
+        response.status, status,
+        "expected {status}, got {}: {}",
+        response.status, response.body
     );
-    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
-    setup.connector(
-        &scratch,
-        "rest-source",
-        &[
-            ("connector.class", "FileStreamSource"),
-            ("file", "/inbox/in.txt"),
-            ("topic", "rest-lines"),
-            ("grant.files", "inbox:ro"),
-        ],
-    );
-    setup.connector(
-        &scratch,
-        "rest-sink",
-        &[
-            ("connector.class", "file-sink"),
-            ("file", "/outbox/out.txt"),
-            ("topics", "rest-lines"),
-            ("grant.files", "outbox:rw"),
-        ],
-    );
-    let worker = setup.spawn();
-    worker.wait_ready();
-    let get = |path: &str| {
-        worker
-            .get(path)
-            .unwrap_or_else(|| panic!("GET {path} failed"))
-    };
+    response.json()
+}
 
-    let (code, root) = get("/");
-    assert_eq!(code, 200);
+/// Asserts an error in Kafka Connect's shape and returns its message.
+#[track_caller]
+fn expect_error(response: &HttpResponse, status: u16) -> String {
+    let body = expect(response, status);
+    assert_eq!(body["error_code"], status, "{body}");
+    body["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no message in {body}"))
+        .to_string()
+}
+
+fn wait_state(client: &dyn RestClient, name: &str, connector: &str, tasks: &[&str]) -> Value {
+    wait_for(
+        &format!("{name} to be {connector} with tasks {tasks:?}"),
+        Duration::from_secs(30),
+        || {
+            let status = client.get(&format!("/connectors/{name}/status")).json();
+            let states: Vec<&str> = status["tasks"]
+                .as_array()?
+                .iter()
+                .filter_map(|t| t["state"].as_str())
+                .collect();
+            (status["connector"]["state"] == connector && states == tasks).then_some(status.clone())
+        },
+    )
+}
+
+fn source_config(topic: &str) -> Value {
+    json!({
+        "connector.class": "FileStreamSource",
+        "file": "/inbox/in.txt",
+        "topic": topic,
+        "grant.files": "inbox:ro",
+    })
+}
+
+fn sink_config(topic: &str) -> Value {
+    json!({
+        "connector.class": "file-sink",
+        "file": "/outbox/out.txt",
+        "topics": topic,
+        "grant.files": "outbox:rw",
+    })
+}
+
+/// Every connector endpoint and its errors, in the order an operator meets
+/// them: create, inspect, reconfigure, pause, resume, restart, topics,
+/// offsets, stop, delete.
+fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
+    let input = scratch.dir("inbox").join("in.txt");
+    let output = scratch.dir("outbox").join("out.txt");
+    append_lines(&input, &numbered_lines(0, 100, 20));
+
+    let root = expect(&client.get("/"), 200);
+    assert!(root["version"].is_string() && root["commit"].is_string(), "{root}");
+    assert!(root["kafka_cluster_id"].is_string(), "tansu tells its cluster id: {root}");
+    assert_eq!(expect(&client.get("/health"), 200)["status"], "healthy");
+    assert_eq!(expect(&client.get("/connectors"), 200), json!([]));
+
+    // Bad requests: not JSON, no config, unknown keys (every one listed).
+    let not_json = client.send("POST", "/connectors", &[], Some("{oops"));
+    assert!(expect_error(&not_json, 400).contains("not valid JSON"));
+    let no_config = client.call("POST", "/connectors", Some(json!({"name": "x"})));
+    assert!(expect_error(&no_config, 400).contains("\"config\""));
+    let mut bad = source_config("lines");
+    bad["bacth.size"] = json!("10");
+    bad["tasks.max"] = json!("zero");
+    let invalid = client.call("POST", "/connectors", Some(json!({"name": "src", "config": bad})));
+    let message = expect_error(&invalid, 400);
     assert!(
-        root["version"].is_string() && root.get("commit").is_some(),
-        "{root}"
+        message.contains("contains the following 2 error(s)")
+            && message.contains("unknown configuration key \"bacth.size\", did you mean \"batch.size\"?")
+            && message.contains("\"tasks.max\""),
+        "{message}"
     );
-    assert_eq!(
-        get("/health"),
-        (
-            200,
-            json!({
-                "status": "healthy",
-                "message": "Worker has completed startup and is ready to handle requests.",
-            })
-        )
+    let unknown_plugin = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "src", "config": {"connector.class": "NoSuchConnector"}})),
     );
+    assert!(expect_error(&unknown_plugin, 400).contains("NoSuchConnector"));
 
-    assert_eq!(
-        get("/connectors"),
-        (200, json!(["rest-sink", "rest-source"]))
+    // Create: 201 with Location; a second time: 409.
+    let created = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "src", "config": source_config("lines")})),
     );
-    let (code, info) = get("/connectors/rest-source");
-    assert_eq!(code, 200);
-    assert_eq!(info["name"], "rest-source");
+    let info = expect(&created, 201);
+    assert_eq!(created.header("location"), Some("/connectors/src"));
+    assert_eq!(info["name"], "src");
     assert_eq!(info["type"], "source");
-    assert_eq!(info["config"]["file"], "/inbox/in.txt");
-    assert_eq!(
-        info["tasks"],
-        json!([{ "connector": "rest-source", "task": 0 }])
+    assert_eq!(info["config"]["name"], "src");
+    assert_eq!(info["tasks"], json!([{"connector": "src", "task": 0}]));
+    let duplicate = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "src", "config": source_config("lines")})),
     );
-    let (code, config) = get("/connectors/rest-sink/config");
-    assert_eq!(code, 200);
-    assert_eq!(config["connector.class"], "file-sink");
-    assert_eq!(config["topics"], "rest-lines");
-    let (code, tasks) = get("/connectors/rest-source/tasks");
-    assert_eq!(code, 200);
-    assert_eq!(
-        tasks[0]["id"],
-        json!({ "connector": "rest-source", "task": 0 })
-    );
-    assert_eq!(tasks[0]["config"]["topic"], "rest-lines");
+    assert_eq!(expect_error(&duplicate, 409), "Connector src already exists");
 
-    let (code, expanded) = get("/connectors?expand=status&expand=info");
-    assert_eq!(code, 200);
-    assert_eq!(expanded["rest-sink"]["info"]["type"], "sink");
-    assert_eq!(
-        expanded["rest-source"]["status"]["connector"]["state"],
-        "RUNNING"
+    // PUT config creates (201) the sink, then replaces (200).
+    let put = client.call("PUT", "/connectors/dst/config", Some(sink_config("lines")));
+    expect(&put, 201);
+    assert_eq!(put.header("location"), Some("/connectors/dst"));
+    let mismatch = client.call(
+        "PUT",
+        "/connectors/dst/config",
+        Some(json!({"name": "other", "connector.class": "file-sink"})),
     );
-    let (_, only_status) = get("/connectors?expand=status");
-    assert!(
-        only_status["rest-sink"].get("info").is_none(),
-        "{only_status}"
+    assert!(expect_error(&mismatch, 400).contains("doesn't match connector name in the URL"));
+    let lines = wait_for_lines(&output, 100, Duration::from_secs(60));
+    assert_eq!(lines, numbered_lines(0, 100, 20));
+    let mut replaced = sink_config("lines");
+    replaced["tasks.max"] = json!(1);
+    let put = client.call("PUT", "/connectors/dst/config", Some(replaced));
+    assert_eq!(expect(&put, 200)["config"]["tasks.max"], "1");
+
+    // Reading: info, config, tasks, status, task status, expand.
+    assert_eq!(expect(&client.get("/connectors/src"), 200)["name"], "src");
+    assert_eq!(expect(&client.get("/connectors/src/config"), 200)["topic"], "lines");
+    let tasks = expect(&client.get("/connectors/src/tasks"), 200);
+    assert_eq!(tasks[0]["id"], json!({"connector": "src", "task": 0}));
+    assert_eq!(tasks[0]["config"]["file"], "/inbox/in.txt");
+    let tasks_config = expect(&client.get("/connectors/src/tasks-config"), 200);
+    assert_eq!(tasks_config["src-0"]["file"], "/inbox/in.txt");
+    let status = wait_state(client, "src", "RUNNING", &["RUNNING"]);
+    assert_eq!(status["name"], "src");
+    assert_eq!(status["type"], "source");
+    assert!(status["connector"]["worker_id"].is_string());
+    let task = expect(&client.get("/connectors/src/tasks/0/status"), 200);
+    assert_eq!((task["id"].clone(), task["state"].clone()), (json!(0), json!("RUNNING")));
+    assert_eq!(
+        expect_error(&client.get("/connectors/src/tasks/7/status"), 404),
+        "Task src-7 not found"
+    );
+    assert_eq!(
+        expect_error(&client.get("/connectors/src/tasks/x/status"), 404),
+        "Task src-x not found"
+    );
+    for path in [
+        "/connectors/nope",
+        "/connectors/nope/config",
+        "/connectors/nope/status",
+        "/connectors/nope/tasks",
+        "/connectors/nope/topics",
+        "/connectors/nope/offsets",
+    ] {
+        assert_eq!(expect_error(&client.get(path), 404), "Connector nope not found", "{path}");
+    }
+    assert_eq!(expect(&client.get("/connectors"), 200), json!(["dst", "src"]));
+    let expanded = expect(&client.get("/connectors?expand=status&expand=info"), 200);
+    assert_eq!(expanded["src"]["status"]["connector"]["state"], "RUNNING");
+    assert_eq!(expanded["dst"]["info"]["type"], "sink");
+    let only_info = expect(&client.get("/connectors?expand=info"), 200);
+    assert!(only_info["src"].get("status").is_none(), "{only_info}");
+    expect_error(&client.get("/connectors?expand=everything"), 400);
+
+    // PATCH merges, a null removes a key; unknown connector: 404.
+    let patched = client.call(
+        "PATCH",
+        "/connectors/src/config",
+        Some(json!({"batch.size": 50, "tasks.max": null})),
+    );
+    let config = expect(&patched, 200)["config"].clone();
+    assert_eq!(config["batch.size"], "50");
+    assert!(config.get("tasks.max").is_none(), "{config}");
+    assert_eq!(config["file"], "/inbox/in.txt");
+    let bad_patch = client.call("PATCH", "/connectors/src/config", Some(json!({"batch.size": "many"})));
+    assert!(expect_error(&bad_patch, 400).contains("\"batch.size\""));
+    expect_error(&client.call("PATCH", "/connectors/nope/config", Some(json!({}))), 404);
+
+    // Pause: 202, PAUSED, nothing moves; resume: 202, RUNNING, it moves.
+    wait_state(client, "src", "RUNNING", &["RUNNING"]);
+    assert_eq!(client.call("PUT", "/connectors/src/pause", None).status, 202);
+    wait_state(client, "src", "PAUSED", &["PAUSED"]);
+    append_lines(&input, &numbered_lines(100, 50, 20));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(read_lines(&output).len(), 100, "a paused source produced");
+    assert_eq!(client.call("PUT", "/connectors/src/resume", None).status, 202);
+    wait_state(client, "src", "RUNNING", &["RUNNING"]);
+    wait_for_lines(&output, 150, Duration::from_secs(60));
+    expect_error(&client.call("PUT", "/connectors/nope/pause", None), 404);
+    expect_error(&client.call("PUT", "/connectors/nope/resume", None), 404);
+
+    // Restart: connector alone 204; with tasks 202 and the status body.
+    assert_eq!(client.call("POST", "/connectors/src/restart", None).status, 204);
+    let restarting = client.call("POST", "/connectors/src/restart?includeTasks=true", None);
+    let body = expect(&restarting, 202);
+    assert_eq!(body["connector"]["state"], "RESTARTING");
+    assert_eq!(body["tasks"][0]["state"], "RESTARTING");
+    let only_failed = client.call(
+        "POST",
+        "/connectors/src/restart?includeTasks=true&onlyFailed=true",
+        None,
+    );
+    let body = expect(&only_failed, 202);
+    assert_eq!(body["connector"]["state"], "RUNNING", "nothing failed: {body}");
+    expect_error(&client.call("POST", "/connectors/src/restart?includeTasks=maybe", None), 400);
+    expect_error(&client.call("POST", "/connectors/nope/restart", None), 404);
+    assert_eq!(client.call("POST", "/connectors/src/tasks/0/restart", None).status, 204);
+    expect_error(&client.call("POST", "/connectors/src/tasks/3/restart", None), 404);
+    wait_state(client, "src", "RUNNING", &["RUNNING"]);
+    append_lines(&input, &numbered_lines(150, 10, 20));
+    assert_eq!(
+        wait_for_lines(&output, 160, Duration::from_secs(60)),
+        numbered_lines(0, 160, 20),
+        "restarts lose and repeat nothing after a clean stop"
     );
 
-    let task = wait_for("the source task to run", Duration::from_secs(60), || {
-        let (code, task) = get("/connectors/rest-source/tasks/0/status");
-        (code == 200 && task["state"] == "RUNNING").then_some(task)
+    // Active topics, and their reset.
+    assert_eq!(
+        expect(&client.get("/connectors/src/topics"), 200),
+        json!({"src": {"topics": ["lines"]}})
+    );
+    assert_eq!(
+        expect(&client.get("/connectors/dst/topics"), 200),
+        json!({"dst": {"topics": ["lines"]}})
+    );
+    assert_eq!(client.call("PUT", "/connectors/src/topics/reset", None).status, 202);
+    assert_eq!(
+        expect(&client.get("/connectors/src/topics"), 200),
+        json!({"src": {"topics": []}})
+    );
+
+    // Offsets: readable while running, changeable only when STOPPED.
+    let offsets = wait_for("the source offsets", Duration::from_secs(30), || {
+        let body = client.get("/connectors/src/offsets").json();
+        let list = body["offsets"].as_array()?.clone();
+        list.iter()
+            .any(|o| o["offset"]["position"].as_u64() == Some(160 * 21))
+            .then_some(list)
     });
-    assert_eq!(task["id"], 0);
-    assert!(
-        task["worker_id"]
-            .as_str()
-            .unwrap()
-            .starts_with("127.0.0.1:")
+    assert_eq!(offsets[0]["partition"], json!({"filename": "/inbox/in.txt"}));
+    let rewind = json!({"offsets": [{"partition": {"filename": "/inbox/in.txt"}, "offset": {"position": 0}}]});
+    let refused = client.call("PATCH", "/connectors/src/offsets", Some(rewind.clone()));
+    assert_eq!(
+        expect_error(&refused, 400),
+        "Connectors must be in the STOPPED state before their offsets can be modified. This can \
+         be done for the specified connector by issuing a 'PUT' request to the \
+         '/connectors/src/stop' endpoint"
     );
+    expect_error(&client.call("DELETE", "/connectors/src/offsets", None), 400);
+    assert_eq!(client.call("PUT", "/connectors/src/stop", None).status, 202);
+    let stopped = wait_state(client, "src", "STOPPED", &[]);
+    assert_eq!(stopped["tasks"], json!([]));
+    assert_eq!(expect(&client.get("/connectors/src/tasks"), 200), json!([]));
+    let malformed = client.call(
+        "PATCH",
+        "/connectors/src/offsets",
+        Some(json!({"offsets": [{"partition": "in.txt", "offset": {"position": 0}}]})),
+    );
+    assert!(expect_error(&malformed, 400).contains("Source partitions must be JSON objects"));
+    let altered = client.call("PATCH", "/connectors/src/offsets", Some(rewind));
+    assert!(expect(&altered, 200)["message"]
+        .as_str()
+        .unwrap()
+        .contains("have been altered successfully"));
+    let offsets = expect(&client.get("/connectors/src/offsets"), 200);
+    assert_eq!(offsets["offsets"][0]["offset"], json!({"position": 0}));
+    // Resumed from position 0, the source reads the file again.
+    assert_eq!(client.call("PUT", "/connectors/src/resume", None).status, 202);
+    wait_state(client, "src", "RUNNING", &["RUNNING"]);
+    let again = wait_for_lines(&output, 320, Duration::from_secs(60));
+    assert_eq!(&again[160..], numbered_lines(0, 160, 20).as_slice());
 
-    let (code, plugins) = get("/connector-plugins");
-    assert_eq!(code, 200);
+    // Sink offsets are the consumer group's.
+    let sink_offsets = wait_for("the sink offsets", Duration::from_secs(30), || {
+        let body = client.get("/connectors/dst/offsets").json();
+        (body["offsets"][0]["offset"]["kafka_offset"].as_i64() == Some(320)).then_some(body)
+    });
+    assert_eq!(
+        sink_offsets["offsets"][0]["partition"],
+        json!({"kafka_topic": "lines", "kafka_partition": 0})
+    );
+    assert_eq!(client.call("PUT", "/connectors/dst/stop", None).status, 202);
+    wait_state(client, "dst", "STOPPED", &[]);
+    let bad_sink = client.call(
+        "PATCH",
+        "/connectors/dst/offsets",
+        Some(json!({"offsets": [{"partition": {"kafka_topic": "lines"}, "offset": {"kafka_offset": 1}}]})),
+    );
+    assert!(expect_error(&bad_sink, 400).contains("kafka_partition"));
+    let to_300 = json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": 0}, "offset": {"kafka_offset": 300}}]});
+    assert_eq!(
+        expect(&client.call("PATCH", "/connectors/dst/offsets", Some(to_300)), 200)["message"],
+        "The offsets for this connector have been altered successfully"
+    );
+    assert_eq!(
+        expect(&client.get("/connectors/dst/offsets"), 200)["offsets"][0]["offset"],
+        json!({"kafka_offset": 300})
+    );
+    // From offset 300 the sink writes the last 20 records once more.
+    assert_eq!(client.call("PUT", "/connectors/dst/resume", None).status, 202);
+    let replayed = wait_for_lines(&output, 340, Duration::from_secs(60));
+    assert_eq!(&replayed[320..], &numbered_lines(140, 20, 20)[..]);
+    assert_eq!(client.call("PUT", "/connectors/dst/stop", None).status, 202);
+    wait_state(client, "dst", "STOPPED", &[]);
+    let reset = client.call("DELETE", "/connectors/dst/offsets", None);
+    assert_eq!(
+        expect(&reset, 200)["message"],
+        "The offsets for this connector have been reset successfully"
+    );
+    let after = expect(&client.get("/connectors/dst/offsets"), 200);
     assert!(
-        plugins
+        after["offsets"]
             .as_array()
             .unwrap()
-            .contains(&json!({ "class": "file-source", "type": "source", "version": "0.1.0" })),
-        "{plugins}"
+            .iter()
+            .all(|o| o["offset"]["kafka_offset"] == 0),
+        "reset offsets restart from the beginning: {after}"
     );
 
-    // Errors come in Kafka Connect's body.
-    assert_eq!(
-        get("/connectors/missing"),
-        (
-            404,
-            json!({
-                "error_code": 404,
-                "message": "Connector missing not found",
-            })
-        )
+    // Delete: 204, then 404.
+    assert_eq!(client.call("DELETE", "/connectors/src", None).status, 204);
+    expect_error(&client.get("/connectors/src"), 404);
+    expect_error(&client.call("DELETE", "/connectors/src", None), 404);
+    assert_eq!(expect(&client.get("/connectors"), 200), json!(["dst"]));
+}
+
+/// Plugins, validation, loggers, unknown paths and wrong methods.
+fn plugins_loggers_and_errors(client: &dyn RestClient) {
+    let plugins = expect(&client.get("/connector-plugins"), 200);
+    let mut classes: Vec<(&str, &str)> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["class"].as_str().unwrap(), p["type"].as_str().unwrap()))
+        .collect();
+    classes.sort();
+    assert_eq!(classes, [("file-sink", "sink"), ("file-source", "source")]);
+    assert!(plugins[0]["version"].is_string());
+    let all = expect(&client.get("/connector-plugins?connectorsOnly=false"), 200);
+    assert!(all.as_array().unwrap().len() >= 2);
+    expect_error(&client.get("/connector-plugins?connectorsOnly=perhaps"), 400);
+
+    let keys = expect(&client.get("/connector-plugins/FileStreamSource/config"), 200);
+    let names: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    for name in ["name", "connector.class", "tasks.max", "grant.files", "file", "topic", "batch.size"] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    let file = keys.as_array().unwrap().iter().find(|k| k["name"] == "file").unwrap();
+    assert_eq!(file["type"], "STRING");
+    assert!(file["documentation"].as_str().unwrap().len() > 5);
+    expect_error(&client.get("/connector-plugins/NoSuch/config"), 404);
+
+    let report = client.call(
+        "PUT",
+        "/connector-plugins/file-source/config/validate",
+        Some(json!({"name": "v", "topic": "t", "batch.size": "lots", "bogus": "1"})),
     );
-    assert_eq!(get("/connectors/missing/status").0, 404);
-    let (code, body) = get("/connectors/rest-source/tasks/7/status");
-    assert_eq!((code, body["error_code"].clone()), (404, json!(404)));
-    let (code, body) = get("/no/such/path");
-    assert_eq!((code, body["error_code"].clone()), (404, json!(404)));
-    worker.stop();
+    let report = expect(&report, 200);
+    assert_eq!(report["name"], "file-source");
+    assert!(report["error_count"].as_i64().unwrap() >= 3, "{report}");
+    assert!(report["groups"].as_array().unwrap().contains(&json!("Common")));
+    let entry = |key: &str| {
+        report["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["definition"]["name"] == key)
+            .unwrap_or_else(|| panic!("{key} not in {report}"))
+            .clone()
+    };
+    assert!(entry("file")["value"]["errors"][0].as_str().unwrap().contains("missing required"));
+    assert_eq!(entry("batch.size")["value"]["value"], "lots");
+    assert!(!entry("batch.size")["value"]["errors"].as_array().unwrap().is_empty());
+    assert!(entry("bogus")["value"]["errors"][0].as_str().unwrap().contains("unknown configuration key"));
+    assert_eq!(entry("topic")["value"]["errors"], json!([]));
+    let clean = client.call(
+        "PUT",
+        "/connector-plugins/FileStreamSource/config/validate",
+        Some(json!({"name": "v", "connector.class": "FileStreamSource", "file": "/inbox/x", "topic": "t", "grant.files": "inbox:ro"})),
+    );
+    assert_eq!(expect(&clean, 200)["error_count"], 0);
+    let other = client.call(
+        "PUT",
+        "/connector-plugins/file-source/config/validate",
+        Some(json!({"connector.class": "file-sink"})),
+    );
+    assert!(expect_error(&other, 400).contains("does not match request type"));
+    expect_error(
+        &client.call("PUT", "/connector-plugins/NoSuch/config/validate", Some(json!({}))),
+        404,
+    );
+    expect_error(
+        &client.call("PUT", "/connector-plugins/file-source/config/validate", Some(json!([1]))),
+        400,
+    );
+
+    let loggers = expect(&client.get("/admin/loggers"), 200);
+    assert_eq!(loggers["root"]["level"], "INFO");
+    let changed = client.call("PUT", "/admin/loggers/sluice::worker", Some(json!({"level": "debug"})));
+    assert_eq!(expect(&changed, 200), json!(["sluice::worker"]));
+    let level = expect(&client.get("/admin/loggers/sluice::worker::sink_task"), 200);
+    assert_eq!(level["level"], "DEBUG");
+    assert!(expect(&client.get("/admin/loggers"), 200)["sluice::worker"]["last_modified"].is_u64());
+    let cluster = client.call("PUT", "/admin/loggers/sluice::rest?scope=cluster", Some(json!({"level": "WARN"})));
+    assert_eq!(cluster.status, 204);
+    assert!(
+        expect_error(&client.call("PUT", "/admin/loggers/sluice", Some(json!({"level": "LOUD"}))), 400)
+            .contains("Invalid log level 'LOUD'")
+    );
+    expect_error(&client.call("PUT", "/admin/loggers/sluice", Some(json!({}))), 400);
+    expect_error(&client.get("/admin/loggers/a%20b"), 400);
+    let reset = client.call("PUT", "/admin/loggers/root", Some(json!({"level": "INFO"})));
+    assert_eq!(expect(&reset, 200)[0], "root");
+
+    assert_eq!(expect_error(&client.get("/no/such/path"), 404), "HTTP 404 Not Found");
+    expect_error(&client.call("DELETE", "/connector-plugins", None), 405);
+    expect_error(&client.call("POST", "/connectors/x/status", None), 405);
+    let wrong_type = client.call("POST", "/connectors", Some(json!({"name": "w", "config": {"file": ["a"]}})));
+    assert!(expect_error(&wrong_type, 400).contains("must be a string"));
+    let empty = client.send("PUT", "/connectors/e/config", &[], None);
+    expect_error(&empty, 400);
+
+    let document = expect(&client.get("/openapi.json"), 200);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for path in KAFKA_CONNECT_PATHS {
+        assert!(paths.contains_key(*path), "{path} is not in the OpenAPI document");
+    }
+}
+
+/// Every path of Kafka Connect 3.9's REST API.
+const KAFKA_CONNECT_PATHS: &[&str] = &[
+    "/",
+    "/health",
+    "/admin/loggers",
+    "/admin/loggers/{logger}",
+    "/connector-plugins",
+    "/connector-plugins/{plugin}/config",
+    "/connector-plugins/{plugin}/config/validate",
+    "/connectors",
+    "/connectors/{connector}",
+    "/connectors/{connector}/config",
+    "/connectors/{connector}/offsets",
+    "/connectors/{connector}/pause",
+    "/connectors/{connector}/restart",
+    "/connectors/{connector}/resume",
+    "/connectors/{connector}/status",
+    "/connectors/{connector}/stop",
+    "/connectors/{connector}/tasks",
+    "/connectors/{connector}/tasks-config",
+    "/connectors/{connector}/tasks/{task}/restart",
+    "/connectors/{connector}/tasks/{task}/status",
+    "/connectors/{connector}/topics",
+    "/connectors/{connector}/topics/reset",
+];
+
+#[test]
+fn every_endpoint_in_process() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-in-process");
+    let setup = WorkerSetup::new(&scratch, &broker, &[]);
+    let client = InProcess::start(&setup.worker_file, &[]);
+    plugins_loggers_and_errors(&client);
+    connector_lifecycle(&client, &scratch);
+}
+
+#[test]
+fn every_endpoint_against_a_running_worker() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-process");
+    let setup = WorkerSetup::new(&scratch, &broker, &[]);
+    let worker = setup.spawn();
+    worker.wait_ready();
+    plugins_loggers_and_errors(&worker);
+    connector_lifecycle(&worker, &scratch);
+    assert!(worker.stop().success());
+}
+
+/// Secrets: the configuration and task configurations show references,
+/// the tasks get the values, and a failure trace and the log never show
+/// them.
+fn secrets(client: &dyn RestClient, scratch: &Scratch, env_var: &str, log: impl Fn() -> String) {
+    let secrets_file = scratch.file("secrets.properties");
+    std::fs::write(&secrets_file, "topic=secret-topic-7f3a\n").unwrap();
+    append_lines(&scratch.dir("inbox").join("s.txt"), &numbered_lines(0, 5, 10));
+    let mut config = source_config("unused");
+    config["file"] = json!(format!("${{env:{env_var}}}"));
+    config["topic"] = json!(format!("${{file:{}:topic}}", secrets_file.display()));
+    let created = client.call("POST", "/connectors", Some(json!({"name": "sec", "config": config.clone()})));
+    let info = expect(&created, 201);
+    assert_eq!(info["config"]["file"], config["file"]);
+    assert_eq!(info["config"]["topic"], config["topic"]);
+    let tasks = expect(&client.get("/connectors/sec/tasks"), 200);
+    assert_eq!(tasks[0]["config"]["file"], config["file"], "{tasks}");
+    assert_eq!(tasks[0]["config"]["topic"], config["topic"], "{tasks}");
+    let everything = format!(
+        "{}{}{}",
+        client.get("/connectors/sec").body,
+        client.get("/connectors/sec/config").body,
+        client.get("/connectors/sec/tasks-config").body
+    );
+    assert!(!everything.contains("secret-topic-7f3a") && !everything.contains("/inbox/s.txt"));
+    wait_state(client, "sec", "RUNNING", &["RUNNING"]);
+    wait_for("the secret topic to be used", Duration::from_secs(30), || {
+        let topics = client.get("/connectors/sec/topics").json();
+        (topics["sec"]["topics"] == json!(["secret-topic-7f3a"])).then_some(())
+    });
+
+    // A task that fails on a secret path: the trace masks it.
+    let mut missing = source_config("t");
+    missing["file"] = json!(format!("${{file:{}:nofile}}", scratch.file("secret2.properties").display()));
+    std::fs::write(scratch.file("secret2.properties"), "nofile=/inbox/hidden-name-91.txt\n").unwrap();
+    expect(&client.call("PUT", "/connectors/sec2/config", Some(missing)), 201);
+    let failed = wait_state(client, "sec2", "RUNNING", &["FAILED"]);
+    let trace = failed["tasks"][0]["trace"].as_str().unwrap();
+    assert!(trace.contains("[hidden]") && !trace.contains("hidden-name-91"), "{trace}");
+    assert!(!log().contains("hidden-name-91"), "the log shows a secret");
+
+    // An unresolvable reference is a 400 naming the key and the reference.
+    let mut unresolvable = source_config("t");
+    unresolvable["file"] = json!("${env:SLUICE_TEST_NOT_SET_ANYWHERE}");
+    let refused = client.call("POST", "/connectors", Some(json!({"name": "sec3", "config": unresolvable})));
+    let message = expect_error(&refused, 400);
+    assert!(message.contains("\"file\"") && message.contains("SLUICE_TEST_NOT_SET_ANYWHERE is not set"), "{message}");
+}
+
+#[test]
+fn secrets_are_resolved_only_for_tasks() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-secrets");
+    // SAFETY: set before any thread of this test reads the environment;
+    // the name is unique to this test.
+    unsafe { std::env::set_var("SLUICE_TEST_SECRET_FILE_A", "/inbox/s.txt") };
+    let setup = WorkerSetup::new(&scratch, &broker, &[]);
+    let client = InProcess::start(&setup.worker_file, &[]);
+    secrets(&client, &scratch, "SLUICE_TEST_SECRET_FILE_A", String::new);
+    drop(client);
+
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-secrets-process");
+    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
+    setup.env.push(("SLUICE_TEST_SECRET_FILE_B".into(), "/inbox/s.txt".into()));
+    let worker = setup.spawn();
+    worker.wait_ready();
+    secrets(&worker, &scratch, "SLUICE_TEST_SECRET_FILE_B", || worker.log());
+}
+
+#[test]
+fn connectors_changed_over_rest_survive_a_restart() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-persist");
+    append_lines(&scratch.dir("inbox").join("in.txt"), &numbered_lines(0, 10, 20));
+    let setup = WorkerSetup::new(&scratch, &broker, &[]);
+    let worker = setup.spawn();
+    worker.wait_ready();
+    let create = |name: &str, config: Value| {
+        expect(&worker.call("POST", "/connectors", Some(json!({"name": name, "config": config}))), 201);
+    };
+    create("kept", source_config("a"));
+    create("paused", source_config("b"));
+    create("gone", source_config("c"));
+    let stopped = worker.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "stopped", "config": source_config("d"), "initial_state": "STOPPED"})),
+    );
+    expect(&stopped, 201);
+    wait_state(&worker, "stopped", "STOPPED", &[]);
+    expect(&worker.call("PATCH", "/connectors/kept/config", Some(json!({"batch.size": "7"}))), 200);
+    assert_eq!(worker.call("PUT", "/connectors/paused/pause", None).status, 202);
+    assert_eq!(worker.call("DELETE", "/connectors/gone", None).status, 204);
+    wait_state(&worker, "paused", "PAUSED", &["PAUSED"]);
+    assert!(worker.stop().success());
+
+    let worker = setup.spawn();
+    worker.wait_ready();
+    assert_eq!(
+        expect(&RestClient::get(&worker, "/connectors"), 200),
+        json!(["kept", "paused", "stopped"])
+    );
+    assert_eq!(expect(&RestClient::get(&worker, "/connectors/kept/config"), 200)["batch.size"], "7");
+    wait_state(&worker, "kept", "RUNNING", &["RUNNING"]);
+    wait_state(&worker, "paused", "PAUSED", &["PAUSED"]);
+    wait_state(&worker, "stopped", "STOPPED", &[]);
+}
+
+fn authentication(client: &dyn RestClient) {
+    let open = client.get("/connectors");
+    assert_eq!(
+        expect_error(&open, 401),
+        "This endpoint requires authentication: send an Authorization header"
+    );
+    assert_eq!(open.header("www-authenticate"), Some("Basic realm=\"sluice\""));
+    for path in ["/", "/connector-plugins", "/admin/loggers", "/openapi.json", "/connectors/x/status"] {
+        expect_error(&client.get(path), 401);
+    }
+    expect_error(&client.call("POST", "/connectors", Some(json!({}))), 401);
+    assert_eq!(client.get("/health").status, 200);
+    // admin:s3cret
+    let basic = [("Authorization", "Basic YWRtaW46czNjcmV0")];
+    assert_eq!(expect(&client.send("GET", "/connectors", &basic, None), 200), json!([]));
+    let bearer = [("Authorization", "Bearer tok-42")];
+    assert_eq!(client.send("GET", "/connector-plugins", &bearer, None).status, 200);
+    let wrong = [("Authorization", "Bearer tok-43")];
+    assert_eq!(
+        expect_error(&client.send("GET", "/connectors", &wrong, None), 401),
+        "The credentials in the Authorization header are not valid"
+    );
+}
+
+#[test]
+fn authentication_guards_every_endpoint_but_health() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-auth");
+    // SAFETY: read only by workers of this test.
+    unsafe { std::env::set_var("SLUICE_TEST_REST_PASSWORD", "s3cret") };
+    let auth = [
+        ("rest.auth.basic.username", "admin".to_string()),
+        ("rest.auth.basic.password", "${env:SLUICE_TEST_REST_PASSWORD}".to_string()),
+        ("rest.auth.bearer.token", "tok-42".to_string()),
+    ];
+    let mut setup = WorkerSetup::new(&scratch, &broker, &auth);
+    authentication(&InProcess::start(&setup.worker_file, &[]));
+    setup.env.push(("SLUICE_TEST_REST_PASSWORD".into(), "s3cret".into()));
+    let worker = setup.spawn();
+    wait_for("the worker to be healthy", Duration::from_secs(60), || {
+        worker.get("/health").filter(|(code, _)| *code == 200)
+    });
+    authentication(&worker);
+}
+
+#[test]
+fn health_is_503_until_the_worker_has_started() {
+    let starting = InProcess::starting();
+    let health = starting.get("/health");
+    assert_eq!(expect(&health, 503)["status"], "starting");
+    assert!(expect_error(&starting.get("/connectors"), 503).contains("still starting"));
+
+    // A worker whose broker does not answer spends seconds asking it for
+    // the cluster id; its REST API answers 503 meanwhile.
+    let scratch = Scratch::new("rest-starting");
+    let dead = free_port();
+    let mut setup = WorkerSetup::new(&scratch, &Broker::unstarted(dead), &[]);
+    setup.env.push(("RUST_LOG".into(), "info".into()));
+    let worker = setup.spawn();
+    let first = wait_for("the REST API to answer", Duration::from_secs(30), || {
+        worker.get("/health")
+    });
+    assert_eq!(first.0, 503, "{first:?}");
+    assert_eq!(first.1["status"], "starting");
+    worker.wait_ready();
 }

@@ -219,7 +219,8 @@ fn check_type(type_: ConfigType, value: &str) -> Result<(), String> {
     }
 }
 
-fn type_name(type_: ConfigType) -> &'static str {
+/// Kafka Connect's name for a key type.
+pub fn type_name(type_: ConfigType) -> &'static str {
     match type_ {
         ConfigType::Boolean => "BOOLEAN",
         ConfigType::String => "STRING",

@@ -3,7 +3,10 @@
 //! reported with the key's name.
 
 pub mod connector;
+pub mod definitions;
 pub mod properties;
+pub mod secrets;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -119,6 +122,8 @@ pub struct WorkerConfig {
     pub plugin_cache_dir: PathBuf,
     /// The standalone offset store.
     pub offset_file: PathBuf,
+    /// The standalone connector store (configurations and target states).
+    pub connector_store: PathBuf,
     /// How often offsets are committed: source offsets of acknowledged
     /// batches, sink offsets of flushed batches. Zero commits after every
     /// batch.
@@ -134,6 +139,26 @@ pub struct WorkerConfig {
     pub admin: BTreeMap<String, String>,
     /// How long a stopping task may take to flush and commit.
     pub task_shutdown_timeout: Duration,
+    /// Who may call the REST API; `None` leaves it open.
+    pub rest_auth: Option<RestAuth>,
+}
+
+/// The REST API's credentials: HTTP basic, a bearer token, or both (either
+/// is then accepted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RestAuth {
+    pub basic: Option<(String, String)>,
+    pub bearer: Option<String>,
+}
+
+impl fmt::Debug for RestAuth {
+    // Credentials never reach a log line, even in debug output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestAuth")
+            .field("basic", &self.basic.as_ref().map(|(user, _)| user))
+            .field("bearer", &self.bearer.as_ref().map(|_| secrets::MASK))
+            .finish()
+    }
 }
 
 const WORKER_KEYS: &[&str] = &[
@@ -141,6 +166,7 @@ const WORKER_KEYS: &[&str] = &[
     "plugin.path",
     "plugin.cache.dir",
     "offset.storage.file.filename",
+    "config.storage.file.filename",
     "offset.flush.interval.ms",
     "offset.flush.timeout.ms",
     "listeners",
@@ -148,6 +174,9 @@ const WORKER_KEYS: &[&str] = &[
     "value.converter",
     "header.converter",
     "task.shutdown.graceful.timeout.ms",
+    "rest.auth.basic.username",
+    "rest.auth.basic.password",
+    "rest.auth.bearer.token",
 ];
 
 /// Worker keys whose sub-keys are passed on (converter settings, client
@@ -164,8 +193,11 @@ const WORKER_PREFIXES: &[&str] = &[
 
 impl WorkerConfig {
     /// Checks every key of a worker configuration; relative paths are taken
-    /// relative to `base` (the directory of the worker file).
+    /// relative to `base` (the directory of the worker file). Values may be
+    /// secret references (`${env:NAME}`, `${file:/path:key}`).
     pub fn from_map(map: &BTreeMap<String, String>, base: &Path) -> Result<Self, ConfigErrors> {
+        let resolved = secrets::resolve(map)?;
+        let map = &resolved.config;
         let mut errors = Vec::new();
         for key in map.keys() {
             if !WORKER_KEYS.contains(&key.as_str())
@@ -192,6 +224,16 @@ impl WorkerConfig {
         };
         let bootstrap_servers = require("bootstrap.servers", &mut errors);
         let offset_file = path(&require("offset.storage.file.filename", &mut errors));
+        // Kafka Connect's standalone mode keeps no connector store; Sluice's
+        // sits beside the offsets unless placed elsewhere.
+        let connector_store = match map.get("config.storage.file.filename") {
+            Some(v) => path(v),
+            None => offset_file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("connect-configs.json"),
+        };
+        let rest_auth = rest_auth(map, &mut errors);
         let plugin_path: Vec<PathBuf> = map
             .get("plugin.path")
             .map(|v| list(v).iter().map(|p| path(p)).collect())
@@ -256,13 +298,14 @@ impl WorkerConfig {
                 .collect()
         };
         if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
+            return Err(resolved.secrets.mask_errors(ConfigErrors(errors)));
         }
         Ok(WorkerConfig {
             bootstrap_servers,
             plugin_path,
             plugin_cache_dir,
             offset_file,
+            connector_store,
             offset_flush_interval,
             listener,
             key_converter,
@@ -272,8 +315,47 @@ impl WorkerConfig {
             consumer: prefixed("consumer."),
             admin: prefixed("admin."),
             task_shutdown_timeout,
+            rest_auth,
         })
     }
+}
+
+/// `rest.auth.basic.username` with `rest.auth.basic.password`, and/or
+/// `rest.auth.bearer.token`.
+fn rest_auth(map: &BTreeMap<String, String>, errors: &mut Vec<ConfigError>) -> Option<RestAuth> {
+    let get = |key: &str| map.get(key).map(|v| v.trim().to_string());
+    let basic = match (
+        get("rest.auth.basic.username"),
+        get("rest.auth.basic.password"),
+    ) {
+        (None, None) => None,
+        (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
+            if user.contains(':') {
+                errors.push(ConfigError::invalid(
+                    "rest.auth.basic.username",
+                    &user,
+                    "HTTP basic user names cannot contain ':'",
+                ));
+            }
+            Some((user, password))
+        }
+        (Some(_), _) => {
+            errors.push(ConfigError::Missing("rest.auth.basic.password".into()));
+            None
+        }
+        (None, Some(_)) => {
+            errors.push(ConfigError::Missing("rest.auth.basic.username".into()));
+            None
+        }
+    };
+    let bearer = match get("rest.auth.bearer.token") {
+        Some(token) if token.is_empty() => {
+            errors.push(ConfigError::Missing("rest.auth.bearer.token".into()));
+            None
+        }
+        token => token,
+    };
+    (basic.is_some() || bearer.is_some()).then_some(RestAuth { basic, bearer })
 }
 
 fn millis(

@@ -2,6 +2,8 @@
 //! and admin client, and topic creation (Sluice creates the topics its
 //! connectors need, since brokers may not auto-create them).
 
+pub mod groups;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -83,4 +85,23 @@ pub async fn ensure_topics(
         }
     }
     Ok(())
+}
+
+/// The Kafka cluster's id (for `GET /`), or `None` when the broker does not
+/// answer within a few seconds; the worker starts either way, and its tasks
+/// retry the connection on their own.
+pub async fn cluster_id(worker: &crate::config::WorkerConfig) -> Option<String> {
+    let config = client_config(&worker.bootstrap_servers, &[], [&worker.admin]);
+    tokio::task::spawn_blocking(move || {
+        use rdkafka::consumer::Consumer;
+        let consumer: rdkafka::consumer::BaseConsumer = config.create().ok()?;
+        let id = consumer.client().fetch_cluster_id(Duration::from_secs(5));
+        if id.is_none() {
+            tracing::warn!("the Kafka cluster did not tell its id within 5 seconds");
+        }
+        id
+    })
+    .await
+    .ok()
+    .flatten()
 }

@@ -57,17 +57,58 @@ impl FileOffsetStore {
         if offsets.is_empty() {
             return Ok(());
         }
+        let changes: Vec<(String, Option<String>)> = offsets
+            .iter()
+            .map(|(p, o)| (p.clone(), Some(o.clone())))
+            .collect();
+        self.alter(connector, &changes)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the offsets of some of
+    /// `connector`'s partitions and writes the file.
+    pub fn alter(&self, connector: &str, changes: &[(String, Option<String>)]) -> Result<()> {
         let mut connectors = self.connectors.lock().expect("offset store lock");
         let entry = connectors.entry(connector.to_string()).or_default();
-        for (partition, offset) in offsets {
-            entry.insert(partition.clone(), offset.clone());
+        for (partition, offset) in changes {
+            // Partitions are keyed by their JSON in one spelling, so that a
+            // partition written by a plugin and the same one given over
+            // REST (or read back from the file) are one entry.
+            let key = canonical(partition);
+            match offset {
+                Some(offset) => entry.insert(key, offset.clone()),
+                None => entry.remove(&key),
+            };
         }
-        let text = render(&connectors)?;
+        if entry.is_empty() {
+            connectors.remove(connector);
+        }
+        self.write(&connectors)
+    }
+
+    /// Forgets every offset of `connector`.
+    pub fn reset(&self, connector: &str) -> Result<()> {
+        let mut connectors = self.connectors.lock().expect("offset store lock");
+        if connectors.remove(connector).is_none() {
+            return Ok(());
+        }
+        self.write(&connectors)
+    }
+
+    fn write(&self, connectors: &BTreeMap<String, ConnectorOffsets>) -> Result<()> {
+        let text = render(connectors)?;
         let tmp = self.path.with_extension("tmp");
         std::fs::write(&tmp, text)
             .and_then(|()| std::fs::rename(&tmp, &self.path))
             .with_context(|| format!("writing offsets to {}", self.path.display()))
     }
+}
+
+/// `json` re-serialised compactly with its object keys in order; text that
+/// is not JSON is kept as it is.
+fn canonical(json: &str) -> String {
+    serde_json::from_str::<Value>(json)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| json.to_string())
 }
 
 /// The file holds, per connector, a list of {partition, offset} objects

@@ -208,6 +208,7 @@ pub fn bare_state(log_target: &str) -> PluginState {
         wasi: WasiCtxBuilder::new().inherit_stderr().build(),
         table: ResourceTable::new(),
         log_target: log_target.into(),
+        secrets: Default::default(),
     }
 }
 

@@ -15,6 +15,7 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capability;
+use crate::config::secrets::Secrets;
 
 /// The state every plugin instance's store carries.
 pub struct PluginState {
@@ -22,6 +23,8 @@ pub struct PluginState {
     pub table: ResourceTable,
     /// Who the plugin's log lines are attributed to (`connector/task-0`).
     pub log_target: Arc<str>,
+    /// The connector's resolved secrets, masked in the plugin's log lines.
+    pub secrets: Arc<Secrets>,
 }
 
 impl WasiView for PluginState {

@@ -1,51 +1,86 @@
 //! The worker: turns connector configurations into running tasks, each a
-//! plugin instance driven by a source or sink loop on its own thread,
-//! supervised under one cancellation token.
+//! plugin instance driven by a source or sink loop on its own thread, and
+//! carries out what operators ask over REST (create, reconfigure, pause,
+//! resume, stop, restart, delete, offsets) one request at a time.
 
+mod connector_offsets;
 pub mod convert;
+mod lifecycle;
 pub mod sink_task;
 pub mod source_task;
 pub mod status;
+pub mod task;
+pub mod topics;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use tokio::task::JoinSet;
+use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::WasiCtxBuilder;
 
-use crate::capability::files;
 use crate::config::connector::identity;
+use crate::config::definitions::{self, ConfigInfos};
+use crate::config::secrets::{self, Resolved};
+use crate::config::store::ConnectorStore;
 use crate::config::{ConfigError, ConfigErrors, ConnectorConfig, WorkerConfig};
 use crate::offsets::FileOffsetStore;
 use crate::plugin::instance::WitConfig;
 use crate::plugin::{ConnectorInstance, Plugin, PluginKind, PluginRegistry, bare_state};
-use crate::runtime::bindings::types::{ConnectError, ErrorKind, SinkRecord};
-use crate::runtime::{PluginState, Runtime};
+use crate::runtime::Runtime;
+pub use crate::config::store::TargetState;
+pub use connector_offsets::{OffsetChange, OffsetEntry};
+pub use lifecycle::Managed;
 pub use status::{State, StatusBoard};
+pub use task::TaskContext;
+pub use topics::ActiveTopics;
 
-/// Why a connector could not be added.
+/// Why a request to the worker failed, in terms the REST API maps onto
+/// status codes.
 #[derive(Debug, thiserror::Error)]
-pub enum AddConnectorError {
-    #[error("{0}")]
-    Invalid(#[from] ConfigErrors),
-    #[error("connector {0} already exists")]
+pub enum WorkerError {
+    #[error("Connector {0} not found")]
+    NotFound(String),
+    #[error("Task {0}-{1} not found")]
+    TaskNotFound(String, String),
+    #[error("Connector {0} already exists")]
     Duplicate(String),
+    #[error("Unknown connector plugin {0}: {1}")]
+    PluginNotFound(String, String),
+    #[error("{0}")]
+    Invalid(ConfigErrors),
+    #[error("{0}")]
+    BadRequest(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
 
-/// What the worker keeps of a running connector.
+/// What the REST API shows of a connector: its configuration as given
+/// (secret references unresolved), its kind, and its tasks' configurations
+/// (with references, never resolved secrets).
 #[derive(Clone, Debug)]
 pub struct ConnectorEntry {
-    /// The configuration as given.
     pub config: BTreeMap<String, String>,
-    pub kind: PluginKind,
-    /// What the connector's `task-configs` returned, one per task.
+    /// `None` when the connector's plugin is not installed.
+    pub kind: Option<PluginKind>,
     pub task_configs: Vec<BTreeMap<String, String>>,
+}
+
+impl ConnectorEntry {
+    /// Kafka Connect's `type`: source, sink or unknown.
+    pub fn type_name(&self) -> String {
+        self.kind
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "unknown".into())
+    }
+}
+
+/// A configuration that passed every check, ready to run.
+#[derive(Clone)]
+pub struct Prepared {
+    pub plugin: Arc<Plugin>,
+    pub config: Arc<ConnectorConfig>,
+    pub resolved: Arc<Resolved>,
 }
 
 /// A standalone worker.
@@ -54,15 +89,23 @@ pub struct Worker {
     runtime: Runtime,
     plugins: Arc<PluginRegistry>,
     offsets: Arc<FileOffsetStore>,
+    store: ConnectorStore,
     status: StatusBoard,
-    connectors: std::sync::RwLock<BTreeMap<String, ConnectorEntry>>,
-    tasks: tokio::sync::Mutex<JoinSet<()>>,
+    topics: ActiveTopics,
+    /// What readers see; updated at the end of every change.
+    views: std::sync::RwLock<BTreeMap<String, ConnectorEntry>>,
+    /// The connectors under management. Changes hold this lock from start
+    /// to end, so requests apply one after another, as Kafka Connect's
+    /// herder applies them.
+    managed: tokio::sync::Mutex<BTreeMap<String, Managed>>,
     cancel: CancellationToken,
     worker_id: String,
+    cluster_id: Option<String>,
 }
 
 impl Worker {
-    /// Loads the plugins and the offset store.
+    /// Loads the plugins, the offset store and the connector store. Stored
+    /// connectors are started by [`Worker::start_connectors`].
     pub async fn start(config: WorkerConfig) -> Result<Arc<Self>> {
         let runtime = Runtime::new(&config.plugin_cache_dir)?;
         let plugin_path = config.plugin_path.clone();
@@ -73,21 +116,26 @@ impl Worker {
                 .await
                 .context("loading plugins")??;
         let offsets = FileOffsetStore::open(&config.offset_file)?;
+        let store = ConnectorStore::open(&config.connector_store)?;
         let worker_id = config
             .listener
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
+        let cluster_id = crate::kafka::cluster_id(&config).await;
         Ok(Arc::new(Worker {
             config: Arc::new(config),
             runtime,
             plugins: Arc::new(plugins),
             offsets: Arc::new(offsets),
+            store,
             status: StatusBoard::default(),
-            connectors: Default::default(),
-            tasks: tokio::sync::Mutex::new(JoinSet::new()),
+            topics: ActiveTopics::default(),
+            views: Default::default(),
+            managed: Default::default(),
             cancel: CancellationToken::new(),
             worker_id,
+            cluster_id,
         }))
     }
 
@@ -97,7 +145,7 @@ impl Worker {
 
     /// A connector's configuration, kind and task configurations.
     pub fn connector(&self, name: &str) -> Option<ConnectorEntry> {
-        self.connectors
+        self.views
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
@@ -106,7 +154,7 @@ impl Worker {
 
     /// The names of the connectors on this worker, in order.
     pub fn connector_names(&self) -> Vec<String> {
-        self.connectors
+        self.views
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .keys()
@@ -122,34 +170,62 @@ impl Worker {
         &self.worker_id
     }
 
-    /// Checks a connector configuration: the plugin exists, every key is
-    /// known and well-typed, grants name defined resources, and the plugin's
-    /// own `validate` agrees.
-    pub fn validate(
+    /// The Kafka cluster's id, if the broker told it at start.
+    pub fn cluster_id(&self) -> Option<&str> {
+        self.cluster_id.as_deref()
+    }
+
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// The topics a connector used (404 semantics are the caller's).
+    pub fn active_topics(&self, name: &str) -> Vec<String> {
+        self.topics.get(name)
+    }
+
+    /// `PUT /connectors/{name}/topics/reset`.
+    pub fn reset_active_topics(&self, name: &str) -> Result<(), WorkerError> {
+        if self.connector(name).is_none() {
+            return Err(WorkerError::NotFound(name.to_string()));
+        }
+        self.topics.reset(name);
+        Ok(())
+    }
+
+    /// Checks a connector configuration: its secret references resolve, the
+    /// plugin exists, every key is known and well-typed, grants name
+    /// defined resources, and the plugin's own `validate` agrees. Errors
+    /// never show a resolved secret.
+    pub fn prepare(&self, raw: &BTreeMap<String, String>) -> Result<Prepared, ConfigErrors> {
+        let resolved = secrets::resolve(raw)?;
+        let checked = self.check_resolved(raw, &resolved);
+        checked.map_err(|e| resolved.secrets.mask_errors(e))
+    }
+
+    fn check_resolved(
         &self,
         raw: &BTreeMap<String, String>,
-    ) -> Result<(Arc<Plugin>, ConnectorConfig), ConfigErrors> {
-        let (_, class) = identity(raw)?;
+        resolved: &Resolved,
+    ) -> Result<Prepared, ConfigErrors> {
+        let (_, class) = identity(&resolved.config)?;
         let plugin = self.plugins.resolve_connector(&class).map_err(|reason| {
-            ConfigErrors(vec![ConfigError::invalid(
-                "connector.class",
-                &class,
-                reason,
-            )])
+            ConfigErrors(vec![ConfigError::invalid("connector.class", &class, reason)])
         })?;
         let config = ConnectorConfig::check(
-            raw,
+            &resolved.config,
             plugin.kind,
             &plugin.config_keys,
             &self.config.file_roots,
         )?;
+        // The plugin sees the resolved values, as its tasks will.
         let issues = ConnectorInstance::new(
             &self.runtime,
             &plugin.component,
             plugin.kind,
             bare_state(&config.name),
         )
-        .and_then(|mut instance| Ok(instance.validate(&wit_config(raw))?))
+        .and_then(|mut instance| Ok(instance.validate(&wit_config(&resolved.config))?))
         .map_err(|e| {
             ConfigErrors(vec![ConfigError::invalid(
                 "connector.class",
@@ -168,245 +244,126 @@ impl Worker {
                     .collect(),
             ));
         }
-        Ok((plugin, config))
+        Ok(Prepared {
+            plugin,
+            config: Arc::new(config),
+            resolved: Arc::new(resolved.clone()),
+        })
     }
 
-    /// Validates a connector, splits it into tasks and starts them.
-    pub async fn add_connector(
+    /// The connector plugin `name` (a name, name@version or alias).
+    pub fn connector_plugin(&self, name: &str) -> Result<Arc<Plugin>, WorkerError> {
+        self.plugins
+            .resolve_connector(name)
+            .map_err(|why| WorkerError::PluginNotFound(name.to_string(), why))
+    }
+
+    /// `PUT /connector-plugins/{plugin}/config/validate`: every key of the
+    /// plugin with the given value and its problems. The configuration's
+    /// `connector.class`, when given, must name the same plugin.
+    pub fn validate_config(
         &self,
-        raw: BTreeMap<String, String>,
-    ) -> Result<(), AddConnectorError> {
-        let (plugin, config) = self.validate(&raw)?;
-        if self.status.get(&config.name).is_some() {
-            return Err(AddConnectorError::Duplicate(config.name));
+        plugin_name: &str,
+        mut raw: BTreeMap<String, String>,
+    ) -> Result<ConfigInfos, WorkerError> {
+        let plugin = self.connector_plugin(plugin_name)?;
+        match raw.get("connector.class") {
+            Some(class) => {
+                let same = self
+                    .plugins
+                    .resolve_connector(class)
+                    .is_ok_and(|p| Arc::ptr_eq(&p, &plugin));
+                if !same {
+                    return Err(WorkerError::BadRequest(format!(
+                        "Included connector type {class} does not match request type {plugin_name}"
+                    )));
+                }
+            }
+            None => {
+                raw.insert("connector.class".into(), plugin_name.to_string());
+            }
         }
-        let config = Arc::new(config);
+        let errors = self.prepare(&raw).err().unwrap_or_default();
+        Ok(definitions::report(&plugin, &raw, &errors))
+    }
+
+    /// The kind of plugin a configuration names, when it can be found, even
+    /// if the configuration is otherwise invalid.
+    fn kind_of(&self, raw: &BTreeMap<String, String>) -> Option<PluginKind> {
+        let class = raw.get("connector.class")?;
+        self.plugins.resolve_connector(class).ok().map(|p| p.kind)
+    }
+
+    /// Asks the connector to split its work: the resolved configuration of
+    /// each task, at most `tasks.max` of them.
+    fn task_configs(&self, prepared: &Prepared) -> Result<Vec<WitConfig>, String> {
+        let config = &prepared.config;
+        let state = task::plugin_state(
+            &self.config,
+            config,
+            &config.name,
+            Arc::new(prepared.resolved.secrets.clone()),
+        )
+        .map_err(|e| format!("{e:#}"))?;
         let mut instance = ConnectorInstance::new(
             &self.runtime,
-            &plugin.component,
-            plugin.kind,
-            plugin_state(&self.config, &config, &config.name)?,
-        )?;
-        let task_configs = match instance.task_configs(&wit_config(&config.raw), config.tasks_max) {
-            Ok(Ok(configs)) if !configs.is_empty() => configs,
-            Ok(Ok(_)) => {
-                return Err(anyhow::anyhow!("the connector returned no task configuration").into());
+            &prepared.plugin.component,
+            prepared.plugin.kind,
+            state,
+        )
+        .map_err(|e| format!("instantiating the connector: {e:#}"))?;
+        let mask = |s: String| prepared.resolved.secrets.mask(&s);
+        match instance.task_configs(&wit_config(&config.raw), config.tasks_max) {
+            Ok(Ok(configs)) if !configs.is_empty() => {
+                Ok(configs.into_iter().take(config.tasks_max as usize).collect())
             }
-            Ok(Err(e)) => {
-                return Err(anyhow::anyhow!(
-                    "the connector failed to split its work: {}",
-                    e.message
-                )
-                .into());
-            }
-            Err(trap) => {
-                return Err(
-                    anyhow::anyhow!("the connector trapped splitting its work: {trap:?}").into(),
-                );
-            }
-        };
-        let count = task_configs.len().min(config.tasks_max as usize) as u32;
-        self.connectors
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                config.name.clone(),
-                ConnectorEntry {
-                    config: config.raw.clone(),
-                    kind: plugin.kind,
-                    task_configs: task_configs
-                        .iter()
-                        .take(count as usize)
-                        .map(|c| c.iter().cloned().collect())
-                        .collect(),
-                },
-            );
-        self.status
-            .add_connector(&config.name, plugin.kind, count, &self.worker_id);
-        tracing::info!(
-            "starting connector {} ({}@{}) with {count} task(s)",
-            config.name,
-            plugin.metadata.name,
-            plugin.metadata.version
-        );
-        let mut tasks = self.tasks.lock().await;
-        for (task_id, task_config) in task_configs.into_iter().take(count as usize).enumerate() {
-            let ctx = TaskContext {
-                connector: Arc::clone(&config),
-                task_id: task_id as u32,
-                task_config,
-                worker: Arc::clone(&self.config),
-                runtime: self.runtime.clone(),
-                plugin: Arc::clone(&plugin),
-                offsets: Arc::clone(&self.offsets),
-                cancel: self.cancel.child_token(),
-                tokio: tokio::runtime::Handle::current(),
-                worker_id: self.worker_id.clone(),
-            };
-            let status = self.status.clone();
-            status.set_task(&config.name, task_id as u32, State::Running, None);
-            tasks.spawn_blocking(move || {
-                let label = ctx.label();
-                let outcome = match ctx.plugin.kind {
-                    PluginKind::Source => source_task::run(&ctx),
-                    _ => sink_task::run(&ctx),
-                };
-                match outcome {
-                    Ok(()) => {
-                        tracing::info!("{label}: stopped");
-                        status.set_task(&ctx.connector.name, ctx.task_id, State::Stopped, None);
-                    }
-                    Err(e) => {
-                        let trace = format!("{e:?}");
-                        tracing::error!("{label}: task failed: {trace}");
-                        status.set_task(
-                            &ctx.connector.name,
-                            ctx.task_id,
-                            State::Failed,
-                            Some(trace),
-                        );
-                    }
-                }
-            });
+            Ok(Ok(_)) => Err("the connector returned no task configuration".into()),
+            Ok(Err(e)) => Err(mask(format!(
+                "the connector failed to split its work: {}",
+                e.message
+            ))),
+            Err(trap) => Err(mask(format!(
+                "the connector trapped splitting its work: {trap:?}"
+            ))),
         }
-        Ok(())
+    }
+
+    /// The context a task of `prepared` runs with.
+    fn task_context(&self, prepared: &Prepared, task_id: u32, task_config: WitConfig) -> TaskContext {
+        TaskContext {
+            connector: Arc::clone(&prepared.config),
+            task_id,
+            task_config,
+            worker: Arc::clone(&self.config),
+            runtime: self.runtime.clone(),
+            plugin: Arc::clone(&prepared.plugin),
+            offsets: Arc::clone(&self.offsets),
+            cancel: self.cancel.child_token(),
+            tokio: tokio::runtime::Handle::current(),
+            worker_id: self.worker_id.clone(),
+            topics: self.topics.clone(),
+            secrets: Arc::new(prepared.resolved.secrets.clone()),
+        }
+    }
+
+    /// How long stopping tasks may take before they are left behind.
+    fn stop_grace(&self) -> Duration {
+        self.config.task_shutdown_timeout + Duration::from_secs(1)
     }
 
     /// Stops every task: each flushes and commits what it can within the
     /// graceful timeout; what is still running after that is abandoned.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
-        let mut tasks = self.tasks.lock().await;
-        let grace = self.config.task_shutdown_timeout + Duration::from_secs(1);
-        let drained = tokio::time::timeout(grace, async {
-            while let Some(result) = tasks.join_next().await {
-                if let Err(e) = result {
-                    tracing::error!("a task thread panicked: {e}");
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("tasks still running after {grace:?}; abandoning them");
-            tasks.abort_all();
-        }
+        let mut managed = self.managed.lock().await;
+        let tasks: Vec<_> = managed
+            .values_mut()
+            .flat_map(|m| std::mem::take(&mut m.tasks))
+            .collect();
+        task::stop_all(tasks, self.stop_grace()).await;
     }
-}
-
-/// A plugin's view of the world: the connector's granted roots, its stderr
-/// (for panics) and nothing else.
-fn plugin_state(
-    worker: &WorkerConfig,
-    connector: &ConnectorConfig,
-    label: &str,
-) -> Result<PluginState> {
-    let mut builder = WasiCtxBuilder::new();
-    builder.inherit_stderr();
-    files::preopen(&mut builder, &worker.file_roots, &connector.file_grants)?;
-    Ok(PluginState {
-        wasi: builder.build(),
-        table: ResourceTable::new(),
-        log_target: label.into(),
-    })
 }
 
 fn wit_config(raw: &BTreeMap<String, String>) -> WitConfig {
     raw.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-/// Everything a task loop needs.
-pub struct TaskContext {
-    pub connector: Arc<ConnectorConfig>,
-    pub task_id: u32,
-    pub task_config: WitConfig,
-    pub worker: Arc<WorkerConfig>,
-    pub runtime: Runtime,
-    pub plugin: Arc<Plugin>,
-    pub offsets: Arc<FileOffsetStore>,
-    pub cancel: CancellationToken,
-    /// For the async Kafka admin calls made from the task's thread.
-    pub tokio: tokio::runtime::Handle,
-    /// The worker's id (its REST address), part of the sink consumer's
-    /// static group membership.
-    pub worker_id: String,
-}
-
-/// The longest wait between retries of a call that failed retriably.
-const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
-
-impl TaskContext {
-    /// The task's name, as Kafka Connect writes it: `<connector>-<task>`.
-    pub fn label(&self) -> String {
-        format!("{}-{}", self.connector.name, self.task_id)
-    }
-
-    /// A fresh plugin instance with the connector's grants.
-    pub fn instantiate(&self) -> Result<ConnectorInstance> {
-        let state = plugin_state(&self.worker, &self.connector, &self.label())?;
-        ConnectorInstance::new(
-            &self.runtime,
-            &self.plugin.component,
-            self.plugin.kind,
-            state,
-        )
-    }
-
-    /// Calls the plugin: a trap fails the task (the instance is dead), a
-    /// retriable error is retried with backoff until the task is stopped, a
-    /// fatal error fails the task with the plugin's message.
-    pub fn call<T>(
-        &self,
-        what: &str,
-        f: impl FnMut() -> wasmtime::Result<Result<T, ConnectError>>,
-    ) -> Result<T> {
-        self.call_with_records(what, &[], f)
-    }
-
-    /// As [`TaskContext::call`], for a call that carries sink records: an
-    /// error that names a record is reported with its topic, partition and
-    /// offset.
-    pub fn call_with_records<T>(
-        &self,
-        what: &str,
-        records: &[SinkRecord],
-        mut f: impl FnMut() -> wasmtime::Result<Result<T, ConnectError>>,
-    ) -> Result<T> {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match f() {
-                Ok(Ok(value)) => return Ok(value),
-                Err(trap) => bail!(
-                    "the plugin {} trapped in {what}: {trap:?}",
-                    self.plugin.metadata.name
-                ),
-                Ok(Err(e)) => {
-                    let record = e
-                        .record
-                        .and_then(|i| records.get(i as usize).map(|r| (i, r)))
-                        .map(|(i, r)| {
-                            format!(
-                                " (record {i} of the batch: topic {}, partition {}, offset {})",
-                                r.topic, r.partition, r.offset
-                            )
-                        })
-                        .unwrap_or_default();
-                    if e.kind == ErrorKind::Retriable && !self.cancel.is_cancelled() {
-                        tracing::warn!(
-                            "{}: {what} failed, retrying in {backoff:?}: {}{record}",
-                            self.label(),
-                            e.message
-                        );
-                        std::thread::sleep(backoff);
-                        backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
-                        continue;
-                    }
-                    bail!(
-                        "{what} failed in plugin {}: {}{record}",
-                        self.plugin.metadata.name,
-                        e.message
-                    );
-                }
-            }
-        }
-    }
 }

@@ -248,6 +248,10 @@ fn deliver(
     ctx.call_with_records("put", records, || instance.put(task, records))?;
     ctx.call("flush", || instance.flush(task))?;
     let offsets = batch.commit_offsets();
+    ctx.topics.record(
+        &ctx.connector.name,
+        offsets.keys().map(|(topic, _)| topic.as_str()),
+    );
     tracing::debug!(
         "{}: flushed {} records up to {offsets:?}",
         ctx.label(),

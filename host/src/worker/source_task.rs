@@ -184,6 +184,19 @@ impl SourceLoop<'_> {
     }
 
     fn ensure_topics(&mut self, records: &[Outgoing]) -> Result<()> {
+        // A batch names few topics, mostly in runs: collect them without a
+        // map, for the connector's active topics.
+        let mut batch_topics: Vec<&str> = Vec::new();
+        for record in records {
+            if batch_topics.last() != Some(&record.topic.as_str())
+                && !batch_topics.contains(&record.topic.as_str())
+            {
+                batch_topics.push(&record.topic);
+            }
+        }
+        self.ctx
+            .topics
+            .record(&self.ctx.connector.name, batch_topics);
         let new: Vec<String> = records
             .iter()
             .map(|r| &r.topic)

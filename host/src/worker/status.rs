@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::plugin::PluginKind;
 
 /// Kafka Connect's connector and task states.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
     Unassigned,
@@ -21,7 +21,7 @@ pub enum State {
 }
 
 /// One task's state.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TaskStatus {
     pub id: u32,
     pub state: State,
@@ -32,16 +32,17 @@ pub struct TaskStatus {
 
 /// A connector's state and its tasks' (the body of
 /// `GET /connectors/{name}/status`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ConnectorStatus {
     pub name: String,
     pub connector: ConnectorState,
     pub tasks: Vec<TaskStatus>,
+    /// source, sink or unknown.
     #[serde(rename = "type")]
     pub kind: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ConnectorState {
     pub state: State,
     pub worker_id: String,
@@ -57,19 +58,28 @@ pub struct StatusBoard {
 }
 
 impl StatusBoard {
-    /// Registers a connector as running, with its tasks unassigned.
-    pub fn add_connector(&self, name: &str, kind: PluginKind, tasks: u32, worker_id: &str) {
+    /// Sets a connector's state and replaces its tasks with `tasks` of
+    /// them, all in `task_state`.
+    pub fn set_connector(
+        &self,
+        name: &str,
+        kind: &str,
+        state: (State, Option<String>),
+        tasks: u32,
+        task_state: State,
+        worker_id: &str,
+    ) {
         let status = ConnectorStatus {
             name: name.to_string(),
             connector: ConnectorState {
-                state: State::Running,
+                state: state.0,
                 worker_id: worker_id.to_string(),
-                trace: None,
+                trace: state.1,
             },
             tasks: (0..tasks)
                 .map(|id| TaskStatus {
                     id,
-                    state: State::Unassigned,
+                    state: task_state,
                     worker_id: worker_id.to_string(),
                     trace: None,
                 })
@@ -77,6 +87,11 @@ impl StatusBoard {
             kind: kind.to_string(),
         };
         self.write().insert(name.to_string(), status);
+    }
+
+    /// Forgets a deleted connector.
+    pub fn remove(&self, name: &str) {
+        self.write().remove(name);
     }
 
     /// Sets a task's state; a trace goes with FAILED.

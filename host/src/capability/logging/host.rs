@@ -6,6 +6,11 @@ use crate::runtime::bindings::logging::{Host, Level};
 impl Host for PluginState {
     fn log(&mut self, level: Level, message: String) {
         let plugin = &*self.log_target;
+        let message = if self.secrets.is_empty() {
+            message
+        } else {
+            self.secrets.mask(&message)
+        };
         match level {
             Level::Trace => tracing::trace!(target: "sluice::plugin", plugin, "{message}"),
             Level::Debug => tracing::debug!(target: "sluice::plugin", plugin, "{message}"),

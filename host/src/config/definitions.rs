@@ -1,0 +1,289 @@
+//! Descriptions of configuration keys in Kafka Connect's REST shapes
+//! (ConfigKeyInfo, ConfigValueInfo, ConfigInfos): the framework keys every
+//! connector has, and a plugin's own keys as its `config-keys` describes
+//! them. They serve `GET /connector-plugins/{plugin}/config` and
+//! `PUT /connector-plugins/{plugin}/config/validate`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::connector::type_name;
+use super::{ConfigErrors, secrets};
+use crate::capability::files;
+use crate::plugin::{Plugin, PluginKind};
+use crate::runtime::bindings::types::{ConfigKey, Importance};
+
+/// One key's definition (Kafka Connect's ConfigKeyInfo).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConfigKeyInfo {
+    pub name: String,
+    /// BOOLEAN, STRING, INT, LONG, DOUBLE, LIST, PASSWORD or CLASS.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub required: bool,
+    pub default_value: Option<String>,
+    /// HIGH, MEDIUM or LOW.
+    pub importance: String,
+    pub documentation: String,
+    pub group: Option<String>,
+    pub order_in_group: i32,
+    /// Always NONE: Sluice has no UI hints for widths.
+    pub width: String,
+    pub display_name: String,
+    pub dependents: Vec<String>,
+    pub order: i32,
+}
+
+/// One key's value and its problems (Kafka Connect's ConfigValueInfo).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConfigValueInfo {
+    pub name: String,
+    /// As given (a secret reference stays a reference; a PASSWORD is
+    /// hidden), or null when not given.
+    pub value: Option<String>,
+    pub recommended_values: Vec<String>,
+    pub errors: Vec<String>,
+    pub visible: bool,
+}
+
+/// A key's definition with its value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConfigInfo {
+    pub definition: ConfigKeyInfo,
+    pub value: ConfigValueInfo,
+}
+
+/// The result of validating a configuration (Kafka Connect's ConfigInfos).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ConfigInfos {
+    /// The plugin's name.
+    pub name: String,
+    pub error_count: i32,
+    pub groups: Vec<String>,
+    pub configs: Vec<ConfigInfo>,
+}
+
+const COMMON: &str = "Common";
+const GRANTS: &str = "Grants";
+
+/// A framework key: name, type, default, required, importance, group and
+/// documentation.
+type FrameworkKey = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    bool,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+const FRAMEWORK: &[FrameworkKey] = &[
+    (
+        "name",
+        "STRING",
+        None,
+        true,
+        "HIGH",
+        COMMON,
+        "Globally unique name to use for this connector.",
+    ),
+    (
+        "connector.class",
+        "STRING",
+        None,
+        true,
+        "HIGH",
+        COMMON,
+        "The connector plugin: its name, name@version, or a Kafka Connect class name it \
+         accepts as an alias.",
+    ),
+    (
+        "tasks.max",
+        "INT",
+        Some("1"),
+        false,
+        "HIGH",
+        COMMON,
+        "Maximum number of tasks to use for this connector.",
+    ),
+    (
+        "key.converter",
+        "CLASS",
+        None,
+        false,
+        "LOW",
+        COMMON,
+        "Converter for record keys; overrides the worker's key.converter.",
+    ),
+    (
+        "value.converter",
+        "CLASS",
+        None,
+        false,
+        "LOW",
+        COMMON,
+        "Converter for record values; overrides the worker's value.converter.",
+    ),
+    (
+        "header.converter",
+        "CLASS",
+        None,
+        false,
+        "LOW",
+        COMMON,
+        "Converter for record headers; overrides the worker's header.converter.",
+    ),
+    (
+        files::GRANT_KEY,
+        "LIST",
+        None,
+        false,
+        "HIGH",
+        GRANTS,
+        "The file roots this connector may use, each <root>:ro or <root>:rw; the worker \
+         defines roots with files.root.<root>. A root appears to the plugin as /<root>.",
+    ),
+];
+
+const SINK_TOPICS: FrameworkKey = (
+    "topics",
+    "LIST",
+    None,
+    true,
+    "HIGH",
+    COMMON,
+    "List of topics to consume, separated by commas.",
+);
+
+/// Every key a connector of `plugin` accepts: the framework's, then the
+/// plugin's own.
+pub fn definitions(plugin: &Plugin) -> Vec<ConfigKeyInfo> {
+    let mut framework: Vec<&FrameworkKey> = FRAMEWORK.iter().collect();
+    if plugin.kind == PluginKind::Sink {
+        framework.insert(3, &SINK_TOPICS);
+    }
+    let mut out: Vec<ConfigKeyInfo> = framework
+        .into_iter()
+        .map(|(name, type_, default, required, importance, group, doc)| ConfigKeyInfo {
+            name: name.to_string(),
+            type_: type_.to_string(),
+            required: *required,
+            default_value: default.map(String::from),
+            importance: importance.to_string(),
+            documentation: doc.to_string(),
+            group: Some(group.to_string()),
+            order_in_group: 0,
+            width: "NONE".into(),
+            display_name: name.to_string(),
+            dependents: Vec::new(),
+            order: 0,
+        })
+        .collect();
+    out.extend(plugin.config_keys.iter().map(|k| plugin_key(plugin, k)));
+    number(&mut out);
+    out
+}
+
+fn plugin_key(plugin: &Plugin, key: &ConfigKey) -> ConfigKeyInfo {
+    ConfigKeyInfo {
+        name: key.name.clone(),
+        type_: type_name(key.type_).to_string(),
+        required: key.required && key.default_value.is_none(),
+        default_value: key.default_value.clone(),
+        importance: match key.importance {
+            Importance::High => "HIGH",
+            Importance::Medium => "MEDIUM",
+            Importance::Low => "LOW",
+        }
+        .into(),
+        documentation: key.documentation.clone(),
+        group: Some(
+            key.group
+                .clone()
+                .unwrap_or_else(|| plugin.metadata.name.clone()),
+        ),
+        order_in_group: 0,
+        width: "NONE".into(),
+        display_name: key.display_name.clone().unwrap_or_else(|| key.name.clone()),
+        dependents: Vec::new(),
+        order: 0,
+    }
+}
+
+/// Kafka Connect numbers keys from 1 overall and within each group.
+fn number(keys: &mut [ConfigKeyInfo]) {
+    let mut per_group: BTreeMap<Option<String>, i32> = BTreeMap::new();
+    for (i, key) in keys.iter_mut().enumerate() {
+        key.order = i as i32 + 1;
+        let n = per_group.entry(key.group.clone()).or_default();
+        *n += 1;
+        key.order_in_group = *n;
+    }
+}
+
+/// The validation report for `raw` against `plugin`: every definition with
+/// its value and errors, and an entry for each key that is not defined.
+pub fn report(plugin: &Plugin, raw: &BTreeMap<String, String>, errors: &ConfigErrors) -> ConfigInfos {
+    let mut definitions = definitions(plugin);
+    for key in raw.keys() {
+        if !definitions.iter().any(|d| &d.name == key) {
+            definitions.push(ConfigKeyInfo {
+                name: key.clone(),
+                type_: "STRING".into(),
+                required: false,
+                default_value: None,
+                importance: "LOW".into(),
+                documentation: String::new(),
+                group: None,
+                order_in_group: 0,
+                width: "NONE".into(),
+                display_name: key.clone(),
+                dependents: Vec::new(),
+                order: 0,
+            });
+        }
+    }
+    let mut groups: Vec<String> = Vec::new();
+    for group in definitions.iter().filter_map(|d| d.group.clone()) {
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+    }
+    let configs: Vec<ConfigInfo> = definitions
+        .into_iter()
+        .map(|definition| {
+            let key_errors: Vec<String> = errors
+                .0
+                .iter()
+                .filter(|e| e.key() == definition.name)
+                .map(|e| e.to_string())
+                .collect();
+            let value = raw.get(&definition.name).map(|v| {
+                if definition.type_ == "PASSWORD" && !secrets::has_reference(v) {
+                    secrets::MASK.to_string()
+                } else {
+                    v.clone()
+                }
+            });
+            ConfigInfo {
+                value: ConfigValueInfo {
+                    name: definition.name.clone(),
+                    value,
+                    recommended_values: Vec::new(),
+                    errors: key_errors,
+                    visible: true,
+                },
+                definition,
+            }
+        })
+        .collect();
+    ConfigInfos {
+        name: plugin.metadata.name.clone(),
+        error_count: errors.0.len() as i32,
+        groups,
+        configs,
+    }
+}

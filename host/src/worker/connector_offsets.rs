@@ -1,0 +1,227 @@
+//! A connector's offsets over REST (Kafka Connect's KIP-875): read at any
+//! time; altered or reset only while the connector is STOPPED, so that no
+//! task commits over the change. Source offsets live in the worker's offset
+//! store; sink offsets are the committed offsets of its consumer group,
+//! shown as `{kafka_topic, kafka_partition}` / `{kafka_offset}`.
+
+use serde_json::{Value, json};
+
+use super::{TargetState, Worker, WorkerError};
+use crate::kafka;
+use crate::plugin::PluginKind;
+
+/// One partition's offset, as the REST API shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OffsetEntry {
+    pub partition: Value,
+    pub offset: Value,
+}
+
+/// One requested change: a partition and its new offset, or `None` to
+/// forget the partition's offset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OffsetChange {
+    pub partition: Value,
+    pub offset: Option<Value>,
+}
+
+/// Kafka Connect's message when offsets are changed on a connector that is
+/// not stopped.
+fn not_stopped(name: &str) -> WorkerError {
+    WorkerError::BadRequest(format!(
+        "Connectors must be in the STOPPED state before their offsets can be modified. \
+         This can be done for the specified connector by issuing a 'PUT' request to the \
+         '/connectors/{name}/stop' endpoint"
+    ))
+}
+
+impl Worker {
+    /// `GET /connectors/{name}/offsets`.
+    pub async fn connector_offsets(&self, name: &str) -> Result<Vec<OffsetEntry>, WorkerError> {
+        let (kind, sink) = self.offset_target(name).await?;
+        if kind == PluginKind::Source {
+            return Ok(self
+                .offsets
+                .offsets(name)
+                .into_iter()
+                .map(|(p, o)| OffsetEntry {
+                    partition: serde_json::from_str(&p).unwrap_or(Value::String(p)),
+                    offset: serde_json::from_str(&o).unwrap_or(Value::String(o)),
+                })
+                .collect());
+        }
+        let (client, group, topics) = sink.expect("a sink has its group");
+        let offsets =
+            tokio::task::spawn_blocking(move || kafka::groups::committed(&client, &group, &topics))
+                .await
+                .map_err(anyhow::Error::from)??;
+        Ok(offsets
+            .into_iter()
+            .map(|o| OffsetEntry {
+                partition: json!({ "kafka_topic": o.topic, "kafka_partition": o.partition }),
+                offset: json!({ "kafka_offset": o.offset }),
+            })
+            .collect())
+    }
+
+    /// `PATCH /connectors/{name}/offsets`. Returns Kafka Connect's message.
+    pub async fn alter_connector_offsets(
+        &self,
+        name: &str,
+        changes: Vec<OffsetChange>,
+    ) -> Result<String, WorkerError> {
+        if changes.is_empty() {
+            return Err(WorkerError::BadRequest(
+                "The request must list at least one offset to alter".into(),
+            ));
+        }
+        let (kind, sink) = self.stopped_offset_target(name).await?;
+        if kind == PluginKind::Source {
+            let mut parsed = Vec::new();
+            for change in changes {
+                if !change.partition.is_object() {
+                    return Err(WorkerError::BadRequest(format!(
+                        "Source partitions must be JSON objects, not {}",
+                        change.partition
+                    )));
+                }
+                if let Some(offset) = &change.offset
+                    && !offset.is_object()
+                {
+                    return Err(WorkerError::BadRequest(format!(
+                        "Source offsets must be JSON objects or null, not {offset}"
+                    )));
+                }
+                parsed.push((
+                    change.partition.to_string(),
+                    change.offset.map(|o| o.to_string()),
+                ));
+            }
+            self.offsets.alter(name, &parsed)?;
+            return Ok("The Connect framework-managed offsets for this connector have been \
+                       altered successfully. However, if this connector manages offsets \
+                       externally, they will need to be manually altered in the system that \
+                       the connector uses."
+                .into());
+        }
+        let parsed = changes
+            .iter()
+            .map(sink_change)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (client, group, _) = sink.expect("a sink has its group");
+        tokio::task::spawn_blocking(move || kafka::groups::alter(&client, &group, &parsed))
+            .await
+            .map_err(anyhow::Error::from)??;
+        Ok("The offsets for this connector have been altered successfully".into())
+    }
+
+    /// `DELETE /connectors/{name}/offsets`. Returns Kafka Connect's message.
+    pub async fn reset_connector_offsets(&self, name: &str) -> Result<String, WorkerError> {
+        let (kind, sink) = self.stopped_offset_target(name).await?;
+        if kind == PluginKind::Source {
+            self.offsets.reset(name)?;
+            return Ok("The Connect framework-managed offsets for this connector have been \
+                       reset successfully. However, if this connector manages offsets \
+                       externally, they will need to be manually reset in the system that \
+                       the connector uses."
+                .into());
+        }
+        let (client, group, topics) = sink.expect("a sink has its group");
+        kafka::groups::reset(&client, &group, &topics).await?;
+        Ok("The offsets for this connector have been reset successfully".into())
+    }
+
+    /// The connector's kind and, for a sink, the client configuration, group
+    /// and topics its offsets are read from.
+    async fn offset_target(&self, name: &str) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+        self.with_managed(name, async |m| self.group_of(m))
+            .await
+    }
+
+    /// As [`Worker::offset_target`], refusing a connector that is not
+    /// STOPPED or whose tasks have not all stopped.
+    async fn stopped_offset_target(
+        &self,
+        name: &str,
+    ) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+        self.with_managed(name, async |m| {
+            if m.target() != TargetState::Stopped || m.is_running() {
+                return Err(not_stopped(name));
+            }
+            self.group_of(m)
+        })
+        .await
+    }
+
+    fn group_of(
+        &self,
+        m: &super::Managed,
+    ) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+        let prepared = m.prepared()?;
+        let config = &prepared.config;
+        if prepared.plugin.kind == PluginKind::Source {
+            return Ok((PluginKind::Source, None));
+        }
+        let client = kafka::client_config(
+            &self.config.bootstrap_servers,
+            kafka::CONSUMER_DEFAULTS,
+            [&self.config.consumer, &config.consumer_overrides],
+        );
+        Ok((
+            PluginKind::Sink,
+            Some((client, format!("connect-{}", config.name), config.topics.clone())),
+        ))
+    }
+}
+
+type SinkGroup = (rdkafka::ClientConfig, String, Vec<String>);
+
+/// `{kafka_topic, kafka_partition}` / `{kafka_offset}` or null.
+fn sink_change(change: &OffsetChange) -> Result<(String, i32, Option<i64>), WorkerError> {
+    let bad = |what: String| WorkerError::BadRequest(what);
+    let topic = change
+        .partition
+        .get("kafka_topic")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            bad(format!(
+                "Sink connector partitions must have a non-empty string \"kafka_topic\": {}",
+                change.partition
+            ))
+        })?;
+    let partition = change
+        .partition
+        .get("kafka_partition")
+        .and_then(integer)
+        .and_then(|p| i32::try_from(p).ok())
+        .filter(|p| *p >= 0)
+        .ok_or_else(|| {
+            bad(format!(
+                "Sink connector partitions must have a non-negative integer \"kafka_partition\": {}",
+                change.partition
+            ))
+        })?;
+    let offset = match &change.offset {
+        None => None,
+        Some(offset) => Some(
+            offset
+                .get("kafka_offset")
+                .and_then(integer)
+                .filter(|o| *o >= 0)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "Sink connector offsets must have a non-negative integer \"kafka_offset\": {offset}"
+                    ))
+                })?,
+        ),
+    };
+    Ok((topic.to_string(), partition, offset))
+}
+
+/// An integer, or a string holding one (Kafka Connect accepts both).
+fn integer(value: &Value) -> Option<i64> {
+    value
+        .as_i64()
+        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
