@@ -57,7 +57,11 @@ impl LogLevels {
                 last_modified: None,
             },
         );
-        for directive in directives.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        for directive in directives
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
             let (name, level) = match directive.split_once('=') {
                 Some((name, level)) => (name.trim(), level.trim()),
                 None => (ROOT, directive),
@@ -201,7 +205,9 @@ mod tests {
         let logs = LogLevels::new("warn,sluice::worker::sink_task=debug", None);
         assert_eq!(logs.effective("sluice::rest").unwrap().level, "WARN");
         assert_eq!(
-            logs.effective("sluice::worker::sink_task::inner").unwrap().level,
+            logs.effective("sluice::worker::sink_task::inner")
+                .unwrap()
+                .level,
             "DEBUG"
         );
         let changed = logs.set("sluice::worker", "trace").unwrap();
@@ -211,7 +217,11 @@ mod tests {
             "TRACE"
         );
         assert!(logs.all()["sluice::worker"].last_modified.is_some());
-        assert!(logs.set("sluice", "LOUD").unwrap_err().contains("Invalid log level 'LOUD'"));
+        assert!(
+            logs.set("sluice", "LOUD")
+                .unwrap_err()
+                .contains("Invalid log level 'LOUD'")
+        );
         assert!(logs.set("a,b=trace", "INFO").is_err());
         let changed = logs.set(ROOT, "error").unwrap();
         assert_eq!(changed, ["root", "sluice::worker"]);

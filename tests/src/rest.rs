@@ -74,12 +74,17 @@ impl InProcess {
         let loggers = Arc::new(sluice::logs::LogLevels::new("info", None));
         let api = sluice::rest::Api::starting(loggers, config.rest_auth.clone());
         let worker = runtime.block_on(async {
-            let worker = sluice::worker::Worker::start(config).await.expect("the worker starts");
+            let worker = sluice::worker::Worker::start(config)
+                .await
+                .expect("the worker starts");
             let connectors = connector_files
                 .iter()
                 .map(|f| sluice::config::read_config_file(f).expect("a connector file"))
                 .collect();
-            worker.start_connectors(connectors).await.expect("the connectors start");
+            worker
+                .start_connectors(connectors)
+                .await
+                .expect("the connectors start");
             worker
         });
         api.ready(Arc::clone(&worker));

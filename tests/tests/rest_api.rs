@@ -73,8 +73,14 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     append_lines(&input, &numbered_lines(0, 100, 20));
 
     let root = expect(&client.get("/"), 200);
-    assert!(root["version"].is_string() && root["commit"].is_string(), "{root}");
-    assert!(root["kafka_cluster_id"].is_string(), "tansu tells its cluster id: {root}");
+    assert!(
+        root["version"].is_string() && root["commit"].is_string(),
+        "{root}"
+    );
+    assert!(
+        root["kafka_cluster_id"].is_string(),
+        "tansu tells its cluster id: {root}"
+    );
     assert_eq!(expect(&client.get("/health"), 200)["status"], "healthy");
     assert_eq!(expect(&client.get("/connectors"), 200), json!([]));
 
@@ -86,11 +92,16 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     let mut bad = source_config("lines");
     bad["bacth.size"] = json!("10");
     bad["tasks.max"] = json!("zero");
-    let invalid = client.call("POST", "/connectors", Some(json!({"name": "src", "config": bad})));
+    let invalid = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "src", "config": bad})),
+    );
     let message = expect_error(&invalid, 400);
     assert!(
         message.contains("contains the following 2 error(s)")
-            && message.contains("unknown configuration key \"bacth.size\", did you mean \"batch.size\"?")
+            && message
+                .contains("unknown configuration key \"bacth.size\", did you mean \"batch.size\"?")
             && message.contains("\"tasks.max\""),
         "{message}"
     );
@@ -118,7 +129,10 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
         "/connectors",
         Some(json!({"name": "src", "config": source_config("lines")})),
     );
-    assert_eq!(expect_error(&duplicate, 409), "Connector src already exists");
+    assert_eq!(
+        expect_error(&duplicate, 409),
+        "Connector src already exists"
+    );
 
     // PUT config creates (201) the sink, then replaces (200).
     let put = client.call("PUT", "/connectors/dst/config", Some(sink_config("lines")));
@@ -139,7 +153,10 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
 
     // Reading: info, config, tasks, status, task status, expand.
     assert_eq!(expect(&client.get("/connectors/src"), 200)["name"], "src");
-    assert_eq!(expect(&client.get("/connectors/src/config"), 200)["topic"], "lines");
+    assert_eq!(
+        expect(&client.get("/connectors/src/config"), 200)["topic"],
+        "lines"
+    );
     let tasks = expect(&client.get("/connectors/src/tasks"), 200);
     assert_eq!(tasks[0]["id"], json!({"connector": "src", "task": 0}));
     assert_eq!(tasks[0]["config"]["file"], "/inbox/in.txt");
@@ -150,7 +167,10 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     assert_eq!(status["type"], "source");
     assert!(status["connector"]["worker_id"].is_string());
     let task = expect(&client.get("/connectors/src/tasks/0/status"), 200);
-    assert_eq!((task["id"].clone(), task["state"].clone()), (json!(0), json!("RUNNING")));
+    assert_eq!(
+        (task["id"].clone(), task["state"].clone()),
+        (json!(0), json!("RUNNING"))
+    );
     assert_eq!(
         expect_error(&client.get("/connectors/src/tasks/7/status"), 404),
         "Task src-7 not found"
@@ -167,9 +187,16 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
         "/connectors/nope/topics",
         "/connectors/nope/offsets",
     ] {
-        assert_eq!(expect_error(&client.get(path), 404), "Connector nope not found", "{path}");
+        assert_eq!(
+            expect_error(&client.get(path), 404),
+            "Connector nope not found",
+            "{path}"
+        );
     }
-    assert_eq!(expect(&client.get("/connectors"), 200), json!(["dst", "src"]));
+    assert_eq!(
+        expect(&client.get("/connectors"), 200),
+        json!(["dst", "src"])
+    );
     let expanded = expect(&client.get("/connectors?expand=status&expand=info"), 200);
     assert_eq!(expanded["src"]["status"]["connector"]["state"], "RUNNING");
     assert_eq!(expanded["dst"]["info"]["type"], "sink");
@@ -187,25 +214,41 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     assert_eq!(config["batch.size"], "50");
     assert!(config.get("tasks.max").is_none(), "{config}");
     assert_eq!(config["file"], "/inbox/in.txt");
-    let bad_patch = client.call("PATCH", "/connectors/src/config", Some(json!({"batch.size": "many"})));
+    let bad_patch = client.call(
+        "PATCH",
+        "/connectors/src/config",
+        Some(json!({"batch.size": "many"})),
+    );
     assert!(expect_error(&bad_patch, 400).contains("\"batch.size\""));
-    expect_error(&client.call("PATCH", "/connectors/nope/config", Some(json!({}))), 404);
+    expect_error(
+        &client.call("PATCH", "/connectors/nope/config", Some(json!({}))),
+        404,
+    );
 
     // Pause: 202, PAUSED, nothing moves; resume: 202, RUNNING, it moves.
     wait_state(client, "src", "RUNNING", &["RUNNING"]);
-    assert_eq!(client.call("PUT", "/connectors/src/pause", None).status, 202);
+    assert_eq!(
+        client.call("PUT", "/connectors/src/pause", None).status,
+        202
+    );
     wait_state(client, "src", "PAUSED", &["PAUSED"]);
     append_lines(&input, &numbered_lines(100, 50, 20));
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(read_lines(&output).len(), 100, "a paused source produced");
-    assert_eq!(client.call("PUT", "/connectors/src/resume", None).status, 202);
+    assert_eq!(
+        client.call("PUT", "/connectors/src/resume", None).status,
+        202
+    );
     wait_state(client, "src", "RUNNING", &["RUNNING"]);
     wait_for_lines(&output, 150, Duration::from_secs(60));
     expect_error(&client.call("PUT", "/connectors/nope/pause", None), 404);
     expect_error(&client.call("PUT", "/connectors/nope/resume", None), 404);
 
     // Restart: connector alone 204; with tasks 202 and the status body.
-    assert_eq!(client.call("POST", "/connectors/src/restart", None).status, 204);
+    assert_eq!(
+        client.call("POST", "/connectors/src/restart", None).status,
+        204
+    );
     let restarting = client.call("POST", "/connectors/src/restart?includeTasks=true", None);
     let body = expect(&restarting, 202);
     assert_eq!(body["connector"]["state"], "RESTARTING");
@@ -216,11 +259,25 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
         None,
     );
     let body = expect(&only_failed, 202);
-    assert_eq!(body["connector"]["state"], "RUNNING", "nothing failed: {body}");
-    expect_error(&client.call("POST", "/connectors/src/restart?includeTasks=maybe", None), 400);
+    assert_eq!(
+        body["connector"]["state"], "RUNNING",
+        "nothing failed: {body}"
+    );
+    expect_error(
+        &client.call("POST", "/connectors/src/restart?includeTasks=maybe", None),
+        400,
+    );
     expect_error(&client.call("POST", "/connectors/nope/restart", None), 404);
-    assert_eq!(client.call("POST", "/connectors/src/tasks/0/restart", None).status, 204);
-    expect_error(&client.call("POST", "/connectors/src/tasks/3/restart", None), 404);
+    assert_eq!(
+        client
+            .call("POST", "/connectors/src/tasks/0/restart", None)
+            .status,
+        204
+    );
+    expect_error(
+        &client.call("POST", "/connectors/src/tasks/3/restart", None),
+        404,
+    );
     wait_state(client, "src", "RUNNING", &["RUNNING"]);
     append_lines(&input, &numbered_lines(150, 10, 20));
     assert_eq!(
@@ -238,7 +295,12 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
         expect(&client.get("/connectors/dst/topics"), 200),
         json!({"dst": {"topics": ["lines"]}})
     );
-    assert_eq!(client.call("PUT", "/connectors/src/topics/reset", None).status, 202);
+    assert_eq!(
+        client
+            .call("PUT", "/connectors/src/topics/reset", None)
+            .status,
+        202
+    );
     assert_eq!(
         expect(&client.get("/connectors/src/topics"), 200),
         json!({"src": {"topics": []}})
@@ -252,7 +314,10 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
             .any(|o| o["offset"]["position"].as_u64() == Some(160 * 21))
             .then_some(list)
     });
-    assert_eq!(offsets[0]["partition"], json!({"filename": "/inbox/in.txt"}));
+    assert_eq!(
+        offsets[0]["partition"],
+        json!({"filename": "/inbox/in.txt"})
+    );
     let rewind = json!({"offsets": [{"partition": {"filename": "/inbox/in.txt"}, "offset": {"position": 0}}]});
     let refused = client.call("PATCH", "/connectors/src/offsets", Some(rewind.clone()));
     assert_eq!(
@@ -273,14 +338,19 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     );
     assert!(expect_error(&malformed, 400).contains("Source partitions must be JSON objects"));
     let altered = client.call("PATCH", "/connectors/src/offsets", Some(rewind));
-    assert!(expect(&altered, 200)["message"]
-        .as_str()
-        .unwrap()
-        .contains("have been altered successfully"));
+    assert!(
+        expect(&altered, 200)["message"]
+            .as_str()
+            .unwrap()
+            .contains("have been altered successfully")
+    );
     let offsets = expect(&client.get("/connectors/src/offsets"), 200);
     assert_eq!(offsets["offsets"][0]["offset"], json!({"position": 0}));
     // Resumed from position 0, the source reads the file again.
-    assert_eq!(client.call("PUT", "/connectors/src/resume", None).status, 202);
+    assert_eq!(
+        client.call("PUT", "/connectors/src/resume", None).status,
+        202
+    );
     wait_state(client, "src", "RUNNING", &["RUNNING"]);
     let again = wait_for_lines(&output, 320, Duration::from_secs(60));
     assert_eq!(&again[160..], numbered_lines(0, 160, 20).as_slice());
@@ -304,7 +374,10 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     assert!(expect_error(&bad_sink, 400).contains("kafka_partition"));
     let to_300 = json!({"offsets": [{"partition": {"kafka_topic": "lines", "kafka_partition": 0}, "offset": {"kafka_offset": 300}}]});
     assert_eq!(
-        expect(&client.call("PATCH", "/connectors/dst/offsets", Some(to_300)), 200)["message"],
+        expect(
+            &client.call("PATCH", "/connectors/dst/offsets", Some(to_300)),
+            200
+        )["message"],
         "The offsets for this connector have been altered successfully"
     );
     assert_eq!(
@@ -312,7 +385,10 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
         json!({"kafka_offset": 300})
     );
     // From offset 300 the sink writes the last 20 records once more.
-    assert_eq!(client.call("PUT", "/connectors/dst/resume", None).status, 202);
+    assert_eq!(
+        client.call("PUT", "/connectors/dst/resume", None).status,
+        202
+    );
     let replayed = wait_for_lines(&output, 340, Duration::from_secs(60));
     assert_eq!(&replayed[320..], &numbered_lines(140, 20, 20)[..]);
     assert_eq!(client.call("PUT", "/connectors/dst/stop", None).status, 202);
@@ -353,19 +429,38 @@ fn plugins_loggers_and_errors(client: &dyn RestClient) {
     assert!(plugins[0]["version"].is_string());
     let all = expect(&client.get("/connector-plugins?connectorsOnly=false"), 200);
     assert!(all.as_array().unwrap().len() >= 2);
-    expect_error(&client.get("/connector-plugins?connectorsOnly=perhaps"), 400);
+    expect_error(
+        &client.get("/connector-plugins?connectorsOnly=perhaps"),
+        400,
+    );
 
-    let keys = expect(&client.get("/connector-plugins/FileStreamSource/config"), 200);
+    let keys = expect(
+        &client.get("/connector-plugins/FileStreamSource/config"),
+        200,
+    );
     let names: Vec<&str> = keys
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["name"].as_str().unwrap())
         .collect();
-    for name in ["name", "connector.class", "tasks.max", "grant.files", "file", "topic", "batch.size"] {
+    for name in [
+        "name",
+        "connector.class",
+        "tasks.max",
+        "grant.files",
+        "file",
+        "topic",
+        "batch.size",
+    ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }
-    let file = keys.as_array().unwrap().iter().find(|k| k["name"] == "file").unwrap();
+    let file = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "file")
+        .unwrap();
     assert_eq!(file["type"], "STRING");
     assert!(file["documentation"].as_str().unwrap().len() > 5);
     expect_error(&client.get("/connector-plugins/NoSuch/config"), 404);
@@ -378,7 +473,12 @@ fn plugins_loggers_and_errors(client: &dyn RestClient) {
     let report = expect(&report, 200);
     assert_eq!(report["name"], "file-source");
     assert!(report["error_count"].as_i64().unwrap() >= 3, "{report}");
-    assert!(report["groups"].as_array().unwrap().contains(&json!("Common")));
+    assert!(
+        report["groups"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Common"))
+    );
     let entry = |key: &str| {
         report["configs"]
             .as_array()
@@ -388,10 +488,25 @@ fn plugins_loggers_and_errors(client: &dyn RestClient) {
             .unwrap_or_else(|| panic!("{key} not in {report}"))
             .clone()
     };
-    assert!(entry("file")["value"]["errors"][0].as_str().unwrap().contains("missing required"));
+    assert!(
+        entry("file")["value"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("missing required")
+    );
     assert_eq!(entry("batch.size")["value"]["value"], "lots");
-    assert!(!entry("batch.size")["value"]["errors"].as_array().unwrap().is_empty());
-    assert!(entry("bogus")["value"]["errors"][0].as_str().unwrap().contains("unknown configuration key"));
+    assert!(
+        !entry("batch.size")["value"]["errors"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        entry("bogus")["value"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("unknown configuration key")
+    );
     assert_eq!(entry("topic")["value"]["errors"], json!([]));
     let clean = client.call(
         "PUT",
@@ -406,36 +521,69 @@ fn plugins_loggers_and_errors(client: &dyn RestClient) {
     );
     assert!(expect_error(&other, 400).contains("does not match request type"));
     expect_error(
-        &client.call("PUT", "/connector-plugins/NoSuch/config/validate", Some(json!({}))),
+        &client.call(
+            "PUT",
+            "/connector-plugins/NoSuch/config/validate",
+            Some(json!({})),
+        ),
         404,
     );
     expect_error(
-        &client.call("PUT", "/connector-plugins/file-source/config/validate", Some(json!([1]))),
+        &client.call(
+            "PUT",
+            "/connector-plugins/file-source/config/validate",
+            Some(json!([1])),
+        ),
         400,
     );
 
     let loggers = expect(&client.get("/admin/loggers"), 200);
     assert_eq!(loggers["root"]["level"], "INFO");
-    let changed = client.call("PUT", "/admin/loggers/sluice::worker", Some(json!({"level": "debug"})));
+    let changed = client.call(
+        "PUT",
+        "/admin/loggers/sluice::worker",
+        Some(json!({"level": "debug"})),
+    );
     assert_eq!(expect(&changed, 200), json!(["sluice::worker"]));
     let level = expect(&client.get("/admin/loggers/sluice::worker::sink_task"), 200);
     assert_eq!(level["level"], "DEBUG");
     assert!(expect(&client.get("/admin/loggers"), 200)["sluice::worker"]["last_modified"].is_u64());
-    let cluster = client.call("PUT", "/admin/loggers/sluice::rest?scope=cluster", Some(json!({"level": "WARN"})));
+    let cluster = client.call(
+        "PUT",
+        "/admin/loggers/sluice::rest?scope=cluster",
+        Some(json!({"level": "WARN"})),
+    );
     assert_eq!(cluster.status, 204);
     assert!(
-        expect_error(&client.call("PUT", "/admin/loggers/sluice", Some(json!({"level": "LOUD"}))), 400)
-            .contains("Invalid log level 'LOUD'")
+        expect_error(
+            &client.call(
+                "PUT",
+                "/admin/loggers/sluice",
+                Some(json!({"level": "LOUD"}))
+            ),
+            400
+        )
+        .contains("Invalid log level 'LOUD'")
     );
-    expect_error(&client.call("PUT", "/admin/loggers/sluice", Some(json!({}))), 400);
+    expect_error(
+        &client.call("PUT", "/admin/loggers/sluice", Some(json!({}))),
+        400,
+    );
     expect_error(&client.get("/admin/loggers/a%20b"), 400);
     let reset = client.call("PUT", "/admin/loggers/root", Some(json!({"level": "INFO"})));
     assert_eq!(expect(&reset, 200)[0], "root");
 
-    assert_eq!(expect_error(&client.get("/no/such/path"), 404), "HTTP 404 Not Found");
+    assert_eq!(
+        expect_error(&client.get("/no/such/path"), 404),
+        "HTTP 404 Not Found"
+    );
     expect_error(&client.call("DELETE", "/connector-plugins", None), 405);
     expect_error(&client.call("POST", "/connectors/x/status", None), 405);
-    let wrong_type = client.call("POST", "/connectors", Some(json!({"name": "w", "config": {"file": ["a"]}})));
+    let wrong_type = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "w", "config": {"file": ["a"]}})),
+    );
     assert!(expect_error(&wrong_type, 400).contains("must be a string"));
     let empty = client.send("PUT", "/connectors/e/config", &[], None);
     expect_error(&empty, 400);
@@ -444,7 +592,10 @@ fn plugins_loggers_and_errors(client: &dyn RestClient) {
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let paths = document["paths"].as_object().unwrap();
     for path in KAFKA_CONNECT_PATHS {
-        assert!(paths.contains_key(*path), "{path} is not in the OpenAPI document");
+        assert!(
+            paths.contains_key(*path),
+            "{path} is not in the OpenAPI document"
+        );
     }
 }
 
@@ -502,11 +653,18 @@ fn every_endpoint_against_a_running_worker() {
 fn secrets(client: &dyn RestClient, scratch: &Scratch, env_var: &str, log: impl Fn() -> String) {
     let secrets_file = scratch.file("secrets.properties");
     std::fs::write(&secrets_file, "topic=secret-topic-7f3a\n").unwrap();
-    append_lines(&scratch.dir("inbox").join("s.txt"), &numbered_lines(0, 5, 10));
+    append_lines(
+        &scratch.dir("inbox").join("s.txt"),
+        &numbered_lines(0, 5, 10),
+    );
     let mut config = source_config("unused");
     config["file"] = json!(format!("${{env:{env_var}}}"));
     config["topic"] = json!(format!("${{file:{}:topic}}", secrets_file.display()));
-    let created = client.call("POST", "/connectors", Some(json!({"name": "sec", "config": config.clone()})));
+    let created = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "sec", "config": config.clone()})),
+    );
     let info = expect(&created, 201);
     assert_eq!(info["config"]["file"], config["file"]);
     assert_eq!(info["config"]["topic"], config["topic"]);
@@ -521,27 +679,51 @@ fn secrets(client: &dyn RestClient, scratch: &Scratch, env_var: &str, log: impl 
     );
     assert!(!everything.contains("secret-topic-7f3a") && !everything.contains("/inbox/s.txt"));
     wait_state(client, "sec", "RUNNING", &["RUNNING"]);
-    wait_for("the secret topic to be used", Duration::from_secs(30), || {
-        let topics = client.get("/connectors/sec/topics").json();
-        (topics["sec"]["topics"] == json!(["secret-topic-7f3a"])).then_some(())
-    });
+    wait_for(
+        "the secret topic to be used",
+        Duration::from_secs(30),
+        || {
+            let topics = client.get("/connectors/sec/topics").json();
+            (topics["sec"]["topics"] == json!(["secret-topic-7f3a"])).then_some(())
+        },
+    );
 
     // A task that fails on a secret path: the trace masks it.
     let mut missing = source_config("t");
-    missing["file"] = json!(format!("${{file:{}:nofile}}", scratch.file("secret2.properties").display()));
-    std::fs::write(scratch.file("secret2.properties"), "nofile=/inbox/hidden-name-91.txt\n").unwrap();
-    expect(&client.call("PUT", "/connectors/sec2/config", Some(missing)), 201);
+    missing["file"] = json!(format!(
+        "${{file:{}:nofile}}",
+        scratch.file("secret2.properties").display()
+    ));
+    std::fs::write(
+        scratch.file("secret2.properties"),
+        "nofile=/inbox/hidden-name-91.txt\n",
+    )
+    .unwrap();
+    expect(
+        &client.call("PUT", "/connectors/sec2/config", Some(missing)),
+        201,
+    );
     let failed = wait_state(client, "sec2", "RUNNING", &["FAILED"]);
     let trace = failed["tasks"][0]["trace"].as_str().unwrap();
-    assert!(trace.contains("[hidden]") && !trace.contains("hidden-name-91"), "{trace}");
+    assert!(
+        trace.contains("[hidden]") && !trace.contains("hidden-name-91"),
+        "{trace}"
+    );
     assert!(!log().contains("hidden-name-91"), "the log shows a secret");
 
     // An unresolvable reference is a 400 naming the key and the reference.
     let mut unresolvable = source_config("t");
     unresolvable["file"] = json!("${env:SLUICE_TEST_NOT_SET_ANYWHERE}");
-    let refused = client.call("POST", "/connectors", Some(json!({"name": "sec3", "config": unresolvable})));
+    let refused = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "sec3", "config": unresolvable})),
+    );
     let message = expect_error(&refused, 400);
-    assert!(message.contains("\"file\"") && message.contains("SLUICE_TEST_NOT_SET_ANYWHERE is not set"), "{message}");
+    assert!(
+        message.contains("\"file\"") && message.contains("SLUICE_TEST_NOT_SET_ANYWHERE is not set"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -559,22 +741,36 @@ fn secrets_are_resolved_only_for_tasks() {
     let broker = Broker::start();
     let scratch = Scratch::new("rest-secrets-process");
     let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
-    setup.env.push(("SLUICE_TEST_SECRET_FILE_B".into(), "/inbox/s.txt".into()));
+    setup
+        .env
+        .push(("SLUICE_TEST_SECRET_FILE_B".into(), "/inbox/s.txt".into()));
     let worker = setup.spawn();
     worker.wait_ready();
-    secrets(&worker, &scratch, "SLUICE_TEST_SECRET_FILE_B", || worker.log());
+    secrets(&worker, &scratch, "SLUICE_TEST_SECRET_FILE_B", || {
+        worker.log()
+    });
 }
 
 #[test]
 fn connectors_changed_over_rest_survive_a_restart() {
     let broker = Broker::start();
     let scratch = Scratch::new("rest-persist");
-    append_lines(&scratch.dir("inbox").join("in.txt"), &numbered_lines(0, 10, 20));
+    append_lines(
+        &scratch.dir("inbox").join("in.txt"),
+        &numbered_lines(0, 10, 20),
+    );
     let setup = WorkerSetup::new(&scratch, &broker, &[]);
     let worker = setup.spawn();
     worker.wait_ready();
     let create = |name: &str, config: Value| {
-        expect(&worker.call("POST", "/connectors", Some(json!({"name": name, "config": config}))), 201);
+        expect(
+            &worker.call(
+                "POST",
+                "/connectors",
+                Some(json!({"name": name, "config": config})),
+            ),
+            201,
+        );
     };
     create("kept", source_config("a"));
     create("paused", source_config("b"));
@@ -586,8 +782,18 @@ fn connectors_changed_over_rest_survive_a_restart() {
     );
     expect(&stopped, 201);
     wait_state(&worker, "stopped", "STOPPED", &[]);
-    expect(&worker.call("PATCH", "/connectors/kept/config", Some(json!({"batch.size": "7"}))), 200);
-    assert_eq!(worker.call("PUT", "/connectors/paused/pause", None).status, 202);
+    expect(
+        &worker.call(
+            "PATCH",
+            "/connectors/kept/config",
+            Some(json!({"batch.size": "7"})),
+        ),
+        200,
+    );
+    assert_eq!(
+        worker.call("PUT", "/connectors/paused/pause", None).status,
+        202
+    );
     assert_eq!(worker.call("DELETE", "/connectors/gone", None).status, 204);
     wait_state(&worker, "paused", "PAUSED", &["PAUSED"]);
     assert!(worker.stop().success());
@@ -598,7 +804,10 @@ fn connectors_changed_over_rest_survive_a_restart() {
         expect(&RestClient::get(&worker, "/connectors"), 200),
         json!(["kept", "paused", "stopped"])
     );
-    assert_eq!(expect(&RestClient::get(&worker, "/connectors/kept/config"), 200)["batch.size"], "7");
+    assert_eq!(
+        expect(&RestClient::get(&worker, "/connectors/kept/config"), 200)["batch.size"],
+        "7"
+    );
     wait_state(&worker, "kept", "RUNNING", &["RUNNING"]);
     wait_state(&worker, "paused", "PAUSED", &["PAUSED"]);
     wait_state(&worker, "stopped", "STOPPED", &[]);
@@ -610,17 +819,34 @@ fn authentication(client: &dyn RestClient) {
         expect_error(&open, 401),
         "This endpoint requires authentication: send an Authorization header"
     );
-    assert_eq!(open.header("www-authenticate"), Some("Basic realm=\"sluice\""));
-    for path in ["/", "/connector-plugins", "/admin/loggers", "/openapi.json", "/connectors/x/status"] {
+    assert_eq!(
+        open.header("www-authenticate"),
+        Some("Basic realm=\"sluice\"")
+    );
+    for path in [
+        "/",
+        "/connector-plugins",
+        "/admin/loggers",
+        "/openapi.json",
+        "/connectors/x/status",
+    ] {
         expect_error(&client.get(path), 401);
     }
     expect_error(&client.call("POST", "/connectors", Some(json!({}))), 401);
     assert_eq!(client.get("/health").status, 200);
     // admin:s3cret
     let basic = [("Authorization", "Basic YWRtaW46czNjcmV0")];
-    assert_eq!(expect(&client.send("GET", "/connectors", &basic, None), 200), json!([]));
+    assert_eq!(
+        expect(&client.send("GET", "/connectors", &basic, None), 200),
+        json!([])
+    );
     let bearer = [("Authorization", "Bearer tok-42")];
-    assert_eq!(client.send("GET", "/connector-plugins", &bearer, None).status, 200);
+    assert_eq!(
+        client
+            .send("GET", "/connector-plugins", &bearer, None)
+            .status,
+        200
+    );
     let wrong = [("Authorization", "Bearer tok-43")];
     assert_eq!(
         expect_error(&client.send("GET", "/connectors", &wrong, None), 401),
@@ -636,12 +862,17 @@ fn authentication_guards_every_endpoint_but_health() {
     unsafe { std::env::set_var("SLUICE_TEST_REST_PASSWORD", "s3cret") };
     let auth = [
         ("rest.auth.basic.username", "admin".to_string()),
-        ("rest.auth.basic.password", "${env:SLUICE_TEST_REST_PASSWORD}".to_string()),
+        (
+            "rest.auth.basic.password",
+            "${env:SLUICE_TEST_REST_PASSWORD}".to_string(),
+        ),
         ("rest.auth.bearer.token", "tok-42".to_string()),
     ];
     let mut setup = WorkerSetup::new(&scratch, &broker, &auth);
     authentication(&InProcess::start(&setup.worker_file, &[]));
-    setup.env.push(("SLUICE_TEST_REST_PASSWORD".into(), "s3cret".into()));
+    setup
+        .env
+        .push(("SLUICE_TEST_REST_PASSWORD".into(), "s3cret".into()));
     let worker = setup.spawn();
     wait_for("the worker to be healthy", Duration::from_secs(60), || {
         worker.get("/health").filter(|(code, _)| *code == 200)

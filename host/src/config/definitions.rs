@@ -167,20 +167,22 @@ pub fn definitions(plugin: &Plugin) -> Vec<ConfigKeyInfo> {
     }
     let mut out: Vec<ConfigKeyInfo> = framework
         .into_iter()
-        .map(|(name, type_, default, required, importance, group, doc)| ConfigKeyInfo {
-            name: name.to_string(),
-            type_: type_.to_string(),
-            required: *required,
-            default_value: default.map(String::from),
-            importance: importance.to_string(),
-            documentation: doc.to_string(),
-            group: Some(group.to_string()),
-            order_in_group: 0,
-            width: "NONE".into(),
-            display_name: name.to_string(),
-            dependents: Vec::new(),
-            order: 0,
-        })
+        .map(
+            |(name, type_, default, required, importance, group, doc)| ConfigKeyInfo {
+                name: name.to_string(),
+                type_: type_.to_string(),
+                required: *required,
+                default_value: default.map(String::from),
+                importance: importance.to_string(),
+                documentation: doc.to_string(),
+                group: Some(group.to_string()),
+                order_in_group: 0,
+                width: "NONE".into(),
+                display_name: name.to_string(),
+                dependents: Vec::new(),
+                order: 0,
+            },
+        )
         .collect();
     out.extend(plugin.config_keys.iter().map(|k| plugin_key(plugin, k)));
     number(&mut out);
@@ -226,7 +228,11 @@ fn number(keys: &mut [ConfigKeyInfo]) {
 
 /// The validation report for `raw` against `plugin`: every definition with
 /// its value and errors, and an entry for each key that is not defined.
-pub fn report(plugin: &Plugin, raw: &BTreeMap<String, String>, errors: &ConfigErrors) -> ConfigInfos {
+pub fn report(
+    plugin: &Plugin,
+    raw: &BTreeMap<String, String>,
+    errors: &ConfigErrors,
+) -> ConfigInfos {
     let mut definitions = definitions(plugin);
     for key in raw.keys() {
         if !definitions.iter().any(|d| &d.name == key) {

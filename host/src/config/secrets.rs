@@ -112,7 +112,10 @@ fn substitute(value: &str) -> Result<(String, Vec<String>), String> {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
-            return Err(format!("the reference at \"{}\" is not closed with }}", &rest[start..]));
+            return Err(format!(
+                "the reference at \"{}\" is not closed with }}",
+                &rest[start..]
+            ));
         };
         let reference = &after[..end];
         let secret = match reference.split_once(':') {
@@ -146,9 +149,8 @@ fn file_value(path_and_key: &str) -> Result<String, String> {
             "${{file:{path_and_key}}} must name a file and a key: ${{file:/path/to/file.properties:key}}"
         ));
     };
-    let text = std::fs::read_to_string(Path::new(path)).map_err(|e| {
-        format!("${{file:{path_and_key}}} cannot be resolved: reading {path}: {e}")
-    })?;
+    let text = std::fs::read_to_string(Path::new(path))
+        .map_err(|e| format!("${{file:{path_and_key}}} cannot be resolved: reading {path}: {e}"))?;
     properties::parse(&text).remove(key).ok_or_else(|| {
         format!("${{file:{path_and_key}}} cannot be resolved: {path} has no key \"{key}\"")
     })
@@ -202,7 +204,10 @@ mod tests {
                 "url",
                 &format!("postgres://${{file:{}:user}}@db", file.display()),
             ),
-            ("password", &format!("${{file:{}:password}}", file.display())),
+            (
+                "password",
+                &format!("${{file:{}:password}}", file.display()),
+            ),
             ("plain", "x"),
         ]);
         let resolved = resolve(&raw).unwrap();
@@ -214,7 +219,11 @@ mod tests {
             resolved.secrets.mask("failed with s3cret-file and tok-123"),
             "failed with [hidden] and [hidden]"
         );
-        let tasks = map(&[("password", "s3cret-file"), ("dsn", "tok-123!"), ("plain", "x")]);
+        let tasks = map(&[
+            ("password", "s3cret-file"),
+            ("dsn", "tok-123!"),
+            ("plain", "x"),
+        ]);
         let shown = unresolve(&tasks, &raw, &resolved);
         assert_eq!(shown["password"], raw["password"]);
         assert_eq!(shown["dsn"], "[hidden]!");
@@ -230,9 +239,18 @@ mod tests {
             ("c", "${env:OPEN"),
         ]);
         let errors = resolve(&raw).unwrap_err().to_string();
-        assert!(errors.contains("\"a\"") && errors.contains("SLUICE_TEST_SURELY_UNSET is not set"), "{errors}");
-        assert!(errors.contains("\"b\"") && errors.contains("/nonexistent/x.properties"), "{errors}");
-        assert!(errors.contains("\"c\"") && errors.contains("not closed"), "{errors}");
+        assert!(
+            errors.contains("\"a\"") && errors.contains("SLUICE_TEST_SURELY_UNSET is not set"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("\"b\"") && errors.contains("/nonexistent/x.properties"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("\"c\"") && errors.contains("not closed"),
+            "{errors}"
+        );
     }
 
     #[test]

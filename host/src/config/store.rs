@@ -114,8 +114,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sluice-store-{}", std::process::id()));
         let path = dir.join("connectors.json");
         let store = ConnectorStore::open(&path).unwrap();
-        let config: BTreeMap<String, String> =
-            [("name".to_string(), "a".to_string())].into_iter().collect();
+        let config: BTreeMap<String, String> = [("name".to_string(), "a".to_string())]
+            .into_iter()
+            .collect();
         store
             .put(
                 "a",

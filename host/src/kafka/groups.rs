@@ -55,7 +55,11 @@ fn partitions_of(consumer: &BaseConsumer, topics: &[String]) -> Result<TopicPart
 
 /// The committed offsets of `group` on `topics`; partitions without a
 /// committed offset are left out.
-pub fn committed(config: &ClientConfig, group: &str, topics: &[String]) -> Result<Vec<GroupOffset>> {
+pub fn committed(
+    config: &ClientConfig,
+    group: &str,
+    topics: &[String],
+) -> Result<Vec<GroupOffset>> {
     let consumer = group_client(config, group)?;
     let partitions = partitions_of(&consumer, topics)?;
     if partitions.count() == 0 {
@@ -81,7 +85,11 @@ pub fn committed(config: &ClientConfig, group: &str, topics: &[String]) -> Resul
 /// Commits `offsets` for `group`. A `None` offset puts the partition back
 /// where a new group would start: at its earliest offset, as Sluice's sink
 /// consumers read a partition with no committed offset from the beginning.
-pub fn alter(config: &ClientConfig, group: &str, offsets: &[(String, i32, Option<i64>)]) -> Result<()> {
+pub fn alter(
+    config: &ClientConfig,
+    group: &str,
+    offsets: &[(String, i32, Option<i64>)],
+) -> Result<()> {
     let consumer = group_client(config, group)?;
     let mut list = TopicPartitionList::new();
     for (topic, partition, offset) in offsets {
@@ -90,7 +98,9 @@ pub fn alter(config: &ClientConfig, group: &str, offsets: &[(String, i32, Option
             None => {
                 let (low, _high) = consumer
                     .fetch_watermarks(topic, *partition, TIMEOUT)
-                    .with_context(|| format!("reading the earliest offset of {topic}-{partition}"))?;
+                    .with_context(|| {
+                        format!("reading the earliest offset of {topic}-{partition}")
+                    })?;
                 low
             }
         };
@@ -105,18 +115,22 @@ pub fn alter(config: &ClientConfig, group: &str, offsets: &[(String, i32, Option
 /// broker supports it, and otherwise every partition is committed at its
 /// earliest offset, which a sink then reads from as it would with none.
 pub async fn reset(config: &ClientConfig, group: &str, topics: &[String]) -> Result<()> {
-    let admin: AdminClient<DefaultClientContext> = config
-        .create()
-        .context("creating the Kafka admin client")?;
+    let admin: AdminClient<DefaultClientContext> =
+        config.create().context("creating the Kafka admin client")?;
     let deleted = admin
-        .delete_groups(&[group], &AdminOptions::new().request_timeout(Some(TIMEOUT)))
+        .delete_groups(
+            &[group],
+            &AdminOptions::new().request_timeout(Some(TIMEOUT)),
+        )
         .await;
     match deleted.as_deref() {
         Ok([Ok(_)]) => return Ok(()),
         Ok([Err((_, code))]) if *code == rdkafka::types::RDKafkaErrorCode::GroupIdNotFound => {
             return Ok(());
         }
-        other => tracing::debug!("deleting group {group} failed ({other:?}); committing earliest offsets instead"),
+        other => tracing::debug!(
+            "deleting group {group} failed ({other:?}); committing earliest offsets instead"
+        ),
     }
     let config = config.clone();
     let group = group.to_string();

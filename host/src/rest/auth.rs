@@ -40,9 +40,10 @@ pub async fn require(State(api): State<Arc<Api>>, request: Request, next: Next) 
     } else {
         "Bearer realm=\"sluice\""
     };
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(challenge),
+    );
     response
 }
 

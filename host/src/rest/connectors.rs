@@ -60,7 +60,11 @@ pub async fn list(
             let entry = ExpandedConnector {
                 status: status.then(|| worker.status().get(&name)).flatten(),
                 info: info
-                    .then(|| worker.connector(&name).map(|e| ConnectorInfo::new(&name, &e)))
+                    .then(|| {
+                        worker
+                            .connector(&name)
+                            .map(|e| ConnectorInfo::new(&name, &e))
+                    })
                     .flatten(),
             };
             (name, entry)
@@ -82,9 +86,9 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let worker = api.worker()?;
-    let object = body
-        .as_object()
-        .ok_or_else(|| ApiError::bad_request("The request body must be a JSON object with \"name\" and \"config\""))?;
+    let object = body.as_object().ok_or_else(|| {
+        ApiError::bad_request("The request body must be a JSON object with \"name\" and \"config\"")
+    })?;
     for key in object.keys() {
         if !matches!(key.as_str(), "name" | "config" | "initial_state") {
             return Err(ApiError::bad_request(format!(
@@ -103,7 +107,11 @@ pub async fn create(
     };
     let mut config = match object.get("config") {
         Some(config) => config_map_strict(config, "the connector configuration")?,
-        None => return Err(ApiError::bad_request("The request has no \"config\" object")),
+        None => {
+            return Err(ApiError::bad_request(
+                "The request has no \"config\" object",
+            ));
+        }
     };
     let name = match (name, config.get("name")) {
         (Some(name), Some(in_config)) if &name != in_config => {
@@ -294,7 +302,10 @@ pub async fn tasks(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<TaskInfo>>, ApiError> {
-    let entry = api.worker()?.connector(&name).ok_or_else(|| not_found(&name))?;
+    let entry = api
+        .worker()?
+        .connector(&name)
+        .ok_or_else(|| not_found(&name))?;
     Ok(Json(
         entry
             .task_configs
@@ -321,7 +332,10 @@ pub async fn tasks_config(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<Json<BTreeMap<String, BTreeMap<String, String>>>, ApiError> {
-    let entry = api.worker()?.connector(&name).ok_or_else(|| not_found(&name))?;
+    let entry = api
+        .worker()?
+        .connector(&name)
+        .ok_or_else(|| not_found(&name))?;
     Ok(Json(
         entry
             .task_configs

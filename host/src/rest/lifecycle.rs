@@ -24,7 +24,10 @@ async fn set_target(api: &Api, name: &str, target: TargetState) -> Result<Status
     params(("connector" = String, Path, description = "The connector's name")),
     responses((status = 202, description = "Paused"),
               (status = 404, description = "No such connector", body = ErrorMessage)))]
-pub async fn pause(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn pause(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     set_target(&api, &name, TargetState::Paused).await
 }
 
@@ -33,7 +36,10 @@ pub async fn pause(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Res
     params(("connector" = String, Path, description = "The connector's name")),
     responses((status = 202, description = "Resumed"),
               (status = 404, description = "No such connector", body = ErrorMessage)))]
-pub async fn resume(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn resume(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     set_target(&api, &name, TargetState::Started).await
 }
 
@@ -43,7 +49,10 @@ pub async fn resume(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Re
     params(("connector" = String, Path, description = "The connector's name")),
     responses((status = 202, description = "Stopped"),
               (status = 404, description = "No such connector", body = ErrorMessage)))]
-pub async fn stop(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn stop(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     set_target(&api, &name, TargetState::Stopped).await
 }
 

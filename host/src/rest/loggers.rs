@@ -63,10 +63,9 @@ pub async fn set(
     RawQuery(query): RawQuery,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let level = body
-        .get("level")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("The request body must specify a log level: {\"level\": \"DEBUG\"}"))?;
+    let level = body.get("level").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::bad_request("The request body must specify a log level: {\"level\": \"DEBUG\"}")
+    })?;
     let cluster = query_pairs(query.as_deref())
         .iter()
         .any(|(k, v)| k == "scope" && v.eq_ignore_ascii_case("cluster"));

@@ -78,7 +78,10 @@ pub fn router(api: Arc<Api>) -> Router {
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "HTTP 405 Method Not Allowed")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HTTP 405 Method Not Allowed",
+            )
         })
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&api),
@@ -211,7 +214,11 @@ fn percent_decode(text: &str) -> String {
 
 /// A boolean query parameter (`true`/`false`), `default` when absent.
 fn query_bool(query: Option<&str>, name: &str, default: bool) -> Result<bool, ApiError> {
-    match query_pairs(query).into_iter().rev().find(|(k, _)| k == name) {
+    match query_pairs(query)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == name)
+    {
         None => Ok(default),
         Some((_, v)) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some((_, v)) if v.eq_ignore_ascii_case("false") => Ok(false),

@@ -55,14 +55,18 @@ pub async fn alter(
         .get("offsets")
         .and_then(Value::as_array)
         .ok_or_else(|| {
-            ApiError::bad_request("The request body must be {\"offsets\": [{\"partition\": ..., \"offset\": ...}]}")
+            ApiError::bad_request(
+                "The request body must be {\"offsets\": [{\"partition\": ..., \"offset\": ...}]}",
+            )
         })?;
     let mut changes = Vec::new();
     for entry in list {
         let partition = entry
             .get("partition")
             .filter(|p| !p.is_null())
-            .ok_or_else(|| ApiError::bad_request(format!("An offset entry has no partition: {entry}")))?;
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("An offset entry has no partition: {entry}"))
+            })?;
         let offset = entry.get("offset").filter(|o| !o.is_null()).cloned();
         changes.push(OffsetChange {
             partition: partition.clone(),
@@ -102,7 +106,9 @@ pub async fn topics(
         return Err(WorkerError::NotFound(name).into());
     }
     let topics = worker.active_topics(&name);
-    Ok(Json([(name, ActiveTopics { topics })].into_iter().collect()))
+    Ok(Json(
+        [(name, ActiveTopics { topics })].into_iter().collect(),
+    ))
 }
 
 /// Empties the connector's active topics. 202.

@@ -91,9 +91,9 @@ fn add_common_responses(document: &mut Value) {
                     continue;
                 };
                 if path != "/health" {
-                    responses
-                        .entry("401")
-                        .or_insert_with(|| error("Authentication is on and the request has no valid credentials"));
+                    responses.entry("401").or_insert_with(|| {
+                        error("Authentication is on and the request has no valid credentials")
+                    });
                     responses
                         .entry("503")
                         .or_insert_with(|| error("The worker is still starting"));
@@ -104,7 +104,10 @@ fn add_common_responses(document: &mut Value) {
             }
         }
     }
-    if let Some(components) = document.get_mut("components").and_then(Value::as_object_mut) {
+    if let Some(components) = document
+        .get_mut("components")
+        .and_then(Value::as_object_mut)
+    {
         components.insert(
             "securitySchemes".into(),
             json!({

@@ -98,11 +98,13 @@ impl Worker {
                 ));
             }
             self.offsets.alter(name, &parsed)?;
-            return Ok("The Connect framework-managed offsets for this connector have been \
+            return Ok(
+                "The Connect framework-managed offsets for this connector have been \
                        altered successfully. However, if this connector manages offsets \
                        externally, they will need to be manually altered in the system that \
                        the connector uses."
-                .into());
+                    .into(),
+            );
         }
         let parsed = changes
             .iter()
@@ -120,11 +122,13 @@ impl Worker {
         let (kind, sink) = self.stopped_offset_target(name).await?;
         if kind == PluginKind::Source {
             self.offsets.reset(name)?;
-            return Ok("The Connect framework-managed offsets for this connector have been \
+            return Ok(
+                "The Connect framework-managed offsets for this connector have been \
                        reset successfully. However, if this connector manages offsets \
                        externally, they will need to be manually reset in the system that \
                        the connector uses."
-                .into());
+                    .into(),
+            );
         }
         let (client, group, topics) = sink.expect("a sink has its group");
         kafka::groups::reset(&client, &group, &topics).await?;
@@ -133,9 +137,11 @@ impl Worker {
 
     /// The connector's kind and, for a sink, the client configuration, group
     /// and topics its offsets are read from.
-    async fn offset_target(&self, name: &str) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
-        self.with_managed(name, async |m| self.group_of(m))
-            .await
+    async fn offset_target(
+        &self,
+        name: &str,
+    ) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+        self.with_managed(name, async |m| self.group_of(m)).await
     }
 
     /// As [`Worker::offset_target`], refusing a connector that is not
@@ -153,10 +159,7 @@ impl Worker {
         .await
     }
 
-    fn group_of(
-        &self,
-        m: &super::Managed,
-    ) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+    fn group_of(&self, m: &super::Managed) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
         let prepared = m.prepared()?;
         let config = &prepared.config;
         if prepared.plugin.kind == PluginKind::Source {
@@ -169,7 +172,11 @@ impl Worker {
         );
         Ok((
             PluginKind::Sink,
-            Some((client, format!("connect-{}", config.name), config.topics.clone())),
+            Some((
+                client,
+                format!("connect-{}", config.name),
+                config.topics.clone(),
+            )),
         ))
     }
 }

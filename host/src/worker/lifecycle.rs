@@ -34,9 +34,9 @@ impl Managed {
     }
 
     pub(super) fn prepared(&self) -> Result<&Prepared, WorkerError> {
-        self.prepared.as_ref().map_err(|why| {
-            WorkerError::BadRequest(format!("the connector cannot run: {why}"))
-        })
+        self.prepared
+            .as_ref()
+            .map_err(|why| WorkerError::BadRequest(format!("the connector cannot run: {why}")))
     }
 
     pub(super) fn is_running(&self) -> bool {
@@ -67,8 +67,13 @@ impl Worker {
         }
         let mut managed = self.managed.lock().await;
         for (name, (raw, target, prepared)) in checked {
-            self.store
-                .put(&name, StoredConnector { config: raw.clone(), state: target })?;
+            self.store.put(
+                &name,
+                StoredConnector {
+                    config: raw.clone(),
+                    state: target,
+                },
+            )?;
             let mut m = Managed {
                 raw,
                 target,
@@ -88,7 +93,9 @@ impl Worker {
         raw: BTreeMap<String, String>,
         initial: TargetState,
     ) -> Result<ConnectorEntry, WorkerError> {
-        let name = crate::config::connector::identity(&raw).map_err(WorkerError::Invalid)?.0;
+        let name = crate::config::connector::identity(&raw)
+            .map_err(WorkerError::Invalid)?
+            .0;
         let mut managed = self.managed.lock().await;
         if managed.contains_key(&name) {
             return Err(WorkerError::Duplicate(name));
@@ -119,9 +126,7 @@ impl Worker {
             Some(m) => (false, m.target),
             None => (true, TargetState::Started),
         };
-        let entry = self
-            .install(&mut managed, name, raw, target)
-            .await?;
+        let entry = self.install(&mut managed, name, raw, target).await?;
         Ok((created, entry))
     }
 
@@ -354,7 +359,9 @@ impl Worker {
             .as_ref()
             .map(|p| Some(p.plugin.kind))
             .unwrap_or_else(|_| self.kind_of(&m.raw));
-        let type_name = kind.map(|k| k.to_string()).unwrap_or_else(|| "unknown".into());
+        let type_name = kind
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "unknown".into());
         let failure = match (&m.prepared, m.target) {
             (Err(why), _) => Some(why.clone()),
             (Ok(_), TargetState::Stopped) => None,
@@ -371,14 +378,25 @@ impl Worker {
         if let Some(trace) = failure {
             tracing::error!("connector {name} failed: {trace}");
             m.task_configs.clear();
-            self.status
-                .set_connector(name, &type_name, (State::Failed, Some(trace)), 0, State::Unassigned, id);
+            self.status.set_connector(
+                name,
+                &type_name,
+                (State::Failed, Some(trace)),
+                0,
+                State::Unassigned,
+                id,
+            );
         } else {
             let count = m.task_configs.len() as u32;
             match m.target {
-                TargetState::Stopped => self
-                    .status
-                    .set_connector(name, &type_name, (State::Stopped, None), 0, State::Stopped, id),
+                TargetState::Stopped => self.status.set_connector(
+                    name,
+                    &type_name,
+                    (State::Stopped, None),
+                    0,
+                    State::Stopped,
+                    id,
+                ),
                 TargetState::Paused => self.status.set_connector(
                     name,
                     &type_name,
@@ -442,14 +460,17 @@ impl Worker {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        self.views.write().unwrap_or_else(|e| e.into_inner()).insert(
-            name.to_string(),
-            ConnectorEntry {
-                config: m.raw.clone(),
-                kind,
-                task_configs,
-            },
-        );
+        self.views
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                name.to_string(),
+                ConnectorEntry {
+                    config: m.raw.clone(),
+                    kind,
+                    task_configs,
+                },
+            );
     }
 
     /// Runs `f` on a managed connector under the worker's lock.

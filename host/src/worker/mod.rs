@@ -23,12 +23,12 @@ use crate::config::connector::identity;
 use crate::config::definitions::{self, ConfigInfos};
 use crate::config::secrets::{self, Resolved};
 use crate::config::store::ConnectorStore;
+pub use crate::config::store::TargetState;
 use crate::config::{ConfigError, ConfigErrors, ConnectorConfig, WorkerConfig};
 use crate::offsets::FileOffsetStore;
 use crate::plugin::instance::WitConfig;
 use crate::plugin::{ConnectorInstance, Plugin, PluginKind, PluginRegistry, bare_state};
 use crate::runtime::Runtime;
-pub use crate::config::store::TargetState;
 pub use connector_offsets::{OffsetChange, OffsetEntry};
 pub use lifecycle::Managed;
 pub use status::{State, StatusBoard};
@@ -210,7 +210,11 @@ impl Worker {
     ) -> Result<Prepared, ConfigErrors> {
         let (_, class) = identity(&resolved.config)?;
         let plugin = self.plugins.resolve_connector(&class).map_err(|reason| {
-            ConfigErrors(vec![ConfigError::invalid("connector.class", &class, reason)])
+            ConfigErrors(vec![ConfigError::invalid(
+                "connector.class",
+                &class,
+                reason,
+            )])
         })?;
         let config = ConnectorConfig::check(
             &resolved.config,
@@ -314,9 +318,10 @@ impl Worker {
         .map_err(|e| format!("instantiating the connector: {e:#}"))?;
         let mask = |s: String| prepared.resolved.secrets.mask(&s);
         match instance.task_configs(&wit_config(&config.raw), config.tasks_max) {
-            Ok(Ok(configs)) if !configs.is_empty() => {
-                Ok(configs.into_iter().take(config.tasks_max as usize).collect())
-            }
+            Ok(Ok(configs)) if !configs.is_empty() => Ok(configs
+                .into_iter()
+                .take(config.tasks_max as usize)
+                .collect()),
             Ok(Ok(_)) => Err("the connector returned no task configuration".into()),
             Ok(Err(e)) => Err(mask(format!(
                 "the connector failed to split its work: {}",
@@ -329,7 +334,12 @@ impl Worker {
     }
 
     /// The context a task of `prepared` runs with.
-    fn task_context(&self, prepared: &Prepared, task_id: u32, task_config: WitConfig) -> TaskContext {
+    fn task_context(
+        &self,
+        prepared: &Prepared,
+        task_id: u32,
+        task_config: WitConfig,
+    ) -> TaskContext {
         TaskContext {
             connector: Arc::clone(&prepared.config),
             task_id,
