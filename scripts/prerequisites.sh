@@ -4,6 +4,7 @@
 #
 #   - the wasm32-wasip2 Rust target (plugins are built for it)
 #   - the tansu broker (a Kafka-protocol broker from crates.io, no JVM)
+#   - schemathesis (PyPI), for the property-based test of the REST API
 
 SLUICE_CACHE="${SLUICE_CACHE:-$HOME/.cache/sluice}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE/target}"
@@ -27,3 +28,18 @@ if [ -z "${TANSU:-}" ]; then
     fi
 fi
 export TANSU
+
+if [ -z "${SCHEMATHESIS:-}" ]; then
+    SCHEMATHESIS="$SLUICE_CACHE/venv/bin/schemathesis"
+    if [ ! -x "$SCHEMATHESIS" ]; then
+        echo "==> installing schemathesis into $SLUICE_CACHE/venv"
+        if ! python3 -m venv "$SLUICE_CACHE/venv" 2>/dev/null; then
+            # Debian's python3 keeps venv in a package of its own.
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+            python3 -m venv "$SLUICE_CACHE/venv"
+        fi
+        "$SLUICE_CACHE/venv/bin/pip" install -q "schemathesis==4.32.5"
+    fi
+fi
+export SCHEMATHESIS

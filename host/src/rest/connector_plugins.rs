@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 
-use super::model::{ErrorMessage, PluginInfo};
+use super::model::{ConfigRequest, ErrorMessage, PluginInfo};
 use super::{Api, ApiError, JsonBody, config_map_strict, query_bool};
 use crate::config::definitions::{self, ConfigInfos, ConfigKeyInfo};
 use crate::plugin::PluginKind;
@@ -56,7 +56,7 @@ pub async fn config(
 /// value and errors. 200 even when there are errors (see error_count).
 #[utoipa::path(put, path = "/connector-plugins/{plugin}/config/validate", tag = "connector-plugins", operation_id = "validateConfigs",
     params(("plugin" = String, Path, description = "A plugin name, name@version or alias")),
-    request_body = std::collections::BTreeMap<String, String>,
+    request_body = ConfigRequest,
     responses((status = 200, description = "The keys with their values and errors", body = ConfigInfos),
               (status = 400, description = "Not a configuration, or connector.class names another plugin", body = ErrorMessage),
               (status = 404, description = "No such plugin", body = ErrorMessage)))]

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::model::{
-    ConfigPatch, ConnectorInfo, ConnectorList, ConnectorTaskId, CreateConnectorRequest,
-    ErrorMessage, ExpandedConnector, TaskInfo,
+    ConfigPatch, ConfigRequest, ConnectorInfo, ConnectorList, ConnectorTaskId, CreateConnectorRequest,
+    ErrorMessage, Expand, ExpandedConnector, TaskInfo,
 };
 use super::{Api, ApiError, JsonBody, config_map, config_map_strict, query_pairs};
 use crate::worker::status::{ConnectorStatus, TaskStatus};
@@ -26,7 +26,7 @@ fn not_found(name: &str) -> ApiError {
 /// The connectors' names; with `expand=status` and/or `expand=info`, a map
 /// from name to those documents.
 #[utoipa::path(get, path = "/connectors", tag = "connectors", operation_id = "listConnectors",
-    params(("expand" = Option<Vec<String>>, Query, description = "status and/or info")),
+    params(("expand" = Option<Vec<Expand>>, Query, description = "status and/or info")),
     responses((status = 200, description = "The connectors", body = ConnectorList),
               (status = 400, description = "Unknown expansion", body = ErrorMessage)))]
 pub async fn list(
@@ -234,7 +234,7 @@ pub async fn config(
 /// configuration and restarts it (200).
 #[utoipa::path(put, path = "/connectors/{connector}/config", tag = "connectors", operation_id = "putConnectorConfig",
     params(("connector" = String, Path, description = "The connector's name")),
-    request_body = BTreeMap<String, String>,
+    request_body = ConfigRequest,
     responses((status = 200, description = "Reconfigured", body = ConnectorInfo),
               (status = 201, description = "Created", body = ConnectorInfo,
                   headers(("Location" = String, description = "The new connector's URL"))),

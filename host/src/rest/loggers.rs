@@ -35,7 +35,8 @@ pub async fn list(State(api): State<Arc<Api>>) -> Json<BTreeMap<String, LoggerLe
 
 /// The level in force for a logger (its own or its nearest ancestor's).
 #[utoipa::path(get, path = "/admin/loggers/{logger}", tag = "admin", operation_id = "getLogger",
-    params(("logger" = String, Path, description = "A module path such as sluice::worker, or root")),
+    params(("logger" = String, Path, description = "A module path such as sluice::worker, or root",
+            pattern = r"^[A-Za-z0-9_:.\-]{1,200}$")),
     responses((status = 200, description = "The level", body = LoggerLevel),
               (status = 400, description = "Not a logger name", body = ErrorMessage)))]
 pub async fn get(
@@ -51,7 +52,8 @@ pub async fn get(
 /// Sets a logger's level, and so its descendants'. 200 with the loggers
 /// changed; with `scope=cluster`, 204 (a standalone worker is the cluster).
 #[utoipa::path(put, path = "/admin/loggers/{logger}", tag = "admin", operation_id = "setLevel",
-    params(("logger" = String, Path, description = "A module path such as sluice::worker, or root"),
+    params(("logger" = String, Path, description = "A module path such as sluice::worker, or root",
+            pattern = r"^[A-Za-z0-9_:.\-]{1,200}$"),
            ("scope" = Option<String>, Query, description = "worker (the default) or cluster")),
     request_body = LoggerLevelRequest,
     responses((status = 200, description = "The loggers whose level changed", body = Vec<String>),

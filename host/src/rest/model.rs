@@ -86,12 +86,29 @@ pub enum ConnectorList {
     Expanded(BTreeMap<String, ExpandedConnector>),
 }
 
+/// A configuration value: a string, or a number or boolean taken as its
+/// text (as Kafka Connect takes them).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+}
+
+/// A connector configuration in a request.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ConfigRequest(pub BTreeMap<String, ConfigValue>);
+
 /// `POST /connectors`.
 #[derive(ToSchema)]
 #[allow(dead_code)] // Only describes the body; it is parsed by hand for exact errors.
 pub struct CreateConnectorRequest {
+    #[schema(min_length = 1, pattern = r"^[^/\x00-\x1f\x7f-\x9f]+$")]
     pub name: String,
-    pub config: BTreeMap<String, String>,
+    pub config: BTreeMap<String, ConfigValue>,
     pub initial_state: Option<InitialState>,
 }
 
@@ -108,7 +125,18 @@ pub enum InitialState {
 /// value removes the key.
 #[derive(ToSchema)]
 #[allow(dead_code)]
-pub struct ConfigPatch(pub BTreeMap<String, Option<String>>);
+pub struct ConfigPatch(pub BTreeMap<String, PatchValue>);
+
+/// A value in a configuration patch: null removes the key.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum PatchValue {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+    Remove,
+}
 
 /// One task's configuration.
 #[derive(Serialize, ToSchema)]
@@ -159,6 +187,7 @@ pub struct OffsetChangeRequest {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct AlterOffsetsRequest {
+    #[schema(min_items = 1)]
     pub offsets: Vec<OffsetChangeRequest>,
 }
 
@@ -186,6 +215,26 @@ pub struct LoggerLevel {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct LoggerLevelRequest {
-    /// TRACE, DEBUG, INFO, WARN, ERROR, FATAL or OFF.
-    pub level: String,
+    pub level: LogLevelName,
+}
+
+/// Kafka Connect's log levels (accepted in any case).
+#[derive(ToSchema)]
+#[allow(dead_code, clippy::upper_case_acronyms)]
+pub enum LogLevelName {
+    TRACE,
+    DEBUG,
+    INFO,
+    WARN,
+    ERROR,
+    FATAL,
+    OFF,
+}
+
+/// What `GET /connectors` can expand.
+#[derive(ToSchema)]
+#[allow(dead_code, non_camel_case_types)]
+pub enum Expand {
+    status,
+    info,
 }

@@ -10,7 +10,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::ErrorMessage;
+use super::model::{ConfigValue, ErrorMessage, Expand};
 use super::{Api, connector_plugins, connectors, lifecycle, loggers, offsets, root};
 
 #[derive(OpenApi)]
@@ -20,7 +20,7 @@ use super::{Api, connector_plugins, connectors, lifecycle, loggers, offsets, roo
         description = "Kafka Connect's REST API, served by Sluice: the same paths, JSON shapes \
                        and status codes. Every error is {\"error_code\": <status>, \"message\": ...}."
     ),
-    components(schemas(ErrorMessage)),
+    components(schemas(ErrorMessage, Expand, ConfigValue)),
     tags(
         (name = "worker", description = "The worker"),
         (name = "connectors", description = "Connectors, their tasks and lifecycle"),
