@@ -12,8 +12,12 @@ use sluice_tests::*;
 fn recipes() -> Vec<String> {
     let readme = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let text = std::fs::read_to_string(&readme).expect("reading README.md");
-    let start = text.find("<!-- recipes:start -->").expect("the recipes start marker");
-    let end = text.find("<!-- recipes:end -->").expect("the recipes end marker");
+    let start = text
+        .find("<!-- recipes:start -->")
+        .expect("the recipes start marker");
+    let end = text
+        .find("<!-- recipes:end -->")
+        .expect("the recipes end marker");
     let mut blocks = Vec::new();
     let mut rest = &text[start..end];
     while let Some(open) = rest.find("```sh\n") {
@@ -28,10 +32,17 @@ fn recipes() -> Vec<String> {
 #[test]
 fn the_readme_curl_recipes_work() {
     let blocks = recipes();
-    assert!(blocks.len() >= 8, "expected the README's recipes, found {}", blocks.len());
+    assert!(
+        blocks.len() >= 8,
+        "expected the README's recipes, found {}",
+        blocks.len()
+    );
     let broker = Broker::start();
     let scratch = Scratch::new("readme");
-    append_lines(&scratch.dir("inbox").join("input.txt"), &numbered_lines(0, 20, 10));
+    append_lines(
+        &scratch.dir("inbox").join("input.txt"),
+        &numbered_lines(0, 20, 10),
+    );
     let setup = WorkerSetup::new(&scratch, &broker, &[]);
     let worker = setup.spawn();
     worker.wait_ready();
@@ -52,7 +63,10 @@ fn the_readme_curl_recipes_work() {
         );
     };
     let (delete, before) = blocks.split_last().expect("recipes");
-    assert!(delete.contains("-X DELETE"), "the last recipe deletes: {delete}");
+    assert!(
+        delete.contains("-X DELETE"),
+        "the last recipe deletes: {delete}"
+    );
     before.iter().for_each(run);
     // What the recipes did: the file was read twice (the rewind) and the
     // log level changed.

@@ -36,7 +36,10 @@ fn schemathesis() -> PathBuf {
 fn the_api_conforms_to_its_openapi_document() {
     let broker = Broker::start();
     let scratch = Scratch::new("rest-schema");
-    append_lines(&scratch.dir("inbox").join("in.txt"), &numbered_lines(0, 50, 20));
+    append_lines(
+        &scratch.dir("inbox").join("in.txt"),
+        &numbered_lines(0, 50, 20),
+    );
     let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
     setup.connector(
         &scratch,

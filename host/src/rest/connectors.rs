@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::model::{
-    ConfigPatch, ConfigRequest, ConnectorInfo, ConnectorList, ConnectorTaskId, CreateConnectorRequest,
-    ErrorMessage, Expand, ExpandedConnector, TaskInfo,
+    ConfigPatch, ConfigRequest, ConnectorInfo, ConnectorList, ConnectorTaskId,
+    CreateConnectorRequest, ErrorMessage, Expand, ExpandedConnector, TaskInfo,
 };
 use super::{Api, ApiError, JsonBody, config_map, config_map_strict, query_pairs};
 use crate::worker::status::{ConnectorStatus, TaskStatus};

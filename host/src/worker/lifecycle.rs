@@ -288,7 +288,7 @@ impl Worker {
         if restart_connector {
             tracing::info!("connector {name}: restarting");
             let prepared = self.prepare(&m.raw).map_err(|e| e.to_string());
-            let failed_before = !matches!(&m.prepared, Ok(_))
+            let failed_before = m.prepared.is_err()
                 || self.status.get(name).map(|s| s.connector.state) == Some(State::Failed);
             let old = std::mem::take(&mut m.task_configs);
             m.prepared = prepared;
