@@ -105,6 +105,12 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
             && message.contains("\"tasks.max\""),
         "{message}"
     );
+    let bad_state = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "src", "config": source_config("lines"), "initial_state": "SLEEPING"})),
+    );
+    assert!(expect_error(&bad_state, 400).contains("initial_state"));
     let unknown_plugin = client.call(
         "POST",
         "/connectors",
@@ -412,6 +418,19 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     assert_eq!(client.call("DELETE", "/connectors/src", None).status, 204);
     expect_error(&client.get("/connectors/src"), 404);
     expect_error(&client.call("DELETE", "/connectors/src", None), 404);
+    expect_error(&client.call("PUT", "/connectors/nope/stop", None), 404);
+    expect_error(
+        &client.call("POST", "/connectors/nope/tasks/0/restart", None),
+        404,
+    );
+    expect_error(
+        &client.call("PUT", "/connectors/nope/topics/reset", None),
+        404,
+    );
+    expect_error(
+        &client.call("DELETE", "/connectors/nope/offsets", None),
+        404,
+    );
     assert_eq!(expect(&client.get("/connectors"), 200), json!(["dst"]));
 }
 
@@ -710,6 +729,24 @@ fn secrets(client: &dyn RestClient, scratch: &Scratch, env_var: &str, log: impl 
         "{trace}"
     );
     assert!(!log().contains("hidden-name-91"), "the log shows a secret");
+    // Restarting only what failed: the task, not the running connector.
+    let restart = client.call(
+        "POST",
+        "/connectors/sec2/restart?includeTasks=true&onlyFailed=true",
+        None,
+    );
+    let body = expect(&restart, 202);
+    assert_eq!(body["connector"]["state"], "RUNNING", "{body}");
+    assert_eq!(body["tasks"][0]["state"], "RESTARTING", "{body}");
+    // It fails again the same way (the file is still missing).
+    wait_state(client, "sec2", "RUNNING", &["FAILED"]);
+    assert_eq!(
+        client
+            .call("POST", "/connectors/sec2/tasks/0/restart", None)
+            .status,
+        204
+    );
+    wait_state(client, "sec2", "RUNNING", &["FAILED"]);
 
     // An unresolvable reference is a 400 naming the key and the reference.
     let mut unresolvable = source_config("t");
