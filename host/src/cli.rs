@@ -67,8 +67,8 @@ fn init_logging() -> Arc<LogLevels> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let initial = LogLevels::new(&directives, None).filter();
-    let (filter, handle) = tracing_subscriber::reload::Layer::new(initial);
+    let levels = LogLevels::new(&directives);
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(levels.filter());
     tracing_subscriber::registry()
         .with(filter)
         .with(
@@ -77,12 +77,9 @@ fn init_logging() -> Arc<LogLevels> {
                 .with_ansi(std::io::stderr().is_terminal()),
         )
         .init();
-    Arc::new(LogLevels::new(
-        &directives,
-        Some(Box::new(move |filter| {
-            handle.reload(filter).map_err(|e| e.to_string())
-        })),
-    ))
+    Arc::new(levels.applying(Box::new(move |filter| {
+        handle.reload(filter).map_err(|e| e.to_string())
+    })))
 }
 
 async fn standalone(

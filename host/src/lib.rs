@@ -4,6 +4,7 @@
 pub mod capability;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod kafka;
 pub mod logs;
 pub mod offsets;

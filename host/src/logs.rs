@@ -34,7 +34,8 @@ pub struct LoggerLevel {
     pub last_modified: Option<u64>,
 }
 
-type Apply = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
+/// Installs a filter in the running subscriber.
+pub type Apply = Box<dyn Fn(EnvFilter) -> Result<(), String> + Send + Sync>;
 
 /// The levels in force and how to apply a change to the running
 /// subscriber.
@@ -46,9 +47,9 @@ pub struct LogLevels {
 impl LogLevels {
     /// Levels from `RUST_LOG`-style directives (`info,sluice::worker=debug`);
     /// a directive Sluice cannot show as a logger is skipped with a warning.
-    /// `apply` installs a new filter in the subscriber; `None` only keeps
-    /// the table (for tests).
-    pub fn new(directives: &str, apply: Option<Apply>) -> Self {
+    /// Changes only update the table until [`LogLevels::applying`] says how
+    /// to install them.
+    pub fn new(directives: &str) -> Self {
         let mut levels = BTreeMap::new();
         levels.insert(
             ROOT.to_string(),
@@ -81,8 +82,15 @@ impl LogLevels {
         }
         LogLevels {
             levels: Mutex::new(levels),
-            apply,
+            apply: None,
         }
+    }
+
+    /// Installs every change of level in the running subscriber through
+    /// `apply`.
+    pub fn applying(mut self, apply: Apply) -> Self {
+        self.apply = Some(apply);
+        self
     }
 
     /// The filter the current levels describe.
@@ -202,7 +210,7 @@ mod tests {
 
     #[test]
     fn levels_apply_to_descendants_and_replace_theirs() {
-        let logs = LogLevels::new("warn,sluice::worker::sink_task=debug", None);
+        let logs = LogLevels::new("warn,sluice::worker::sink_task=debug");
         assert_eq!(logs.effective("sluice::rest").unwrap().level, "WARN");
         assert_eq!(
             logs.effective("sluice::worker::sink_task::inner")

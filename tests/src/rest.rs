@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::Value;
+use sluice::rest::Api;
 use tower::ServiceExt;
 
 use crate::{HttpResponse, WorkerProcess, http_request};
@@ -60,29 +61,31 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    /// Starts a worker from a worker file and connector files, as
-    /// `sluice standalone` does, without a socket.
-    pub fn start(worker_file: &Path, connector_files: &[std::path::PathBuf]) -> InProcess {
+    /// A router whose worker has not started yet, and the runtime to start
+    /// it on.
+    fn unstarted(auth: Option<sluice::config::RestAuth>) -> (tokio::runtime::Runtime, Arc<Api>) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("a tokio runtime");
+        let loggers = Arc::new(sluice::logs::LogLevels::new("info"));
+        (runtime, Api::starting(loggers, auth))
+    }
+
+    /// Starts a worker from a worker file, with its stored connectors, as
+    /// `sluice standalone` does, without a socket.
+    pub fn start(worker_file: &Path) -> InProcess {
         let map = sluice::config::read_config_file(worker_file).expect("the worker file");
         let config = sluice::config::WorkerConfig::from_map(&map, worker_file.parent().unwrap())
             .expect("a valid worker file");
-        let loggers = Arc::new(sluice::logs::LogLevels::new("info", None));
-        let api = sluice::rest::Api::starting(loggers, config.rest_auth.clone());
+        let (runtime, api) = Self::unstarted(config.rest_auth.clone());
         let worker = runtime.block_on(async {
             let worker = sluice::worker::Worker::start(config)
                 .await
                 .expect("the worker starts");
-            let connectors = connector_files
-                .iter()
-                .map(|f| sluice::config::read_config_file(f).expect("a connector file"))
-                .collect();
             worker
-                .start_connectors(connectors)
+                .start_connectors(Vec::new())
                 .await
                 .expect("the connectors start");
             worker
@@ -97,14 +100,9 @@ impl InProcess {
 
     /// An API whose worker never finishes starting.
     pub fn starting() -> InProcess {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let loggers = Arc::new(sluice::logs::LogLevels::new("info", None));
+        let (runtime, api) = Self::unstarted(None);
         InProcess {
-            router: sluice::rest::router(sluice::rest::Api::starting(loggers, None)),
+            router: sluice::rest::router(api),
             runtime,
             worker: None,
         }

@@ -236,6 +236,7 @@ pub fn type_name(type_: ConfigType) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::map as raw;
     use crate::runtime::bindings::types::Importance;
 
     fn key(name: &str, type_: ConfigType, required: bool) -> ConfigKey {
@@ -249,13 +250,6 @@ mod tests {
             group: None,
             display_name: None,
         }
-    }
-
-    fn raw(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     fn source_keys() -> Vec<ConfigKey> {

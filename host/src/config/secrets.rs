@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{ConfigError, ConfigErrors, properties};
 
@@ -18,7 +19,8 @@ pub const MASK: &str = "[hidden]";
 #[derive(Clone, Debug, Default)]
 pub struct Resolved {
     pub config: BTreeMap<String, String>,
-    pub secrets: Secrets,
+    /// Shared by every task of the connector and its plugin instances.
+    pub secrets: Arc<Secrets>,
 }
 
 /// The values that came from references, for masking.
@@ -71,35 +73,32 @@ pub fn has_reference(value: &str) -> bool {
 /// Resolves every reference in `raw`. A reference that cannot be resolved
 /// is an error naming the key and the reference (never a value).
 pub fn resolve(raw: &BTreeMap<String, String>) -> Result<Resolved, ConfigErrors> {
-    let mut resolved = Resolved::default();
+    let mut config = BTreeMap::new();
+    let mut values = Vec::new();
     let mut errors = Vec::new();
     for (key, value) in raw {
         if !has_reference(value) {
-            resolved.config.insert(key.clone(), value.clone());
+            config.insert(key.clone(), value.clone());
             continue;
         }
         match substitute(value) {
             Ok((text, found)) => {
-                resolved
-                    .secrets
-                    .values
-                    .extend(found.into_iter().filter(|s| !s.is_empty()));
-                resolved.config.insert(key.clone(), text);
+                values.extend(found.into_iter().filter(|s| !s.is_empty()));
+                config.insert(key.clone(), text);
             }
             Err(reason) => errors.push(ConfigError::invalid(key, value, reason)),
         }
     }
-    // Longer secrets first, so one that contains another is masked whole.
-    resolved
-        .secrets
-        .values
-        .sort_by_key(|s| std::cmp::Reverse(s.len()));
-    resolved.secrets.values.dedup();
-    if errors.is_empty() {
-        Ok(resolved)
-    } else {
-        Err(ConfigErrors(errors))
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
     }
+    // Longer secrets first, so one that contains another is masked whole.
+    values.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    values.dedup();
+    Ok(Resolved {
+        config,
+        secrets: Arc::new(Secrets { values }),
+    })
 }
 
 /// Replaces each `${provider:...}` in `value`; returns the text and the
@@ -182,13 +181,7 @@ pub fn unresolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::map;
 
     #[test]
     fn env_and_file_references_resolve_and_are_masked() {

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::durable;
+
 /// What the operator asked a connector to be doing (Kafka Connect's
 /// TargetState).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,22 +49,14 @@ impl ConnectorStore {
     /// parse is an error: starting with no connectors would silently stop
     /// every pipeline.
     pub fn open(path: &Path) -> Result<Self> {
-        let connectors = match std::fs::read_to_string(path) {
-            Ok(text) => {
+        let connectors = match durable::open(path, "connectors")? {
+            Some(text) => {
                 serde_json::from_str::<StoreFile>(&text)
                     .with_context(|| format!("reading connectors from {}", path.display()))?
                     .connectors
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("reading connectors from {}", path.display()));
-            }
+            None => BTreeMap::new(),
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the directory {}", dir.display()))?;
-        }
         Ok(ConnectorStore {
             path: path.to_path_buf(),
             connectors: Mutex::new(connectors),
@@ -98,10 +92,7 @@ impl ConnectorStore {
         let text = serde_json::to_string_pretty(&StoreFile {
             connectors: connectors.clone(),
         })?;
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &self.path))
-            .with_context(|| format!("writing connectors to {}", self.path.display()))
+        durable::replace(&self.path, &text, "connectors")
     }
 }
 

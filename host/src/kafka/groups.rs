@@ -90,7 +90,10 @@ pub fn alter(
     group: &str,
     offsets: &[(String, i32, Option<i64>)],
 ) -> Result<()> {
-    let consumer = group_client(config, group)?;
+    commit(&group_client(config, group)?, offsets)
+}
+
+fn commit(consumer: &BaseConsumer, offsets: &[(String, i32, Option<i64>)]) -> Result<()> {
     let mut list = TopicPartitionList::new();
     for (topic, partition, offset) in offsets {
         let offset = match offset {
@@ -137,17 +140,15 @@ pub async fn reset(config: &ClientConfig, group: &str, topics: &[String]) -> Res
     let topics = topics.to_vec();
     tokio::task::spawn_blocking(move || {
         let consumer = group_client(&config, &group)?;
-        let partitions = partitions_of(&consumer, &topics)?;
-        let all: Vec<(String, i32, Option<i64>)> = partitions
+        let earliest: Vec<(String, i32, Option<i64>)> = partitions_of(&consumer, &topics)?
             .elements()
             .iter()
             .map(|e| (e.topic().to_string(), e.partition(), None))
             .collect();
-        drop(consumer);
-        if all.is_empty() {
+        if earliest.is_empty() {
             return Ok(());
         }
-        alter(&config, &group, &all)
+        commit(&consumer, &earliest)
     })
     .await?
 }

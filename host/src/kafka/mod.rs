@@ -54,6 +54,33 @@ pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.partition.eof", "false"),
 ];
 
+/// The consumer group of sink connector `connector`, as Kafka Connect
+/// names it.
+pub fn sink_group(connector: &str) -> String {
+    format!("connect-{connector}")
+}
+
+/// The consumer settings of a sink connector's group: Sluice's defaults
+/// with `group.id` and `extra`, then the worker's `consumer.*` and the
+/// connector's `consumer.override.*`. Its tasks and the REST offsets
+/// endpoints both reach the group through these, security settings
+/// included.
+pub fn sink_consumer_config(
+    worker: &crate::config::WorkerConfig,
+    connector: &crate::config::ConnectorConfig,
+    extra: &[(&str, &str)],
+) -> ClientConfig {
+    let group = sink_group(&connector.name);
+    let mut defaults = CONSUMER_DEFAULTS.to_vec();
+    defaults.push(("group.id", &group));
+    defaults.extend_from_slice(extra);
+    client_config(
+        &worker.bootstrap_servers,
+        &defaults,
+        [&worker.consumer, &connector.consumer_overrides],
+    )
+}
+
 /// Creates each topic in `topics` that does not exist yet, with one
 /// partition and a replication factor of one unless configured otherwise.
 pub async fn ensure_topics(

@@ -9,6 +9,8 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
+use crate::durable;
+
 /// A connector's offsets: partition JSON to offset JSON, both as the
 /// connector wrote them.
 pub type ConnectorOffsets = BTreeMap<String, String>;
@@ -24,19 +26,12 @@ pub struct FileOffsetStore {
 impl FileOffsetStore {
     /// Opens the store, reading the file if it exists.
     pub fn open(path: &Path) -> Result<Self> {
-        let connectors = match std::fs::read_to_string(path) {
-            Ok(text) => {
+        let connectors = match durable::open(path, "offsets")? {
+            Some(text) => {
                 parse(&text).with_context(|| format!("reading offsets from {}", path.display()))?
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading offsets from {}", path.display()));
-            }
+            None => BTreeMap::new(),
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the offset directory {}", dir.display()))?;
-        }
         Ok(FileOffsetStore {
             path: path.to_path_buf(),
             connectors: Mutex::new(connectors),
@@ -57,16 +52,19 @@ impl FileOffsetStore {
         if offsets.is_empty() {
             return Ok(());
         }
-        let changes: Vec<(String, Option<String>)> = offsets
-            .iter()
-            .map(|(p, o)| (p.clone(), Some(o.clone())))
-            .collect();
-        self.alter(connector, &changes)
+        self.alter(
+            connector,
+            offsets.iter().map(|(p, o)| (p.as_str(), Some(o.as_str()))),
+        )
     }
 
     /// Sets (`Some`) or removes (`None`) the offsets of some of
     /// `connector`'s partitions and writes the file.
-    pub fn alter(&self, connector: &str, changes: &[(String, Option<String>)]) -> Result<()> {
+    pub fn alter<'a>(
+        &self,
+        connector: &str,
+        changes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Result<()> {
         let mut connectors = self.connectors.lock().expect("offset store lock");
         let entry = connectors.entry(connector.to_string()).or_default();
         for (partition, offset) in changes {
@@ -75,7 +73,7 @@ impl FileOffsetStore {
             // REST (or read back from the file) are one entry.
             let key = canonical(partition);
             match offset {
-                Some(offset) => entry.insert(key, offset.clone()),
+                Some(offset) => entry.insert(key, offset.to_string()),
                 None => entry.remove(&key),
             };
         }
@@ -95,11 +93,7 @@ impl FileOffsetStore {
     }
 
     fn write(&self, connectors: &BTreeMap<String, ConnectorOffsets>) -> Result<()> {
-        let text = render(connectors)?;
-        let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &self.path))
-            .with_context(|| format!("writing offsets to {}", self.path.display()))
+        durable::replace(&self.path, &render(connectors)?, "offsets")
     }
 }
 

@@ -17,10 +17,15 @@ use super::model::{
 };
 use super::{Api, ApiError, JsonBody, config_map, config_map_strict, query_pairs};
 use crate::worker::status::{ConnectorStatus, TaskStatus};
-use crate::worker::{TargetState, WorkerError};
+use crate::worker::{ConnectorEntry, TargetState, WorkerError};
 
 fn not_found(name: &str) -> ApiError {
     WorkerError::NotFound(name.to_string()).into()
+}
+
+/// What the worker shows of connector `name`, or 404.
+fn entry(api: &Api, name: &str) -> Result<ConnectorEntry, ApiError> {
+    api.worker()?.connector(name).ok_or_else(|| not_found(name))
 }
 
 /// The connectors' names; with `expand=status` and/or `expand=info`, a map
@@ -194,11 +199,7 @@ pub async fn info(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<Json<ConnectorInfo>, ApiError> {
-    let worker = api.worker()?;
-    worker
-        .connector(&name)
-        .map(|entry| Json(ConnectorInfo::new(&name, &entry)))
-        .ok_or_else(|| not_found(&name))
+    Ok(Json(ConnectorInfo::new(&name, &entry(&api, &name)?)))
 }
 
 /// Stops the connector's tasks and deletes it: 204.
@@ -224,10 +225,7 @@ pub async fn config(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
-    api.worker()?
-        .connector(&name)
-        .map(|entry| Json(entry.config))
-        .ok_or_else(|| not_found(&name))
+    Ok(Json(entry(&api, &name)?.config))
 }
 
 /// Creates the connector (201, with Location) or replaces its
@@ -302,10 +300,7 @@ pub async fn tasks(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<TaskInfo>>, ApiError> {
-    let entry = api
-        .worker()?
-        .connector(&name)
-        .ok_or_else(|| not_found(&name))?;
+    let entry = entry(&api, &name)?;
     Ok(Json(
         entry
             .task_configs
@@ -332,10 +327,7 @@ pub async fn tasks_config(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<Json<BTreeMap<String, BTreeMap<String, String>>>, ApiError> {
-    let entry = api
-        .worker()?
-        .connector(&name)
-        .ok_or_else(|| not_found(&name))?;
+    let entry = entry(&api, &name)?;
     Ok(Json(
         entry
             .task_configs

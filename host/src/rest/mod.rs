@@ -230,7 +230,7 @@ fn query_bool(query: Option<&str>, name: &str, default: bool) -> Result<bool, Ap
 
 /// A configuration map from a JSON object: strings as they are, numbers
 /// and booleans as their text (Kafka Connect accepts those too); null
-/// values are reported by `on_null`'s caller. Any other value is an error
+/// values come back as `None` (a PATCH removes such keys). Any other value is an error
 /// naming the key.
 fn config_map(
     value: &Value,

@@ -38,19 +38,24 @@ fn not_stopped(name: &str) -> WorkerError {
 impl Worker {
     /// `GET /connectors/{name}/offsets`.
     pub async fn connector_offsets(&self, name: &str) -> Result<Vec<OffsetEntry>, WorkerError> {
-        let (kind, sink) = self.offset_target(name).await?;
-        if kind == PluginKind::Source {
-            return Ok(self
-                .offsets
-                .offsets(name)
-                .into_iter()
-                .map(|(p, o)| OffsetEntry {
-                    partition: serde_json::from_str(&p).unwrap_or(Value::String(p)),
-                    offset: serde_json::from_str(&o).unwrap_or(Value::String(o)),
-                })
-                .collect());
-        }
-        let (client, group, topics) = sink.expect("a sink has its group");
+        let (client, group, topics) = match self.offset_target(name).await? {
+            OffsetTarget::Sink {
+                client,
+                group,
+                topics,
+            } => (client, group, topics),
+            OffsetTarget::Source => {
+                return Ok(self
+                    .offsets
+                    .offsets(name)
+                    .into_iter()
+                    .map(|(p, o)| OffsetEntry {
+                        partition: serde_json::from_str(&p).unwrap_or(Value::String(p)),
+                        offset: serde_json::from_str(&o).unwrap_or(Value::String(o)),
+                    })
+                    .collect());
+            }
+        };
         let offsets =
             tokio::task::spawn_blocking(move || kafka::groups::committed(&client, &group, &topics))
                 .await
@@ -75,8 +80,8 @@ impl Worker {
                 "The request must list at least one offset to alter".into(),
             ));
         }
-        let (kind, sink) = self.stopped_offset_target(name).await?;
-        if kind == PluginKind::Source {
+        let OffsetTarget::Sink { client, group, .. } = self.stopped_offset_target(name).await?
+        else {
             let mut parsed = Vec::new();
             for change in changes {
                 if !change.partition.is_object() {
@@ -97,7 +102,8 @@ impl Worker {
                     change.offset.map(|o| o.to_string()),
                 ));
             }
-            self.offsets.alter(name, &parsed)?;
+            self.offsets
+                .alter(name, parsed.iter().map(|(p, o)| (p.as_str(), o.as_deref())))?;
             return Ok(
                 "The Connect framework-managed offsets for this connector have been \
                        altered successfully. However, if this connector manages offsets \
@@ -105,12 +111,11 @@ impl Worker {
                        the connector uses."
                     .into(),
             );
-        }
+        };
         let parsed = changes
             .iter()
             .map(sink_change)
             .collect::<Result<Vec<_>, _>>()?;
-        let (client, group, _) = sink.expect("a sink has its group");
         tokio::task::spawn_blocking(move || kafka::groups::alter(&client, &group, &parsed))
             .await
             .map_err(anyhow::Error::from)??;
@@ -119,8 +124,12 @@ impl Worker {
 
     /// `DELETE /connectors/{name}/offsets`. Returns Kafka Connect's message.
     pub async fn reset_connector_offsets(&self, name: &str) -> Result<String, WorkerError> {
-        let (kind, sink) = self.stopped_offset_target(name).await?;
-        if kind == PluginKind::Source {
+        let OffsetTarget::Sink {
+            client,
+            group,
+            topics,
+        } = self.stopped_offset_target(name).await?
+        else {
             self.offsets.reset(name)?;
             return Ok(
                 "The Connect framework-managed offsets for this connector have been \
@@ -129,27 +138,19 @@ impl Worker {
                        the connector uses."
                     .into(),
             );
-        }
-        let (client, group, topics) = sink.expect("a sink has its group");
+        };
         kafka::groups::reset(&client, &group, &topics).await?;
         Ok("The offsets for this connector have been reset successfully".into())
     }
 
-    /// The connector's kind and, for a sink, the client configuration, group
-    /// and topics its offsets are read from.
-    async fn offset_target(
-        &self,
-        name: &str,
-    ) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+    /// Where the connector's offsets live.
+    async fn offset_target(&self, name: &str) -> Result<OffsetTarget, WorkerError> {
         self.with_managed(name, async |m| self.group_of(m)).await
     }
 
     /// As [`Worker::offset_target`], refusing a connector that is not
     /// STOPPED or whose tasks have not all stopped.
-    async fn stopped_offset_target(
-        &self,
-        name: &str,
-    ) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+    async fn stopped_offset_target(&self, name: &str) -> Result<OffsetTarget, WorkerError> {
         self.with_managed(name, async |m| {
             if m.target() != TargetState::Stopped || m.is_running() {
                 return Err(not_stopped(name));
@@ -159,29 +160,31 @@ impl Worker {
         .await
     }
 
-    fn group_of(&self, m: &super::Managed) -> Result<(PluginKind, Option<SinkGroup>), WorkerError> {
+    fn group_of(&self, m: &super::Managed) -> Result<OffsetTarget, WorkerError> {
         let prepared = m.prepared()?;
         let config = &prepared.config;
-        if prepared.plugin.kind == PluginKind::Source {
-            return Ok((PluginKind::Source, None));
-        }
-        let client = kafka::client_config(
-            &self.config.bootstrap_servers,
-            kafka::CONSUMER_DEFAULTS,
-            [&self.config.consumer, &config.consumer_overrides],
-        );
-        Ok((
-            PluginKind::Sink,
-            Some((
-                client,
-                format!("connect-{}", config.name),
-                config.topics.clone(),
-            )),
-        ))
+        Ok(match prepared.plugin.kind {
+            PluginKind::Source => OffsetTarget::Source,
+            _ => OffsetTarget::Sink {
+                client: kafka::sink_consumer_config(&self.config, config, &[]),
+                group: kafka::sink_group(&config.name),
+                topics: config.topics.clone(),
+            },
+        })
     }
 }
 
-type SinkGroup = (rdkafka::ClientConfig, String, Vec<String>);
+/// Where a connector's offsets live: the worker's offset store for a
+/// source, the consumer group (reached with the sink's own client
+/// settings) for a sink.
+enum OffsetTarget {
+    Source,
+    Sink {
+        client: rdkafka::ClientConfig,
+        group: String,
+        topics: Vec<String>,
+    },
+}
 
 /// `{kafka_topic, kafka_partition}` / `{kafka_offset}` or null.
 fn sink_change(change: &OffsetChange) -> Result<(String, i32, Option<i64>), WorkerError> {

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 
 use super::status::{ConnectorStatus, State};
 use super::task::{self, TaskHandle};
-use super::{ConnectorEntry, Prepared, TargetState, Worker, WorkerError};
+use super::{ConnectorEntry, Prepared, TargetState, Worker, WorkerError, type_name};
 use crate::config::secrets;
 use crate::config::store::StoredConnector;
+use crate::plugin::PluginKind;
 use crate::plugin::instance::WitConfig;
 
 /// A connector under management.
@@ -29,6 +30,20 @@ pub struct Managed {
 }
 
 impl Managed {
+    fn new(
+        raw: BTreeMap<String, String>,
+        target: TargetState,
+        prepared: Result<Prepared, String>,
+    ) -> Self {
+        Managed {
+            raw,
+            target,
+            prepared,
+            task_configs: Vec::new(),
+            tasks: Vec::new(),
+        }
+    }
+
     pub fn target(&self) -> TargetState {
         self.target
     }
@@ -74,13 +89,7 @@ impl Worker {
                     state: target,
                 },
             )?;
-            let mut m = Managed {
-                raw,
-                target,
-                prepared,
-                task_configs: Vec::new(),
-                tasks: Vec::new(),
-            };
+            let mut m = Managed::new(raw, target, prepared);
             self.bring_to_target(&name, &mut m).await;
             managed.insert(name, m);
         }
@@ -180,13 +189,7 @@ impl Worker {
             .map(|m| std::mem::take(&mut m.tasks))
             .unwrap_or_default();
         task::stop_all(old_tasks, self.stop_grace()).await;
-        let mut m = Managed {
-            raw,
-            target,
-            prepared: Ok(prepared),
-            task_configs: Vec::new(),
-            tasks: Vec::new(),
-        };
+        let mut m = Managed::new(raw, target, Ok(prepared));
         tracing::info!("connector {name}: configuration set, target state {target:?}");
         self.bring_to_target(name, &mut m).await;
         managed.insert(name.to_string(), m);
@@ -263,7 +266,8 @@ impl Worker {
             .status
             .get(name)
             .ok_or_else(|| WorkerError::NotFound(name.to_string()))?;
-        let restart_connector = !only_failed || snapshot.connector.state == State::Failed;
+        let connector_failed = snapshot.connector.state == State::Failed;
+        let restart_connector = !only_failed || connector_failed;
         let restart_tasks: Vec<u32> = if include_tasks {
             snapshot
                 .tasks
@@ -288,8 +292,7 @@ impl Worker {
         if restart_connector {
             tracing::info!("connector {name}: restarting");
             let prepared = self.prepare(&m.raw).map_err(|e| e.to_string());
-            let failed_before = m.prepared.is_err()
-                || self.status.get(name).map(|s| s.connector.state) == Some(State::Failed);
+            let failed_before = m.prepared.is_err() || connector_failed;
             let old = std::mem::take(&mut m.task_configs);
             m.prepared = prepared;
             // The work is split again; tasks restart only if that changed
@@ -354,14 +357,8 @@ impl Worker {
     /// publishes its status and view. A connector that cannot run is
     /// FAILED with the reason as its trace.
     async fn bring_to_target(&self, name: &str, m: &mut Managed) {
-        let kind = m
-            .prepared
-            .as_ref()
-            .map(|p| Some(p.plugin.kind))
-            .unwrap_or_else(|_| self.kind_of(&m.raw));
-        let type_name = kind
-            .map(|k| k.to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let kind = self.kind(m);
+        let type_name = type_name(kind);
         let failure = match (&m.prepared, m.target) {
             (Err(why), _) => Some(why.clone()),
             (Ok(_), TargetState::Stopped) => None,
@@ -426,15 +423,10 @@ impl Worker {
     /// Marks the connector RUNNING, keeping the states of its tasks that
     /// still run.
     fn set_connector_running(&self, name: &str, m: &Managed) {
-        let type_name = m
-            .prepared
-            .as_ref()
-            .map(|p| p.plugin.kind.to_string())
-            .unwrap_or_else(|_| "unknown".into());
         let previous = self.status.get(name);
         self.status.set_connector(
             name,
-            &type_name,
+            &type_name(self.kind(m)),
             (State::Running, None),
             m.task_configs.len() as u32,
             State::Unassigned,
@@ -447,8 +439,17 @@ impl Worker {
         }
     }
 
+    /// The kind of the connector's plugin, found from its class even when
+    /// its configuration is otherwise invalid; `None` if not installed.
+    fn kind(&self, m: &Managed) -> Option<PluginKind> {
+        match &m.prepared {
+            Ok(p) => Some(p.plugin.kind),
+            Err(_) => self.kind_of(&m.raw),
+        }
+    }
+
     /// Updates what readers see of the connector.
-    fn publish(&self, name: &str, m: &Managed, kind: Option<crate::plugin::PluginKind>) {
+    fn publish(&self, name: &str, m: &Managed, kind: Option<PluginKind>) {
         let task_configs = match &m.prepared {
             Ok(p) => m
                 .task_configs

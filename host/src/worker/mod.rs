@@ -30,7 +30,7 @@ use crate::plugin::instance::WitConfig;
 use crate::plugin::{ConnectorInstance, Plugin, PluginKind, PluginRegistry, bare_state};
 use crate::runtime::Runtime;
 pub use connector_offsets::{OffsetChange, OffsetEntry};
-pub use lifecycle::Managed;
+use lifecycle::Managed;
 pub use status::{State, StatusBoard};
 pub use task::TaskContext;
 pub use topics::ActiveTopics;
@@ -69,10 +69,14 @@ pub struct ConnectorEntry {
 impl ConnectorEntry {
     /// Kafka Connect's `type`: source, sink or unknown.
     pub fn type_name(&self) -> String {
-        self.kind
-            .map(|k| k.to_string())
-            .unwrap_or_else(|| "unknown".into())
+        type_name(self.kind)
     }
+}
+
+/// Kafka Connect's `type` of a connector whose plugin is `kind`.
+fn type_name(kind: Option<PluginKind>) -> String {
+    kind.map(|k| k.to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// A configuration that passed every check, ready to run.
@@ -199,14 +203,15 @@ impl Worker {
     /// never show a resolved secret.
     pub fn prepare(&self, raw: &BTreeMap<String, String>) -> Result<Prepared, ConfigErrors> {
         let resolved = secrets::resolve(raw)?;
-        let checked = self.check_resolved(raw, &resolved);
-        checked.map_err(|e| resolved.secrets.mask_errors(e))
+        let secrets = Arc::clone(&resolved.secrets);
+        self.check_resolved(raw, resolved)
+            .map_err(|e| secrets.mask_errors(e))
     }
 
     fn check_resolved(
         &self,
         raw: &BTreeMap<String, String>,
-        resolved: &Resolved,
+        resolved: Resolved,
     ) -> Result<Prepared, ConfigErrors> {
         let (_, class) = identity(&resolved.config)?;
         let plugin = self.plugins.resolve_connector(&class).map_err(|reason| {
@@ -251,7 +256,7 @@ impl Worker {
         Ok(Prepared {
             plugin,
             config: Arc::new(config),
-            resolved: Arc::new(resolved.clone()),
+            resolved: Arc::new(resolved),
         })
     }
 
@@ -306,7 +311,7 @@ impl Worker {
             &self.config,
             config,
             &config.name,
-            Arc::new(prepared.resolved.secrets.clone()),
+            Arc::clone(&prepared.resolved.secrets),
         )
         .map_err(|e| format!("{e:#}"))?;
         let mut instance = ConnectorInstance::new(
@@ -352,7 +357,7 @@ impl Worker {
             tokio: tokio::runtime::Handle::current(),
             worker_id: self.worker_id.clone(),
             topics: self.topics.clone(),
-            secrets: Arc::new(prepared.resolved.secrets.clone()),
+            secrets: Arc::clone(&prepared.resolved.secrets),
         }
     }
 

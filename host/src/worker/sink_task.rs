@@ -36,18 +36,14 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
     let mut instance = ctx.instantiate()?;
     let task = ctx.call("start", || instance.start_sink_task(&ctx.task_config))?;
 
-    let group = format!("connect-{}", ctx.connector.name);
     // Static membership: a worker that restarts (even after a crash) takes
     // its partitions back at once instead of waiting for the broker to
     // expire the old member's session.
     let member = format!("{}-{}", ctx.worker_id, ctx.label());
-    let mut defaults = kafka::CONSUMER_DEFAULTS.to_vec();
-    defaults.push(("group.id", &group));
-    defaults.push(("group.instance.id", &member));
-    let consumer: BaseConsumer<PartitionEvents> = kafka::client_config(
-        &ctx.worker.bootstrap_servers,
-        &defaults,
-        [&ctx.worker.consumer, &ctx.connector.consumer_overrides],
+    let consumer: BaseConsumer<PartitionEvents> = kafka::sink_consumer_config(
+        &ctx.worker,
+        &ctx.connector,
+        &[("group.instance.id", &member)],
     )
     .create_with_context(PartitionEvents::default())
     .context("creating the Kafka consumer")?;

@@ -183,9 +183,11 @@ impl SourceLoop<'_> {
         }
     }
 
+    /// Records the batch's topics as the connector's active topics and
+    /// creates the ones this task has not produced to yet.
     fn ensure_topics(&mut self, records: &[Outgoing]) -> Result<()> {
-        // A batch names few topics, mostly in runs: collect them without a
-        // map, for the connector's active topics.
+        // A batch names few topics, mostly in runs: collect them in one pass
+        // without a map.
         let mut batch_topics: Vec<&str> = Vec::new();
         for record in records {
             if batch_topics.last() != Some(&record.topic.as_str())
@@ -194,17 +196,14 @@ impl SourceLoop<'_> {
                 batch_topics.push(&record.topic);
             }
         }
+        let new: Vec<String> = batch_topics
+            .iter()
+            .filter(|t| !self.known_topics.contains(**t))
+            .map(|t| t.to_string())
+            .collect();
         self.ctx
             .topics
             .record(&self.ctx.connector.name, batch_topics);
-        let new: Vec<String> = records
-            .iter()
-            .map(|r| &r.topic)
-            .filter(|t| !self.known_topics.contains(*t))
-            .cloned()
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
         if new.is_empty() {
             return Ok(());
         }
