@@ -6,7 +6,24 @@
 //! and the trees a plugin author works with. Encoding writes parents before
 //! children, and decoding insists on it, so a malformed list can never loop.
 
-use crate::wit::{SchemaField, SchemaNode, SchemaType, Structured, ValueNode};
+use crate::wit::{Data, SchemaField, SchemaNode, Structured, ValueNode};
+pub use crate::wit::SchemaType;
+
+/// The names and parameters of Kafka Connect's logical types, which are
+/// named schemas over a primitive type.
+pub mod logical {
+    /// An arbitrary-precision decimal: BYTES holding the two's-complement
+    /// big-endian unscaled value, with the scale in the `scale` parameter.
+    pub const DECIMAL: &str = "org.apache.kafka.connect.data.Decimal";
+    /// The `Decimal` parameter holding the scale.
+    pub const DECIMAL_SCALE: &str = "scale";
+    /// Days since the Unix epoch, as INT32.
+    pub const DATE: &str = "org.apache.kafka.connect.data.Date";
+    /// Milliseconds since midnight, as INT32.
+    pub const TIME: &str = "org.apache.kafka.connect.data.Time";
+    /// Milliseconds since the Unix epoch, as INT64.
+    pub const TIMESTAMP: &str = "org.apache.kafka.connect.data.Timestamp";
+}
 
 /// A Kafka Connect value.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,6 +75,116 @@ impl Schema {
             fields: Vec::new(),
             key: None,
             value: None,
+        }
+    }
+}
+
+impl Schema {
+    /// The same schema, optional.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// The same schema, named (a logical type or a record name).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A struct schema with `fields`, in order.
+    pub fn structure(fields: Vec<(String, Schema)>) -> Self {
+        Schema {
+            fields,
+            ..Schema::of(SchemaType::Struct)
+        }
+    }
+
+    /// An array schema of `items`.
+    pub fn array(items: Schema) -> Self {
+        Schema {
+            value: Some(Box::new(items)),
+            ..Schema::of(SchemaType::Array)
+        }
+    }
+
+    /// A map schema from `keys` to `values`.
+    pub fn map(keys: Schema, values: Schema) -> Self {
+        Schema {
+            key: Some(Box::new(keys)),
+            value: Some(Box::new(values)),
+            ..Schema::of(SchemaType::Map)
+        }
+    }
+
+    /// The schema of field `name` of a struct schema.
+    pub fn field(&self, name: &str) -> Option<&Schema> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+
+    /// The value of parameter `key`.
+    pub fn parameter(&self, key: &str) -> Option<&str> {
+        self.parameters
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Value {
+    /// The value of field `name` of a struct.
+    pub fn field(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Struct(fields) => fields.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The entry of a map whose key is the string `key`.
+    pub fn entry(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(k, Value::String(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The lower-case name of the value's type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Boolean(_) => "boolean",
+            Value::Int8(_) => "int8",
+            Value::Int16(_) => "int16",
+            Value::Int32(_) => "int32",
+            Value::Int64(_) => "int64",
+            Value::Float32(_) => "float32",
+            Value::Float64(_) => "float64",
+            Value::String(_) => "string",
+            Value::Bytes(_) => "bytes",
+            Value::Array(_) => "array",
+            Value::Map(_) => "map",
+            Value::Struct(_) => "struct",
+        }
+    }
+}
+
+impl Data {
+    /// Structured data from a value and its optional schema.
+    pub fn structured(schema: Option<Schema>, value: Value) -> Data {
+        Data::Structured(StructuredValue { schema, value }.into())
+    }
+
+    /// The data as a tree. Raw bytes read as a schemaless bytes value.
+    pub fn to_tree(&self) -> Result<StructuredValue, MalformedStructure> {
+        match self {
+            Data::Raw(bytes) => Ok(StructuredValue {
+                schema: None,
+                value: Value::Bytes(bytes.clone()),
+            }),
+            Data::Structured(flat) => StructuredValue::try_from(flat),
         }
     }
 }

@@ -34,33 +34,44 @@
 //! sluice_sdk::export_source_connector!(Hello);
 //! ```
 //!
+//! Converters, transforms and predicates work the same way: implement
+//! [`Converter`], [`Transform`] or [`Predicate`] and export it with
+//! [`export_converter!`], [`export_transform!`] or [`export_predicate!`].
+//!
 //! Plugins are built for `wasm32-wasip2`. Everything crosses the component
 //! boundary in batches; the SDK never makes a call per record.
 
 pub mod config;
+pub mod converter;
 pub mod data;
 pub mod log;
+pub mod predicate;
 pub mod sink;
 pub mod source;
+pub mod transform;
 
 mod error;
 
 pub use config::Config;
-pub use data::Value;
+pub use converter::Converter;
+pub use data::{Schema, SchemaType, StructuredValue, Value};
 pub use error::Result;
+pub use predicate::Predicate;
 pub use sink::{SinkConnector, SinkTask};
 pub use source::{Offsets, SourceBatch, SourceConnector, SourceTask};
+pub use transform::Transform;
 pub use wit::{
-    ConfigIssue, ConfigKey, ConfigType, ConnectError, Data, ErrorKind, Header, Importance,
-    PluginMetadata, SinkRecord, SourceRecord, TopicPartition,
+    ConfigIssue, ConfigKey, ConfigType, ConnectError, ConnectRecord, Data, ErrorKind, Header,
+    Importance, PluginMetadata, RecordPart, SinkRecord, SourceRecord, TopicPartition,
 };
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::{
-        Config, ConfigIssue, ConfigKey, ConfigType, ConnectError, Data, ErrorKind, Header,
-        Importance, Offsets, PluginMetadata, Result, SinkConnector, SinkRecord, SinkTask,
-        SourceBatch, SourceConnector, SourceRecord, SourceTask, TopicPartition, Value,
+        Config, ConfigIssue, ConfigKey, ConfigType, ConnectError, ConnectRecord, Converter, Data,
+        ErrorKind, Header, Importance, Offsets, PluginMetadata, Predicate, RecordPart, Result,
+        Schema, SchemaType, SinkConnector, SinkRecord, SinkTask, SourceBatch, SourceConnector,
+        SourceRecord, SourceTask, StructuredValue, TopicPartition, Transform, Value,
     };
 }
 
@@ -97,6 +108,84 @@ pub mod bindings {
             },
         });
     }
+
+    /// The `converter` world.
+    pub mod converter {
+        wit_bindgen::generate!({
+            world: "converter",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_converter_world",
+            default_bindings_module: "::sluice_sdk::bindings::converter",
+            with: {
+                "sluice:connect/types@0.1.0": crate::bindings::source::sluice::connect::types,
+                "sluice:connect/logging@0.1.0": crate::bindings::source::sluice::connect::logging,
+            },
+        });
+    }
+
+    /// The `transform` world.
+    pub mod transform {
+        wit_bindgen::generate!({
+            world: "transform",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_transform_world",
+            default_bindings_module: "::sluice_sdk::bindings::transform",
+            with: {
+                "sluice:connect/types@0.1.0": crate::bindings::source::sluice::connect::types,
+                "sluice:connect/logging@0.1.0": crate::bindings::source::sluice::connect::logging,
+            },
+        });
+    }
+
+    /// The `predicate` world.
+    pub mod predicate {
+        wit_bindgen::generate!({
+            world: "predicate",
+            path: "../wit",
+            pub_export_macro: true,
+            export_macro_name: "export_predicate_world",
+            default_bindings_module: "::sluice_sdk::bindings::predicate",
+            with: {
+                "sluice:connect/types@0.1.0": crate::bindings::source::sluice::connect::types,
+                "sluice:connect/logging@0.1.0": crate::bindings::source::sluice::connect::logging,
+            },
+        });
+    }
+}
+
+/// Exports a [`Converter`] as the component's `converter` world.
+#[macro_export]
+macro_rules! export_converter {
+    ($converter:ty) => {
+        type __SluiceConverterExports = $crate::converter::Exports<$converter>;
+        $crate::bindings::converter::export_converter_world!(
+            __SluiceConverterExports with_types_in $crate::bindings::converter
+        );
+    };
+}
+
+/// Exports a [`Transform`] as the component's `transform` world.
+#[macro_export]
+macro_rules! export_transform {
+    ($transform:ty) => {
+        type __SluiceTransformExports = $crate::transform::Exports<$transform>;
+        $crate::bindings::transform::export_transform_world!(
+            __SluiceTransformExports with_types_in $crate::bindings::transform
+        );
+    };
+}
+
+/// Exports a [`Predicate`] as the component's `predicate` world.
+#[macro_export]
+macro_rules! export_predicate {
+    ($predicate:ty) => {
+        type __SluicePredicateExports = $crate::predicate::Exports<$predicate>;
+        $crate::bindings::predicate::export_predicate_world!(
+            __SluicePredicateExports with_types_in $crate::bindings::predicate
+        );
+    };
 }
 
 /// Exports a [`SourceConnector`] as the component's `source-connector` world.
