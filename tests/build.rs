@@ -1,6 +1,7 @@
-//! Builds the first-party plugins (plugins/, a wasm32-wasip2 workspace) so
-//! the end-to-end tests and benchmarks run the components built from the
-//! sources in this checkout, never checked-in binaries.
+//! Builds the first-party plugins (plugins/, a wasm32-wasip2 workspace) and
+//! the test fixtures (tests/fixtures/, components that misbehave on
+//! purpose) so the end-to-end tests and benchmarks run components built
+//! from the sources in this checkout, never checked-in binaries.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -8,7 +9,7 @@ use std::process::Command;
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
-    for dir in ["plugins", "sdk-guest", "wit"] {
+    for dir in ["plugins", "sdk-guest", "wit", "tests/fixtures"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     // A target directory of its own: the outer cargo holds the lock on the
@@ -27,10 +28,27 @@ fn main() {
         root.hash(&mut hasher);
         hasher.finish()
     };
-    let plugin_target = target_root.join(format!("wasm-plugins-{checkout:016x}"));
+    let plugin_dir = build_components(
+        &root.join("plugins"),
+        &target_root.join(format!("wasm-plugins-{checkout:016x}")),
+    );
+    println!("cargo:rustc-env=SLUICE_PLUGIN_DIR={}", plugin_dir.display());
+    let fixture_dir = build_components(
+        &root.join("tests").join("fixtures"),
+        &target_root.join(format!("wasm-fixtures-{checkout:016x}")),
+    );
+    println!(
+        "cargo:rustc-env=SLUICE_FIXTURE_DIR={}",
+        fixture_dir.display()
+    );
+}
+
+/// Builds the wasm32-wasip2 workspace in `workspace` into `target`, and
+/// returns where the components are.
+fn build_components(workspace: &std::path::Path, target: &std::path::Path) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(&cargo)
-        .current_dir(root.join("plugins"))
+        .current_dir(workspace)
         .args([
             "build",
             "--release",
@@ -38,19 +56,19 @@ fn main() {
             "wasm32-wasip2",
             "--target-dir",
         ])
-        .arg(&plugin_target)
+        .arg(target)
         // Variables of the outer build must not leak into the wasm build.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .status()
-        .expect("running cargo to build the plugins");
+        .expect("running cargo to build wasm components");
     assert!(
         status.success(),
-        "building the plugins failed; is the wasm32-wasip2 target installed? \
-         (rustup target add wasm32-wasip2)"
+        "building the components in {} failed; is the wasm32-wasip2 target installed? \
+         (rustup target add wasm32-wasip2)",
+        workspace.display()
     );
-    let plugin_dir = plugin_target.join("wasm32-wasip2").join("release");
-    println!("cargo:rustc-env=SLUICE_PLUGIN_DIR={}", plugin_dir.display());
+    target.join("wasm32-wasip2").join("release")
 }

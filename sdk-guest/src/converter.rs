@@ -63,14 +63,21 @@ impl<C: Converter> wit_conversion::Guest for Exports<C> {
 }
 
 impl<C: Converter> wit_conversion::GuestConverterInstance for ConverterResource<C> {
-    fn create(config: Vec<(String, String)>, is_key: bool) -> Result<wit_conversion::ConverterInstance> {
+    fn create(
+        config: Vec<(String, String)>,
+        is_key: bool,
+    ) -> Result<wit_conversion::ConverterInstance> {
         let converter = C::create(config.into(), is_key)?;
         Ok(wit_conversion::ConverterInstance::new(ConverterResource(
             RefCell::new(converter),
         )))
     }
 
-    fn to_data(&self, topic: String, items: Vec<Option<Vec<u8>>>) -> Vec<Result<Option<Data>, String>> {
+    fn to_data(
+        &self,
+        topic: String,
+        items: Vec<Option<Vec<u8>>>,
+    ) -> Vec<Result<Option<Data>, String>> {
         let mut converter = self.0.borrow_mut();
         items
             .into_iter()
@@ -78,7 +85,11 @@ impl<C: Converter> wit_conversion::GuestConverterInstance for ConverterResource<
             .collect()
     }
 
-    fn from_data(&self, topic: String, items: Vec<Option<Data>>) -> Vec<Result<Option<Vec<u8>>, String>> {
+    fn from_data(
+        &self,
+        topic: String,
+        items: Vec<Option<Data>>,
+    ) -> Vec<Result<Option<Vec<u8>>, String>> {
         let mut converter = self.0.borrow_mut();
         items
             .into_iter()

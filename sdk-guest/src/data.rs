@@ -6,8 +6,8 @@
 //! and the trees a plugin author works with. Encoding writes parents before
 //! children, and decoding insists on it, so a malformed list can never loop.
 
-use crate::wit::{Data, SchemaField, SchemaNode, Structured, ValueNode};
 pub use crate::wit::SchemaType;
+use crate::wit::{Data, SchemaField, SchemaNode, Structured, ValueNode};
 
 /// The names and parameters of Kafka Connect's logical types, which are
 /// named schemas over a primitive type.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod components;
 pub mod rest;
 
 use rdkafka::ClientConfig;
@@ -21,6 +22,10 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 /// Where the build put the first-party plugin components.
 pub const PLUGIN_DIR: &str = env!("SLUICE_PLUGIN_DIR");
+
+/// Where the build put the test fixtures (components that misbehave on
+/// purpose), apart from the plugins.
+pub const FIXTURE_DIR: &str = env!("SLUICE_FIXTURE_DIR");
 
 /// The worker binary of this package. Cargo builds it for every integration
 /// test and benchmark of the package and puts it beside their `deps/`.

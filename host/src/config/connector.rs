@@ -4,39 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use super::pipeline::{ERROR_KEYS, PipelineSpec};
 use super::{ConfigError, ConfigErrors, list, suggest};
 use crate::capability::files::{self, FileRootGrant, FileRoots};
-use crate::plugin::PluginKind;
+use crate::plugin::{PluginKind, PluginRegistry};
 use crate::runtime::bindings::types::{ConfigKey, ConfigType};
-
-/// How keys and values become bytes on the wire. Converter plugins come in a
-/// later version; until then both choices pass raw bytes through unchanged
-/// (and write a structured string or bytes value as its bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConverterChoice {
-    ByteArray,
-    String,
-}
-
-impl ConverterChoice {
-    pub fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
-        match value.trim() {
-            "org.apache.kafka.connect.converters.ByteArrayConverter" | "bytearray" => {
-                Ok(ConverterChoice::ByteArray)
-            }
-            "org.apache.kafka.connect.storage.StringConverter" | "string" => {
-                Ok(ConverterChoice::String)
-            }
-            other => Err(ConfigError::invalid(
-                key,
-                other,
-                "this version has only the pass-through converters \
-                 org.apache.kafka.connect.storage.StringConverter and \
-                 org.apache.kafka.connect.converters.ByteArrayConverter",
-            )),
-        }
-    }
-}
 
 /// Framework keys every connector may set.
 const FRAMEWORK_KEYS: &[&str] = &[
@@ -46,6 +18,8 @@ const FRAMEWORK_KEYS: &[&str] = &[
     "key.converter",
     "value.converter",
     "header.converter",
+    "transforms",
+    "predicates",
     files::GRANT_KEY,
 ];
 /// Framework keys only sink connectors may set.
@@ -56,6 +30,9 @@ const FRAMEWORK_PREFIXES: &[&str] = &[
     "header.converter.",
     "producer.override.",
     "consumer.override.",
+    // Checked with the pipeline (config/pipeline.rs).
+    "transforms.",
+    "predicates.",
 ];
 
 /// A connector configuration that passed every check.
@@ -67,8 +44,8 @@ pub struct ConnectorConfig {
     /// The topics a sink consumes.
     pub topics: Vec<String>,
     pub file_grants: Vec<FileRootGrant>,
-    pub key_converter: Option<ConverterChoice>,
-    pub value_converter: Option<ConverterChoice>,
+    /// Converters, transforms and error policy.
+    pub pipeline: PipelineSpec,
     /// `producer.override.*` and `consumer.override.*`, prefix removed.
     pub producer_overrides: BTreeMap<String, String>,
     pub consumer_overrides: BTreeMap<String, String>,
@@ -95,12 +72,13 @@ pub fn identity(raw: &BTreeMap<String, String>) -> Result<(String, String), Conf
 impl ConnectorConfig {
     /// Checks `raw` against the framework keys and the plugin's keys: every
     /// key must be known, required keys present, values of the right type,
-    /// grants defined by the worker.
+    /// grants defined by the worker, and converters, transforms and
+    /// predicates installed, with keys of their own that check out too.
     pub fn check(
         raw: &BTreeMap<String, String>,
         kind: PluginKind,
         plugin_keys: &[ConfigKey],
-        roots: &FileRoots,
+        context: &CheckContext<'_>,
     ) -> Result<Self, ConfigErrors> {
         let mut errors = match identity(raw) {
             Ok(_) => Vec::new(),
@@ -108,6 +86,7 @@ impl ConnectorConfig {
         };
         let is_sink = kind == PluginKind::Sink;
         let mut known: Vec<&str> = FRAMEWORK_KEYS.to_vec();
+        known.extend(ERROR_KEYS);
         if is_sink {
             known.extend(SINK_KEYS);
         }
@@ -122,21 +101,11 @@ impl ConnectorConfig {
                 });
             }
         }
-        for spec in plugin_keys {
-            match raw.get(&spec.name) {
-                None if spec.required && spec.default_value.is_none() => {
-                    errors.push(ConfigError::Missing(spec.name.clone()))
-                }
-                None => {}
-                Some(value) => {
-                    if let Err(reason) = check_type(spec.type_, value) {
-                        errors.push(ConfigError::invalid(&spec.name, value, reason));
-                    } else if spec.required && value.trim().is_empty() {
-                        errors.push(ConfigError::Missing(spec.name.clone()));
-                    }
-                }
-            }
-        }
+        let own: BTreeMap<String, String> = plugin_keys
+            .iter()
+            .filter_map(|k| raw.get(&k.name).map(|v| (k.name.clone(), v.clone())))
+            .collect();
+        check_plugin_keys("", &own, plugin_keys, &mut errors);
         let tasks_max = match raw.get("tasks.max") {
             None => 1,
             Some(v) => match v.trim().parse::<u32>() {
@@ -157,28 +126,17 @@ impl ConnectorConfig {
         }
         let file_grants = match raw.get(files::GRANT_KEY) {
             None => Vec::new(),
-            Some(v) => files::parse_grants(v, roots).unwrap_or_else(|reason| {
+            Some(v) => files::parse_grants(v, context.roots).unwrap_or_else(|reason| {
                 errors.push(ConfigError::invalid(files::GRANT_KEY, v, reason));
                 Vec::new()
             }),
         };
-        let mut converter = |key: &str| {
-            raw.get(key)
-                .and_then(|v| match ConverterChoice::parse(key, v) {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        errors.push(e);
-                        None
-                    }
-                })
-        };
-        let key_converter = converter("key.converter");
-        let value_converter = converter("value.converter");
-        if let Some(v) = raw.get("header.converter")
-            && let Err(e) = ConverterChoice::parse("header.converter", v)
-        {
-            errors.push(e);
-        }
+        let pipeline = PipelineSpec::check(
+            raw,
+            context.worker_converters,
+            context.registry,
+            &mut errors,
+        );
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -194,12 +152,56 @@ impl ConnectorConfig {
             tasks_max,
             topics,
             file_grants,
-            key_converter,
-            value_converter,
+            pipeline,
             producer_overrides: prefixed("producer.override."),
             consumer_overrides: prefixed("consumer.override."),
             raw: raw.clone(),
         })
+    }
+}
+
+/// What checking a connector configuration needs from the worker.
+pub struct CheckContext<'a> {
+    pub roots: &'a FileRoots,
+    pub registry: &'a PluginRegistry,
+    /// The worker's `key.converter`, `value.converter`, `header.converter`
+    /// and their sub-keys.
+    pub worker_converters: &'a BTreeMap<String, String>,
+}
+
+/// Checks a plugin's keys in `config` (prefix removed; errors name the key
+/// with `prefix`): required keys present, values of the declared type, no
+/// key the plugin does not know.
+pub fn check_plugin_keys(
+    prefix: &str,
+    config: &BTreeMap<String, String>,
+    plugin_keys: &[ConfigKey],
+    errors: &mut Vec<ConfigError>,
+) {
+    for key in config.keys() {
+        if !plugin_keys.iter().any(|k| &k.name == key) {
+            let known: Vec<&str> = plugin_keys.iter().map(|k| k.name.as_str()).collect();
+            errors.push(ConfigError::UnknownKey {
+                key: format!("{prefix}{key}"),
+                hint: suggest(key, &known),
+            });
+        }
+    }
+    for spec in plugin_keys {
+        let name = format!("{prefix}{}", spec.name);
+        match config.get(&spec.name) {
+            None if spec.required && spec.default_value.is_none() => {
+                errors.push(ConfigError::Missing(name))
+            }
+            None => {}
+            Some(value) => {
+                if let Err(reason) = check_type(spec.type_, value) {
+                    errors.push(ConfigError::invalid(&name, value, reason));
+                } else if spec.required && value.trim().is_empty() {
+                    errors.push(ConfigError::Missing(name));
+                }
+            }
+        }
     }
 }
 
@@ -260,15 +262,26 @@ mod tests {
         ]
     }
 
-    fn roots() -> FileRoots {
+    /// Checks against a worker with the `inbox` root and no converter,
+    /// transform or predicate plugins.
+    fn check(
+        raw: &BTreeMap<String, String>,
+        kind: PluginKind,
+        keys: &[ConfigKey],
+    ) -> Result<ConnectorConfig, ConfigErrors> {
         let mut roots = FileRoots::default();
         roots.insert("inbox", "/tmp".into()).unwrap();
-        roots
+        let context = CheckContext {
+            roots: &roots,
+            registry: &PluginRegistry::default(),
+            worker_converters: &BTreeMap::new(),
+        };
+        ConnectorConfig::check(raw, kind, keys, &context)
     }
 
     #[test]
     fn a_good_source_config() {
-        let config = ConnectorConfig::check(
+        let config = check(
             &raw(&[
                 ("name", "src"),
                 ("connector.class", "file-source"),
@@ -278,7 +291,6 @@ mod tests {
             ]),
             PluginKind::Source,
             &source_keys(),
-            &roots(),
         )
         .unwrap();
         assert_eq!(config.tasks_max, 1);
@@ -287,7 +299,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_named() {
-        let err = ConnectorConfig::check(
+        let err = check(
             &raw(&[
                 ("name", "src"),
                 ("connector.class", "file-source"),
@@ -298,7 +310,6 @@ mod tests {
             ]),
             PluginKind::Source,
             &source_keys(),
-            &roots(),
         )
         .unwrap_err();
         let text = err.to_string();
@@ -323,23 +334,36 @@ mod tests {
 
     #[test]
     fn sink_needs_topics() {
-        let err = ConnectorConfig::check(
+        let err = check(
             &raw(&[("name", "snk"), ("connector.class", "file-sink")]),
             PluginKind::Sink,
             &[],
-            &roots(),
         )
         .unwrap_err();
         assert_eq!(err.0, [ConfigError::Missing("topics".into())]);
     }
 
     #[test]
-    fn json_converter_is_refused_with_the_alternatives() {
-        let err = ConverterChoice::parse(
-            "value.converter",
-            "org.apache.kafka.connect.json.JsonConverter",
+    fn an_unknown_converter_is_named() {
+        let err = check(
+            &raw(&[
+                ("name", "src"),
+                ("connector.class", "file-source"),
+                ("file", "/inbox/in.txt"),
+                ("topic", "lines"),
+                (
+                    "value.converter",
+                    "org.apache.kafka.connect.json.JsonConverter",
+                ),
+            ]),
+            PluginKind::Source,
+            &source_keys(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("StringConverter"));
+        let text = err.to_string();
+        assert!(
+            text.contains("\"value.converter\": no converter plugin named"),
+            "{text}"
+        );
     }
 }

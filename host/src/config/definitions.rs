@@ -19,7 +19,7 @@ use crate::runtime::bindings::types::{ConfigKey, Importance};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ConfigKeyInfo {
     pub name: String,
-    /// BOOLEAN, STRING, INT, LONG, DOUBLE, LIST, PASSWORD or CLASS.
+    /// BOOLEAN, STRING, SHORT, INT, LONG, DOUBLE, LIST, PASSWORD or CLASS.
     #[serde(rename = "type")]
     pub type_: String,
     pub required: bool,
@@ -67,6 +67,9 @@ pub struct ConfigInfos {
 
 const COMMON: &str = "Common";
 const GRANTS: &str = "Grants";
+const TRANSFORMS: &str = "Transforms";
+const PREDICATES: &str = "Predicates";
+const ERRORS: &str = "Error Handling";
 
 /// A framework key: name, type, default, required, importance, group and
 /// documentation.
@@ -135,6 +138,102 @@ const FRAMEWORK: &[FrameworkKey] = &[
         "LOW",
         COMMON,
         "Converter for record headers; overrides the worker's header.converter.",
+    ),
+    (
+        "transforms",
+        "LIST",
+        Some(""),
+        false,
+        "LOW",
+        TRANSFORMS,
+        "Aliases for the transformations to be applied to records, in order; each is \
+         configured with transforms.<alias>.type and its own keys under transforms.<alias>.",
+    ),
+    (
+        "predicates",
+        "LIST",
+        Some(""),
+        false,
+        "LOW",
+        PREDICATES,
+        "Aliases for the predicates used by transformations; each is configured with \
+         predicates.<alias>.type and its own keys under predicates.<alias>.",
+    ),
+    (
+        "errors.retry.timeout",
+        "LONG",
+        Some("0"),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "How long, in milliseconds, a retriable error of the connector is retried: 0 or -1 \
+         retry until the task is stopped.",
+    ),
+    (
+        "errors.retry.delay.max.ms",
+        "LONG",
+        Some("60000"),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "The longest wait, in milliseconds, between consecutive retries.",
+    ),
+    (
+        "errors.tolerance",
+        "STRING",
+        Some("none"),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "none: a record that fails in conversion, transformation or the connector fails the \
+         task. all: such records are skipped (logged and dead-lettered as configured).",
+    ),
+    (
+        "errors.log.enable",
+        "BOOLEAN",
+        Some("false"),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "Log each failed operation and record at ERROR.",
+    ),
+    (
+        "errors.log.include.messages",
+        "BOOLEAN",
+        Some("false"),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "Include the failed record's key and value in the log.",
+    ),
+    (
+        "errors.deadletterqueue.topic.name",
+        "STRING",
+        Some(""),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "The topic failed records are written to, for sink and (beyond Kafka Connect) source \
+         connectors; empty for none.",
+    ),
+    (
+        "errors.deadletterqueue.topic.replication.factor",
+        "SHORT",
+        Some("3"),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "The replication factor of the dead-letter topic when it is created, at most the \
+         number of brokers.",
+    ),
+    (
+        "errors.deadletterqueue.context.headers.enable",
+        "BOOLEAN",
+        Some("false"),
+        false,
+        "MEDIUM",
+        ERRORS,
+        "Add __connect.errors.* headers describing the failure to each dead letter.",
     ),
     (
         files::GRANT_KEY,

@@ -4,6 +4,7 @@
 
 pub mod connector;
 pub mod definitions;
+pub mod pipeline;
 pub mod properties;
 pub mod secrets;
 pub mod store;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use crate::capability::files::{FileRoots, ROOT_PREFIX};
 
-pub use connector::{ConnectorConfig, ConverterChoice};
+pub use connector::ConnectorConfig;
 
 /// One problem with one configuration key.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -130,8 +131,10 @@ pub struct WorkerConfig {
     pub offset_flush_interval: Duration,
     /// The REST listener, `http://host:port`.
     pub listener: String,
-    pub key_converter: ConverterChoice,
-    pub value_converter: ConverterChoice,
+    /// `key.converter`, `value.converter`, `header.converter` and their
+    /// sub-keys: the converters of connectors that name none. Checked
+    /// against the plugins once they are loaded.
+    pub converters: BTreeMap<String, String>,
     pub file_roots: FileRoots,
     /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed.
     pub producer: BTreeMap<String, String>,
@@ -259,22 +262,15 @@ impl WorkerConfig {
                 "expected http://<host>:<port>",
             ));
         }
-        let converter = |key: &str, errors: &mut Vec<ConfigError>| match map.get(key) {
-            None => ConverterChoice::ByteArray,
-            Some(v) => ConverterChoice::parse(key, v).unwrap_or_else(|e| {
-                errors.push(e);
-                ConverterChoice::ByteArray
-            }),
-        };
-        let key_converter = converter("key.converter", &mut errors);
-        let value_converter = converter("value.converter", &mut errors);
-        if let Some(v) = map.get("header.converter") {
-            // Headers cross as raw bytes until the header converter plugins
-            // exist; only the pass-through choice is meaningful.
-            if let Err(e) = ConverterChoice::parse("header.converter", v) {
-                errors.push(e);
-            }
-        }
+        let converters: BTreeMap<String, String> = map
+            .iter()
+            .filter(|(k, _)| {
+                pipeline::CONVERTER_KEYS.iter().any(|c| {
+                    k.as_str() == *c || k.strip_prefix(c).is_some_and(|r| r.starts_with('.'))
+                })
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut file_roots = FileRoots::default();
         for (key, value) in map.range(ROOT_PREFIX.to_string()..) {
             let Some(name) = key.strip_prefix(ROOT_PREFIX) else {
@@ -308,8 +304,7 @@ impl WorkerConfig {
             connector_store,
             offset_flush_interval,
             listener,
-            key_converter,
-            value_converter,
+            converters,
             file_roots,
             producer: prefixed("producer."),
             consumer: prefixed("consumer."),

@@ -114,6 +114,18 @@ pub async fn ensure_topics(
     Ok(())
 }
 
+/// How many brokers the cluster has, from its metadata.
+pub fn broker_count(admin_config: &ClientConfig) -> Result<usize> {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::BaseConsumer = admin_config
+        .create()
+        .context("creating a Kafka client for metadata")?;
+    let metadata = consumer
+        .fetch_metadata(None, Duration::from_secs(30))
+        .context("fetching the cluster's metadata")?;
+    Ok(metadata.brokers().len().max(1))
+}
+
 /// The Kafka cluster's id (for `GET /`), or `None` when the broker does not
 /// answer within a few seconds; the worker starts either way, and its tasks
 /// retry the connection on their own.

@@ -10,9 +10,7 @@ use wasmtime::{Result, Store, bail};
 use super::PluginKind;
 use crate::runtime::bindings::sink::SinkConnector;
 use crate::runtime::bindings::source::SourceConnector;
-use crate::runtime::bindings::types::{
-    ConfigIssue, ConfigKey, ConnectError, PluginMetadata, SinkRecord, SourceBatch, TopicPartition,
-};
+use crate::runtime::bindings::types::{ConnectError, SinkRecord, SourceBatch, TopicPartition};
 use crate::runtime::{PluginState, Runtime};
 
 /// The `config` WIT type.
@@ -49,31 +47,6 @@ impl ConnectorInstance {
             other => anyhow::bail!("{other} plugins are not connectors"),
         };
         Ok(ConnectorInstance { store, world })
-    }
-
-    pub fn metadata(&mut self) -> Result<PluginMetadata> {
-        match &self.world {
-            World::Source(w) => w.sluice_connect_source().call_metadata(&mut self.store),
-            World::Sink(w) => w.sluice_connect_sink().call_metadata(&mut self.store),
-        }
-    }
-
-    pub fn config_keys(&mut self) -> Result<Vec<ConfigKey>> {
-        match &self.world {
-            World::Source(w) => w.sluice_connect_source().call_config_keys(&mut self.store),
-            World::Sink(w) => w.sluice_connect_sink().call_config_keys(&mut self.store),
-        }
-    }
-
-    pub fn validate(&mut self, config: &WitConfig) -> Result<Vec<ConfigIssue>> {
-        match &self.world {
-            World::Source(w) => w
-                .sluice_connect_source()
-                .call_validate(&mut self.store, config),
-            World::Sink(w) => w
-                .sluice_connect_sink()
-                .call_validate(&mut self.store, config),
-        }
     }
 
     pub fn task_configs(

@@ -3,7 +3,11 @@
 //! and configuration keys. A file that is not a valid plugin is reported
 //! and skipped; the others load.
 
+pub mod converter;
+pub mod describe;
 pub mod instance;
+pub mod predicate;
+pub mod transform;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,10 +20,14 @@ use wasmtime_wasi::WasiCtxBuilder;
 use crate::runtime::bindings::{
     CONDITION_INTERFACE, CONVERSION_INTERFACE, SINK_INTERFACE, SOURCE_INTERFACE,
     TRANSFORMATION_INTERFACE,
-    types::{ConfigKey, PluginMetadata},
+    types::{ConfigKey, PluginMetadata, RecordPart},
 };
 use crate::runtime::{PluginState, Runtime};
+pub use converter::ConverterInstance;
+pub use describe::PluginDescriber;
 pub use instance::ConnectorInstance;
+pub use predicate::PredicateInstance;
+pub use transform::TransformInstance;
 
 /// What a plugin is, from the interface it exports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -127,14 +135,51 @@ impl PluginRegistry {
     /// with `@version`, or one of its aliases (Kafka's class names). With
     /// several versions and none asked for, the newest wins.
     pub fn resolve_connector(&self, class: &str) -> Result<Arc<Plugin>, String> {
-        let (name, version) = match class.split_once('@') {
+        self.resolve(&[PluginKind::Source, PluginKind::Sink], "connector", class)
+    }
+
+    /// Finds the converter plugin `class` names (`value.converter`).
+    pub fn resolve_converter(&self, class: &str) -> Result<Arc<Plugin>, String> {
+        self.resolve(&[PluginKind::Converter], "converter", class)
+    }
+
+    /// Finds the predicate plugin `class` names.
+    pub fn resolve_predicate(&self, class: &str) -> Result<Arc<Plugin>, String> {
+        self.resolve(&[PluginKind::Predicate], "predicate", class)
+    }
+
+    /// Finds the transform plugin `class` names, and the variant it asks
+    /// for: Kafka names the variants of a transform as nested classes,
+    /// `org.apache.kafka.connect.transforms.Cast$Value`.
+    pub fn resolve_transform(
+        &self,
+        class: &str,
+    ) -> Result<(Arc<Plugin>, Option<RecordPart>), String> {
+        let variant = [("$Key", RecordPart::Key), ("$Value", RecordPart::Value)]
+            .into_iter()
+            .find_map(|(suffix, part)| class.strip_suffix(suffix).map(|base| (base, part)));
+        match variant {
+            Some((base, part)) => self
+                .resolve(&[PluginKind::Transform], "transform", base)
+                .map(|plugin| (plugin, Some(part))),
+            None => self
+                .resolve(&[PluginKind::Transform], "transform", class)
+                .map(|plugin| (plugin, None)),
+        }
+    }
+
+    fn resolve(
+        &self,
+        kinds: &[PluginKind],
+        what: &str,
+        class: &str,
+    ) -> Result<Arc<Plugin>, String> {
+        let (name, version) = match class.trim().split_once('@') {
             Some((n, v)) => (n, Some(v)),
-            None => (class, None),
+            None => (class.trim(), None),
         };
-        let mut candidates: Vec<&Arc<Plugin>> = self
-            .plugins
-            .iter()
-            .filter(|p| matches!(p.kind, PluginKind::Source | PluginKind::Sink))
+        let of_kind = || self.plugins.iter().filter(|p| kinds.contains(&p.kind));
+        let mut candidates: Vec<&Arc<Plugin>> = of_kind()
             .filter(|p| p.metadata.name == name || p.metadata.aliases.iter().any(|a| a == name))
             .filter(|p| version.is_none_or(|v| p.metadata.version == v))
             .collect();
@@ -142,14 +187,11 @@ impl PluginRegistry {
             version_key(&a.metadata.version).cmp(&version_key(&b.metadata.version))
         });
         candidates.last().map(|p| Arc::clone(p)).ok_or_else(|| {
-            let available: Vec<String> = self
-                .plugins
-                .iter()
-                .filter(|p| matches!(p.kind, PluginKind::Source | PluginKind::Sink))
+            let available: Vec<String> = of_kind()
                 .map(|p| format!("{}@{}", p.metadata.name, p.metadata.version))
                 .collect();
             format!(
-                "no connector plugin named \"{class}\" (available: {})",
+                "no {what} plugin named \"{class}\" (available: {})",
                 if available.is_empty() {
                     "none".to_string()
                 } else {
@@ -218,14 +260,11 @@ fn load_plugin(runtime: &Runtime, path: &Path) -> Result<Plugin> {
         .load_component(&bytes)
         .context("not a valid WebAssembly component")?;
     let kind = detect_kind(runtime, &component)?;
-    if !matches!(kind, PluginKind::Source | PluginKind::Sink) {
-        bail!("{kind} plugins are not supported by this version of the host yet");
-    }
     let target = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut instance = ConnectorInstance::new(runtime, &component, kind, bare_state(&target))?;
+    let mut instance = PluginDescriber::new(runtime, &component, kind, bare_state(&target))?;
     let metadata = instance
         .metadata()
         .map_err(anyhow::Error::from)

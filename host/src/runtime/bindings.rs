@@ -22,6 +22,42 @@ pub mod sink {
     });
 }
 
+/// The `converter` world.
+pub mod converter {
+    wasmtime::component::bindgen!({
+        world: "converter",
+        path: "../wit",
+        with: {
+            "sluice:connect/types": super::source::sluice::connect::types,
+            "sluice:connect/logging": super::source::sluice::connect::logging,
+        },
+    });
+}
+
+/// The `transform` world.
+pub mod transform {
+    wasmtime::component::bindgen!({
+        world: "transform",
+        path: "../wit",
+        with: {
+            "sluice:connect/types": super::source::sluice::connect::types,
+            "sluice:connect/logging": super::source::sluice::connect::logging,
+        },
+    });
+}
+
+/// The `predicate` world.
+pub mod predicate {
+    wasmtime::component::bindgen!({
+        world: "predicate",
+        path: "../wit",
+        with: {
+            "sluice:connect/types": super::source::sluice::connect::types,
+            "sluice:connect/logging": super::source::sluice::connect::logging,
+        },
+    });
+}
+
 pub use source::sluice::connect::logging;
 pub use source::sluice::connect::types;
 

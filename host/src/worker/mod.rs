@@ -5,7 +5,10 @@
 
 mod connector_offsets;
 pub mod convert;
+pub mod dead_letter;
+pub mod errors;
 mod lifecycle;
+pub mod pipeline;
 pub mod sink_task;
 pub mod source_task;
 pub mod status;
@@ -19,7 +22,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::connector::identity;
+use crate::config::connector::{CheckContext, identity};
 use crate::config::definitions::{self, ConfigInfos};
 use crate::config::secrets::{self, Resolved};
 use crate::config::store::ConnectorStore;
@@ -27,7 +30,9 @@ pub use crate::config::store::TargetState;
 use crate::config::{ConfigError, ConfigErrors, ConnectorConfig, WorkerConfig};
 use crate::offsets::FileOffsetStore;
 use crate::plugin::instance::WitConfig;
-use crate::plugin::{ConnectorInstance, Plugin, PluginKind, PluginRegistry, bare_state};
+use crate::plugin::{
+    ConnectorInstance, Plugin, PluginDescriber, PluginKind, PluginRegistry, bare_state,
+};
 use crate::runtime::Runtime;
 pub use connector_offsets::{OffsetChange, OffsetEntry};
 use lifecycle::Managed;
@@ -221,14 +226,19 @@ impl Worker {
                 reason,
             )])
         })?;
-        let config = ConnectorConfig::check(
-            &resolved.config,
-            plugin.kind,
-            &plugin.config_keys,
-            &self.config.file_roots,
-        )?;
+        let context = CheckContext {
+            roots: &self.config.file_roots,
+            registry: &self.plugins,
+            worker_converters: &self.config.converters,
+        };
+        let config =
+            ConnectorConfig::check(&resolved.config, plugin.kind, &plugin.config_keys, &context)?;
+        let problems = pipeline::probe(&self.runtime, &config.pipeline);
+        if !problems.is_empty() {
+            return Err(ConfigErrors(problems));
+        }
         // The plugin sees the resolved values, as its tasks will.
-        let issues = ConnectorInstance::new(
+        let issues = PluginDescriber::new(
             &self.runtime,
             &plugin.component,
             plugin.kind,

@@ -1,6 +1,10 @@
-//! The sink task loop: consume a batch in the group `connect-<name>`, put
-//! it, flush it, and commit the consumer offsets only after the flush
-//! succeeded. Partition assignment changes reach the task as open/close.
+//! The sink task loop: consume a batch in the group `connect-<name>`, run
+//! it through the converters and transforms, put it, flush it, and commit
+//! the consumer offsets only after the flush (and any dead letters) were
+//! acknowledged. Partition assignment changes reach the task as open/close.
+//! A record that fails is handled by the error policy alone; a plugin that
+//! traps on a batch is replaced and the batch split until the record that
+//! causes it is found.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -12,9 +16,13 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::TaskContext;
-use super::convert;
+use super::dead_letter::DeadLetterProducer;
+use super::errors::{ErrorHandler, Origin};
+use super::pipeline::{Consumed, Pipeline, Stage, StageFailure};
+use super::task::CallError;
 use crate::kafka;
-use crate::runtime::bindings::types::{Header, SinkRecord, TopicPartition};
+use crate::plugin::ConnectorInstance;
+use crate::runtime::bindings::types::{SinkRecord, TopicPartition};
 
 /// The most records handed to one `put`.
 pub const MAX_BATCH_RECORDS: usize = 5000;
@@ -33,8 +41,14 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
     ctx.tokio
         .block_on(kafka::ensure_topics(&admin, topics, 1, 1))?;
 
-    let mut instance = ctx.instantiate()?;
-    let task = ctx.call("start", || instance.start_sink_task(&ctx.task_config))?;
+    let mut delivery = Delivery {
+        ctx,
+        sink: SinkPlugin::start(ctx)?,
+        pipeline: Pipeline::new(&ctx.runtime, &ctx.connector.pipeline, ctx.pipeline_state())?,
+        errors: ctx.error_handler(),
+        dead_letters: DeadLetterProducer::for_task(ctx)?,
+        assigned: BTreeSet::new(),
+    };
 
     // Static membership: a worker that restarts (even after a crash) takes
     // its partitions back at once instead of waiting for the broker to
@@ -52,7 +66,6 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         .subscribe(&topic_refs)
         .with_context(|| format!("subscribing to {topics:?}"))?;
 
-    let mut assigned: BTreeSet<(String, i32)> = BTreeSet::new();
     // Offset commits run on a thread of their own, so the broker's round
     // trip overlaps the next batch instead of stalling the loop. Offsets of
     // flushed batches are handed over every `offset.flush.interval.ms` (0:
@@ -101,10 +114,10 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
                                 .any(|tp| tp.topic == *t && tp.partition == *p)
                         });
                     }
-                    apply_change(ctx, &mut instance, task, &mut assigned, change)
+                    delivery.apply_change(change)
                 })?;
-                if !batch.records.is_empty() {
-                    flushed.extend(deliver(ctx, &mut instance, task, batch)?);
+                if !batch.consumed.is_empty() {
+                    flushed.extend(delivery.deliver(batch)?);
                 }
                 hand_over(&mut flushed, false)?;
             }
@@ -115,13 +128,15 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         // the sender then ends the committer after its last commit.
         outcome.and(hand_over(&mut flushed, true))
     });
-    let open: Vec<TopicPartition> = assigned
+    let open: Vec<TopicPartition> = delivery
+        .assigned
         .iter()
         .map(|(topic, partition)| TopicPartition {
             topic: topic.clone(),
             partition: *partition,
         })
         .collect();
+    let SinkPlugin { mut instance, task } = delivery.sink;
     let closed = if open.is_empty() {
         Ok(())
     } else {
@@ -135,7 +150,7 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
 /// Records consumed for one `put`.
 #[derive(Default)]
 struct Batch {
-    records: Vec<SinkRecord>,
+    consumed: Vec<Consumed>,
 }
 
 impl Batch {
@@ -147,17 +162,18 @@ impl Batch {
                 .iter()
                 .any(|tp| tp.topic == topic && tp.partition == partition)
         };
-        self.records.retain(|r| !gone(&r.topic, r.partition));
+        self.consumed.retain(|r| !gone(&r.topic, r.partition));
     }
 
     /// The offset to commit per partition once the batch is flushed: the
-    /// one after its last record there. Derived at the end rather than kept
+    /// one after its last record there (records dropped by a transform or
+    /// dead-lettered count as handled). Derived at the end rather than kept
     /// per record, which would allocate a key for every record.
     fn commit_offsets(&self) -> CommitOffsets {
         // A batch spans few partitions: a linear search over borrowed names
         // beats a map keyed by owned ones.
         let mut next: Vec<(&str, i32, i64)> = Vec::new();
-        for record in &self.records {
+        for record in &self.consumed {
             let key = (record.topic.as_str(), record.partition);
             match next.iter_mut().find(|(t, p, _)| (*t, *p) == key) {
                 Some(entry) => entry.2 = entry.2.max(record.offset + 1),
@@ -180,7 +196,7 @@ fn next_batch(
 ) -> Result<Batch> {
     let mut batch = Batch::default();
     let mut deadline: Option<Instant> = None;
-    while batch.records.len() < MAX_BATCH_RECORDS {
+    while batch.consumed.len() < MAX_BATCH_RECORDS {
         let wait = match deadline {
             None => FIRST_RECORD_WAIT,
             Some(deadline) => deadline.saturating_duration_since(Instant::now()),
@@ -207,19 +223,16 @@ fn next_batch(
                     .map(|headers| {
                         headers
                             .iter()
-                            .map(|h| Header {
-                                key: h.key.to_string(),
-                                value: convert::from_bytes(h.value),
-                            })
+                            .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
                             .collect()
                     })
                     .unwrap_or_default();
-                batch.records.push(SinkRecord {
+                batch.consumed.push(Consumed {
                     topic: message.topic().to_string(),
                     partition: message.partition(),
                     offset: message.offset(),
-                    key: convert::from_bytes(message.key()),
-                    value: convert::from_bytes(message.payload()),
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().map(<[u8]>::to_vec),
                     headers,
                     timestamp: message.timestamp().to_millis(),
                 });
@@ -232,49 +245,192 @@ fn next_batch(
 /// The offset to commit per partition: the one after the last flushed record.
 type CommitOffsets = BTreeMap<(String, i32), i64>;
 
-/// put, then flush; returns the offsets to commit, now that the records
-/// are durable.
-fn deliver(
-    ctx: &TaskContext,
-    instance: &mut crate::plugin::ConnectorInstance,
+/// The sink plugin instance and its task resource.
+struct SinkPlugin {
+    instance: ConnectorInstance,
     task: wasmtime::component::ResourceAny,
-    batch: Batch,
-) -> Result<CommitOffsets> {
-    let records = &batch.records;
-    ctx.call_with_records("put", records, || instance.put(task, records))?;
-    ctx.call("flush", || instance.flush(task))?;
-    let offsets = batch.commit_offsets();
-    ctx.topics.record(
-        &ctx.connector.name,
-        offsets.keys().map(|(topic, _)| topic.as_str()),
-    );
-    tracing::debug!(
-        "{}: flushed {} records up to {offsets:?}",
-        ctx.label(),
-        records.len()
-    );
-    Ok(offsets)
 }
 
-fn apply_change(
-    ctx: &TaskContext,
-    instance: &mut crate::plugin::ConnectorInstance,
-    task: wasmtime::component::ResourceAny,
-    assigned: &mut BTreeSet<(String, i32)>,
-    change: PartitionChange,
-) -> Result<()> {
-    match change {
-        PartitionChange::Assigned(partitions) => {
-            tracing::info!("{}: assigned {}", ctx.label(), describe(&partitions));
-            assigned.extend(partitions.iter().map(|tp| (tp.topic.clone(), tp.partition)));
-            ctx.call("open", || instance.open(task, &partitions))
-        }
-        PartitionChange::Revoked(partitions) => {
-            tracing::info!("{}: revoked {}", ctx.label(), describe(&partitions));
-            for tp in &partitions {
-                assigned.remove(&(tp.topic.clone(), tp.partition));
+impl SinkPlugin {
+    fn start(ctx: &TaskContext) -> Result<Self> {
+        let mut instance = ctx.instantiate()?;
+        let task = ctx.call("start", || instance.start_sink_task(&ctx.task_config))?;
+        Ok(SinkPlugin { instance, task })
+    }
+}
+
+/// Everything between a consumed batch and its commit.
+struct Delivery<'a> {
+    ctx: &'a TaskContext,
+    sink: SinkPlugin,
+    pipeline: Pipeline,
+    errors: ErrorHandler,
+    dead_letters: Option<DeadLetterProducer>,
+    /// The partitions this task owns, opened in the plugin.
+    assigned: BTreeSet<(String, i32)>,
+}
+
+impl Delivery<'_> {
+    /// Converts and transforms the batch, puts and flushes what survives,
+    /// hands what failed to the error policy, waits for the dead letters,
+    /// and returns the offsets to commit.
+    fn deliver(&mut self, batch: Batch) -> Result<CommitOffsets> {
+        let outcomes = self.pipeline.sink_records(&batch.consumed)?;
+        let mut records = Vec::with_capacity(outcomes.len());
+        let mut origins = Vec::with_capacity(outcomes.len());
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            match outcome {
+                Ok(Some(record)) => {
+                    records.push(record);
+                    origins.push(index);
+                }
+                // Dropped by a transform (a filter): handled.
+                Ok(None) => {}
+                Err(failure) => self.reject(&batch.consumed[index], &failure)?,
             }
-            ctx.call("close", || instance.close(task, &partitions))
+        }
+        self.put_durably(&batch.consumed, &records, &origins)?;
+        if let Some(dead_letters) = &self.dead_letters {
+            dead_letters.flush(self.ctx.worker.task_shutdown_timeout)?;
+        }
+        let offsets = batch.commit_offsets();
+        self.ctx.topics.record(
+            &self.ctx.connector.name,
+            offsets.keys().map(|(topic, _)| topic.as_str()),
+        );
+        tracing::debug!(
+            "{}: flushed {} records up to {offsets:?}",
+            self.ctx.label(),
+            records.len()
+        );
+        Ok(offsets)
+    }
+
+    /// Applies the error policy to one consumed record.
+    fn reject(&mut self, consumed: &Consumed, failure: &StageFailure) -> Result<()> {
+        if let Some(letter) = self.errors.handle(Origin::Consumed(consumed), failure)? {
+            let producer = self
+                .dead_letters
+                .as_ref()
+                .expect("a dead-letter queue is configured when the policy writes letters");
+            producer.send(letter)?;
+        }
+        Ok(())
+    }
+
+    /// Puts `records` and flushes them. A record the plugin rejects (an
+    /// error naming it) goes to the error policy: the records before it
+    /// were accepted and are flushed, the ones after it are put again. A
+    /// trap kills the instance: a fresh one takes over and the records are
+    /// split in halves, each put and flushed on its own, until the record
+    /// that traps is alone.
+    fn put_durably(
+        &mut self,
+        consumed: &[Consumed],
+        records: &[SinkRecord],
+        origins: &[usize],
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let mut start = 0;
+        while start < records.len() {
+            let slice = &records[start..];
+            let SinkPlugin { instance, task } = &mut self.sink;
+            let task = *task;
+            let outcome = ctx
+                .try_call("put", || instance.put(task, slice))
+                .and_then(|()| ctx.try_call("flush", || instance.flush(task)));
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(CallError::Failed {
+                    message,
+                    record: Some(index),
+                }) if (index as usize) < slice.len() => {
+                    let index = index as usize;
+                    if index > 0 {
+                        ctx.call("flush", || instance.flush(task))?;
+                    }
+                    let failure = StageFailure {
+                        stage: Stage::TaskPut,
+                        class: ctx.connector.class.clone(),
+                        message,
+                        trapped: false,
+                    };
+                    self.reject(&consumed[origins[start + index]], &failure)?;
+                    start += index + 1;
+                }
+                Err(CallError::Failed { message, record }) => {
+                    let named = record
+                        .map(|i| format!(" (it named record {i} of a batch of {})", slice.len()))
+                        .unwrap_or_default();
+                    anyhow::bail!(
+                        "put failed in plugin {}: {message}{named}",
+                        ctx.plugin.metadata.name
+                    );
+                }
+                Err(CallError::Trapped(trap)) => {
+                    tracing::warn!(
+                        "{}: the plugin trapped on a batch of {} records; isolating the record that causes it: {trap}",
+                        ctx.label(),
+                        slice.len()
+                    );
+                    self.restart_plugin()?;
+                    let origins = &origins[start..];
+                    if slice.len() == 1 {
+                        let failure = StageFailure {
+                            stage: Stage::TaskPut,
+                            class: ctx.connector.class.clone(),
+                            message: format!("the connector trapped: {trap}"),
+                            trapped: true,
+                        };
+                        return self.reject(&consumed[origins[0]], &failure);
+                    }
+                    let middle = slice.len() / 2;
+                    self.put_durably(consumed, &slice[..middle], &origins[..middle])?;
+                    return self.put_durably(consumed, &slice[middle..], &origins[middle..]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces a trapped plugin instance (never reused) with a fresh one
+    /// that owns the same partitions.
+    fn restart_plugin(&mut self) -> Result<()> {
+        self.sink = SinkPlugin::start(self.ctx)?;
+        if !self.assigned.is_empty() {
+            let partitions: Vec<TopicPartition> = self
+                .assigned
+                .iter()
+                .map(|(topic, partition)| TopicPartition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                })
+                .collect();
+            let SinkPlugin { instance, task } = &mut self.sink;
+            let task = *task;
+            self.ctx.call("open", || instance.open(task, &partitions))?;
+        }
+        Ok(())
+    }
+
+    fn apply_change(&mut self, change: PartitionChange) -> Result<()> {
+        let ctx = self.ctx;
+        let SinkPlugin { instance, task } = &mut self.sink;
+        let task = *task;
+        match change {
+            PartitionChange::Assigned(partitions) => {
+                tracing::info!("{}: assigned {}", ctx.label(), describe(&partitions));
+                self.assigned
+                    .extend(partitions.iter().map(|tp| (tp.topic.clone(), tp.partition)));
+                ctx.call("open", || instance.open(task, &partitions))
+            }
+            PartitionChange::Revoked(partitions) => {
+                tracing::info!("{}: revoked {}", ctx.label(), describe(&partitions));
+                for tp in &partitions {
+                    self.assigned.remove(&(tp.topic.clone(), tp.partition));
+                }
+                ctx.call("close", || instance.close(task, &partitions))
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The source task loop: poll the plugin for a batch, produce it, and
-//! persist the batch's source offsets only once Kafka has acknowledged every
-//! record of it and of every batch before it.
+//! The source task loop: poll the plugin for a batch, run it through the
+//! transforms and converters, produce it, and persist the batch's source
+//! offsets only once Kafka has acknowledged every record of it (dead
+//! letters included) and of every batch before it.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
@@ -9,14 +10,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
 use super::TaskContext;
-use super::convert;
+use super::dead_letter;
+use super::errors::{ErrorHandler, Origin};
+use super::pipeline::{Pipeline, Serialized};
 use crate::kafka;
 use crate::offsets::ConnectorOffsets;
-use crate::runtime::bindings::types::SourceBatch;
+use crate::runtime::bindings::types::{ConnectRecord, Data, SourceBatch, SourceRecord};
 
 /// At most this many polled batches wait for Kafka's acknowledgement at
 /// once. It bounds memory, and it bounds what a crash can duplicate: only
@@ -45,10 +47,15 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         acks: Arc::clone(&acks),
     })
     .map_err(|e| anyhow::anyhow!("creating the Kafka producer: {e}"))?;
+    if let Some(queue) = &ctx.connector.pipeline.errors.dead_letter {
+        dead_letter::ensure_topic(ctx, &queue.topic, queue.replication_factor)?;
+    }
     let mut loop_state = SourceLoop {
         ctx,
         acks,
         producer,
+        pipeline: Pipeline::new(&ctx.runtime, &ctx.connector.pipeline, ctx.pipeline_state())?,
+        errors: ctx.error_handler(),
         known_topics: HashSet::new(),
         next_seq: 0,
         last_offset_flush: Instant::now(),
@@ -67,19 +74,11 @@ struct SourceLoop<'a> {
     ctx: &'a TaskContext,
     acks: Arc<Acks>,
     producer: ThreadedProducer<AckContext>,
+    pipeline: Pipeline,
+    errors: ErrorHandler,
     known_topics: HashSet<String>,
     next_seq: u64,
     last_offset_flush: Instant,
-}
-
-/// A record ready for the producer.
-struct Outgoing {
-    topic: String,
-    partition: Option<i32>,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    headers: Option<OwnedHeaders>,
-    timestamp: Option<i64>,
 }
 
 impl SourceLoop<'_> {
@@ -103,73 +102,106 @@ impl SourceLoop<'_> {
         Ok(())
     }
 
-    /// Converts a batch, registers it with the acknowledgement tracker and
-    /// hands every record to the producer.
+    /// Transforms and converts a batch, hands failed records to the error
+    /// policy, registers the batch with the acknowledgement tracker and
+    /// gives every record (and dead letter) to the producer.
     fn send(&mut self, batch: SourceBatch) -> Result<()> {
+        let SourceBatch {
+            partitions,
+            records,
+        } = batch;
         let mut offsets = ConnectorOffsets::new();
-        let mut outgoing = Vec::with_capacity(batch.records.len());
-        for (index, record) in batch.records.into_iter().enumerate() {
-            let describe = |what: &str| {
-                format!(
-                    "record {index} of a batch from the plugin (topic \"{}\"): {what}",
-                    record.topic
-                )
-            };
+        for (index, record) in records.iter().enumerate() {
             if let Some(position) = &record.position {
-                let Some(partition) = batch.partitions.get(position.partition as usize) else {
-                    bail!(describe(&format!(
-                        "source partition {} is not among the batch's {} partitions",
+                let Some(partition) = partitions.get(position.partition as usize) else {
+                    bail!(
+                        "record {index} of a batch from the plugin (topic \"{}\"): source partition {} is not among the batch's {} partitions",
+                        record.topic,
                         position.partition,
-                        batch.partitions.len()
-                    )));
+                        partitions.len()
+                    );
                 };
                 offsets.insert(partition.clone(), position.offset.clone());
             }
-            let key = convert::to_bytes(record.key).map_err(|e| anyhow::anyhow!(describe(&e)))?;
-            let value =
-                convert::to_bytes(record.value).map_err(|e| anyhow::anyhow!(describe(&e)))?;
-            let headers = if record.headers.is_empty() {
-                None
-            } else {
-                let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-                for header in record.headers {
-                    let value = convert::to_bytes(header.value).map_err(|e| {
-                        anyhow::anyhow!(describe(&format!("header {}: {e}", header.key)))
-                    })?;
-                    headers = headers.insert(Header {
-                        key: &header.key,
-                        value: value.as_deref(),
-                    });
-                }
-                Some(headers)
-            };
-            outgoing.push(Outgoing {
-                topic: record.topic,
-                partition: record.partition,
-                key,
-                value,
-                headers,
-                timestamp: record.timestamp,
+        }
+        // The records as polled, kept for the error policy when one can
+        // fail: raw bytes through no converter and no transform cannot.
+        let can_fail = self.pipeline.transforms_or_converts()
+            || records.iter().any(|r| {
+                let structured = |d: &Option<Data>| matches!(d, Some(Data::Structured(_)));
+                structured(&r.key)
+                    || structured(&r.value)
+                    || r.headers.iter().any(|h| structured(&h.value))
             });
+        let originals: Option<Vec<SourceRecord>> = can_fail.then(|| records.clone());
+        let connect_records: Vec<ConnectRecord> = records
+            .into_iter()
+            .map(|r| ConnectRecord {
+                topic: r.topic,
+                partition: r.partition,
+                offset: None,
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp: r.timestamp,
+            })
+            .collect();
+        let outcomes = self.pipeline.source_records(connect_records)?;
+        let mut outgoing: Vec<Serialized> = Vec::with_capacity(outcomes.len());
+        let mut letters = Vec::new();
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            match outcome {
+                Ok(Some(record)) => outgoing.push(record),
+                Ok(None) => {}
+                Err(failure) => {
+                    let record = &originals.as_ref().expect("kept when records can fail")[index];
+                    let source_partition = record
+                        .position
+                        .as_ref()
+                        .and_then(|p| partitions.get(p.partition as usize))
+                        .map(String::as_str);
+                    let origin = Origin::Source {
+                        record,
+                        source_partition,
+                    };
+                    if let Some(letter) = self.errors.handle(origin, &failure)? {
+                        letters.push(letter);
+                    }
+                }
+            }
         }
         self.ensure_topics(&outgoing)?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.acks.register(seq, outgoing.len(), offsets);
+        self.acks
+            .register(seq, outgoing.len() + letters.len(), offsets);
         for record in outgoing {
             self.produce(seq, record)?;
+        }
+        for letter in letters {
+            self.produce(
+                seq,
+                Serialized {
+                    topic: letter.topic,
+                    partition: None,
+                    key: letter.key,
+                    value: letter.value,
+                    headers: letter.headers,
+                    timestamp: None,
+                },
+            )?;
         }
         Ok(())
     }
 
-    fn produce(&self, seq: u64, record: Outgoing) -> Result<()> {
+    fn produce(&self, seq: u64, record: Serialized) -> Result<()> {
         let mut base: BaseRecord<'_, [u8], [u8], usize> =
             BaseRecord::with_opaque_to(&record.topic, seq as usize);
         base.partition = record.partition;
         base.key = record.key.as_deref();
         base.payload = record.value.as_deref();
         base.timestamp = record.timestamp;
-        base.headers = record.headers;
+        base.headers = dead_letter::letter_headers(&record.headers);
         loop {
             match self.producer.send(base) {
                 Ok(()) => return Ok(()),
@@ -185,7 +217,7 @@ impl SourceLoop<'_> {
 
     /// Records the batch's topics as the connector's active topics and
     /// creates the ones this task has not produced to yet.
-    fn ensure_topics(&mut self, records: &[Outgoing]) -> Result<()> {
+    fn ensure_topics(&mut self, records: &[Serialized]) -> Result<()> {
         // A batch names few topics, mostly in runs: collect them in one pass
         // without a map.
         let mut batch_topics: Vec<&str> = Vec::new();

@@ -2,13 +2,14 @@
 //! runs on, and how calls into its plugin are retried or fail the task.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::WasiCtxBuilder;
 
+use super::errors::ErrorHandler;
 use super::status::{State, StatusBoard};
 use super::topics::ActiveTopics;
 use super::{sink_task, source_task};
@@ -18,7 +19,7 @@ use crate::config::{ConnectorConfig, WorkerConfig};
 use crate::offsets::FileOffsetStore;
 use crate::plugin::instance::WitConfig;
 use crate::plugin::{ConnectorInstance, Plugin, PluginKind};
-use crate::runtime::bindings::types::{ConnectError, ErrorKind, SinkRecord};
+use crate::runtime::bindings::types::{ConnectError, ErrorKind};
 use crate::runtime::{PluginState, Runtime};
 
 /// Everything a task loop needs.
@@ -114,8 +115,22 @@ pub fn plugin_state(
     })
 }
 
-/// The longest wait between retries of a call that failed retriably.
-const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
+/// The first wait before retrying a call that failed retriably; it
+/// doubles up to `errors.retry.delay.max.ms`.
+const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Why a plugin call did not succeed.
+#[derive(Debug)]
+pub enum CallError {
+    /// The plugin trapped: its instance is dead and must not be reused.
+    Trapped(String),
+    /// The plugin returned an error (fatal, or retriable past
+    /// `errors.retry.timeout`), naming a record of the call's batch or not.
+    Failed {
+        message: String,
+        record: Option<u32>,
+    },
+}
 
 impl TaskContext {
     /// The task's name, as Kafka Connect writes it: `<connector>-<task>`.
@@ -125,74 +140,110 @@ impl TaskContext {
 
     /// A fresh plugin instance with the connector's grants.
     pub fn instantiate(&self) -> Result<ConnectorInstance> {
-        let state = plugin_state(
-            &self.worker,
-            &self.connector,
-            &self.label(),
-            Arc::clone(&self.secrets),
-        )?;
         ConnectorInstance::new(
             &self.runtime,
             &self.plugin.component,
             self.plugin.kind,
-            state,
+            self.plugin_state()?,
+        )
+    }
+
+    /// The store state of a plugin instance of this task: the connector's
+    /// grants, its secrets masked, its log lines attributed to the task.
+    pub fn plugin_state(&self) -> Result<PluginState> {
+        plugin_state(
+            &self.worker,
+            &self.connector,
+            &self.label(),
+            Arc::clone(&self.secrets),
+        )
+    }
+
+    /// How the task's converter, transform and predicate instances get
+    /// their stores: attributed to the task and masking its secrets, but
+    /// granted nothing, since only connectors reach outside systems.
+    pub fn pipeline_state(&self) -> impl Fn() -> PluginState + Clone + Send + 'static {
+        let label = self.label();
+        let secrets = Arc::clone(&self.secrets);
+        move || {
+            let mut state = crate::plugin::bare_state(&label);
+            state.secrets = Arc::clone(&secrets);
+            state
+        }
+    }
+
+    /// The task's error policy, ready to handle failed records.
+    pub fn error_handler(&self) -> ErrorHandler {
+        ErrorHandler::new(
+            self.connector.pipeline.errors.clone(),
+            &self.connector.name,
+            self.task_id,
+            Arc::clone(&self.secrets),
         )
     }
 
     /// Calls the plugin: a trap fails the task (the instance is dead), a
-    /// retriable error is retried with backoff until the task is stopped, a
+    /// retriable error is retried as [`TaskContext::try_call`] does, a
     /// fatal error fails the task with the plugin's message.
     pub fn call<T>(
         &self,
         what: &str,
         f: impl FnMut() -> wasmtime::Result<Result<T, ConnectError>>,
     ) -> Result<T> {
-        self.call_with_records(what, &[], f)
+        match self.try_call(what, f) {
+            Ok(value) => Ok(value),
+            Err(CallError::Trapped(trap)) => bail!(
+                "the plugin {} trapped in {what}: {trap}",
+                self.plugin.metadata.name
+            ),
+            Err(CallError::Failed { message, .. }) => bail!(
+                "{what} failed in plugin {}: {message}",
+                self.plugin.metadata.name
+            ),
+        }
     }
 
-    /// As [`TaskContext::call`], for a call that carries sink records: an
-    /// error that names a record is reported with its topic, partition and
-    /// offset.
-    pub fn call_with_records<T>(
+    /// Calls the plugin, retrying a retriable error with exponential
+    /// backoff (up to `errors.retry.delay.max.ms` between tries) until
+    /// `errors.retry.timeout` has passed or the task is stopped.
+    pub fn try_call<T>(
         &self,
         what: &str,
-        records: &[SinkRecord],
         mut f: impl FnMut() -> wasmtime::Result<Result<T, ConnectError>>,
-    ) -> Result<T> {
-        let mut backoff = Duration::from_millis(100);
+    ) -> Result<T, CallError> {
+        let policy = &self.connector.pipeline.errors;
+        let started = Instant::now();
+        let mut backoff = FIRST_RETRY_BACKOFF.min(policy.retry_delay_max);
         loop {
             match f() {
                 Ok(Ok(value)) => return Ok(value),
-                Err(trap) => bail!(
-                    "the plugin {} trapped in {what}: {trap:?}",
-                    self.plugin.metadata.name
-                ),
+                Err(trap) => return Err(CallError::Trapped(format!("{trap:?}"))),
                 Ok(Err(e)) => {
-                    let record = e
-                        .record
-                        .and_then(|i| records.get(i as usize).map(|r| (i, r)))
-                        .map(|(i, r)| {
-                            format!(
-                                " (record {i} of the batch: topic {}, partition {}, offset {})",
-                                r.topic, r.partition, r.offset
-                            )
-                        })
-                        .unwrap_or_default();
-                    if e.kind == ErrorKind::Retriable && !self.cancel.is_cancelled() {
+                    let message = self.secrets.mask(&e.message);
+                    let in_time = policy
+                        .retry_timeout
+                        .is_none_or(|limit| started.elapsed() + backoff <= limit);
+                    if e.kind == ErrorKind::Retriable && in_time && !self.cancel.is_cancelled() {
                         tracing::warn!(
-                            "{}: {what} failed, retrying in {backoff:?}: {}{record}",
-                            self.label(),
-                            self.secrets.mask(&e.message)
+                            "{}: {what} failed, retrying in {backoff:?}: {message}",
+                            self.label()
                         );
                         std::thread::sleep(backoff);
-                        backoff = (backoff * 2).min(MAX_RETRY_BACKOFF);
+                        backoff = (backoff * 2).min(policy.retry_delay_max);
                         continue;
                     }
-                    bail!(
-                        "{what} failed in plugin {}: {}{record}",
-                        self.plugin.metadata.name,
-                        e.message
-                    );
+                    let message = if e.kind == ErrorKind::Retriable && !in_time {
+                        format!(
+                            "{message} (still failing after retrying for {:?}, errors.retry.timeout)",
+                            started.elapsed()
+                        )
+                    } else {
+                        message
+                    };
+                    return Err(CallError::Failed {
+                        message,
+                        record: e.record,
+                    });
                 }
             }
         }

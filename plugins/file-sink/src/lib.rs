@@ -101,14 +101,12 @@ impl SinkTask for FileSinkTask {
                         .map_err(|e| ConnectError::fatal(e.to_string()).for_record(index))?;
                     match tree.value {
                         Value::String(s) => self.writer.write_all(s.as_bytes()),
-                        other => {
-                            return Err(ConnectError::fatal(format!(
-                                "file-sink writes raw or string values; record {} of {}[{}] \
-                                 at offset {} holds {other:?}",
-                                index, record.topic, record.partition, record.offset
-                            ))
-                            .for_record(index));
-                        }
+                        // Kafka's FileStreamSink prints Java's toString of
+                        // other values; JSON says the same and can be read
+                        // back.
+                        other => self
+                            .writer
+                            .write_all(to_json(&other).to_string().as_bytes()),
                     }
                 }
             };
@@ -129,6 +127,48 @@ impl SinkTask for FileSinkTask {
 
     fn stop(&mut self) -> Result<()> {
         self.flush()
+    }
+}
+
+/// A value as schemaless JSON: structs and string-keyed maps as objects,
+/// other maps as arrays of pairs, bytes as arrays of numbers.
+fn to_json(value: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Null => J::Null,
+        Value::Boolean(b) => J::Bool(*b),
+        Value::Int8(v) => J::from(*v),
+        Value::Int16(v) => J::from(*v),
+        Value::Int32(v) => J::from(*v),
+        Value::Int64(v) => J::from(*v),
+        Value::Float32(v) => J::from(*v as f64),
+        Value::Float64(v) => J::from(*v),
+        Value::String(s) => J::String(s.clone()),
+        Value::Bytes(b) => J::from(b.clone()),
+        Value::Array(items) => J::Array(items.iter().map(to_json).collect()),
+        Value::Struct(fields) => J::Object(
+            fields
+                .iter()
+                .map(|(name, v)| (name.clone(), to_json(v)))
+                .collect(),
+        ),
+        Value::Map(entries) if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) => {
+            J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| match k {
+                        Value::String(k) => (k.clone(), to_json(v)),
+                        _ => unreachable!("checked: every key is a string"),
+                    })
+                    .collect(),
+            )
+        }
+        Value::Map(entries) => J::Array(
+            entries
+                .iter()
+                .map(|(k, v)| J::Array(vec![to_json(k), to_json(v)]))
+                .collect(),
+        ),
     }
 }
 

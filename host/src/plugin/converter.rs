@@ -1,0 +1,72 @@
+//! Instances of converter plugins: one store, one `converter-instance`
+//! created for keys, values or headers, called once per batch.
+
+use anyhow::{Context, anyhow};
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+use super::Plugin;
+use super::instance::WitConfig;
+use crate::runtime::bindings::converter::Converter;
+use crate::runtime::bindings::types::Data;
+use crate::runtime::{PluginState, Runtime};
+
+/// One converter, configured; the outer error of every call is a trap.
+pub struct ConverterInstance {
+    store: Store<PluginState>,
+    world: Converter,
+    converter: ResourceAny,
+}
+
+impl ConverterInstance {
+    /// Instantiates `plugin` and creates its converter with `config` (the
+    /// `.` sub-keys, prefix removed).
+    pub fn new(
+        runtime: &Runtime,
+        plugin: &Plugin,
+        config: &WitConfig,
+        is_key: bool,
+        state: PluginState,
+    ) -> anyhow::Result<Self> {
+        let mut store = runtime.store(state);
+        let world = Converter::instantiate(&mut store, &plugin.component, runtime.linker())
+            .map_err(anyhow::Error::from)
+            .context("instantiating the converter")?;
+        let converter = world
+            .sluice_connect_conversion()
+            .converter_instance()
+            .call_create(&mut store, config, is_key)
+            .map_err(anyhow::Error::from)
+            .context("creating the converter")?
+            .map_err(|e| anyhow!("{}", e.message))?;
+        Ok(ConverterInstance {
+            store,
+            world,
+            converter,
+        })
+    }
+
+    /// Bytes from Kafka to data, one result per item.
+    pub fn to_data(
+        &mut self,
+        topic: &str,
+        items: &[Option<Vec<u8>>],
+    ) -> wasmtime::Result<Vec<Result<Option<Data>, String>>> {
+        self.world
+            .sluice_connect_conversion()
+            .converter_instance()
+            .call_to_data(&mut self.store, self.converter, topic, items)
+    }
+
+    /// Data to bytes for Kafka, one result per item.
+    pub fn from_data(
+        &mut self,
+        topic: &str,
+        items: &[Option<Data>],
+    ) -> wasmtime::Result<Vec<Result<Option<Vec<u8>>, String>>> {
+        self.world
+            .sluice_connect_conversion()
+            .converter_instance()
+            .call_from_data(&mut self.store, self.converter, topic, items)
+    }
+}

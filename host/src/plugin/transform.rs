@@ -1,0 +1,61 @@
+//! Instances of transform plugins: one store, one `transform-instance`,
+//! called once per batch.
+
+use anyhow::{Context, anyhow};
+use wasmtime::Store;
+use wasmtime::component::ResourceAny;
+
+use super::Plugin;
+use super::instance::WitConfig;
+use crate::runtime::bindings::transform::Transform;
+use crate::runtime::bindings::types::{ConnectRecord, RecordPart};
+use crate::runtime::{PluginState, Runtime};
+
+/// One transform, configured; the outer error of every call is a trap.
+pub struct TransformInstance {
+    store: Store<PluginState>,
+    world: Transform,
+    transform: ResourceAny,
+}
+
+impl TransformInstance {
+    /// Instantiates `plugin` and creates its transform with `config` (the
+    /// `transforms.<alias>.` keys, prefix removed) for `part`, the `$Key` or
+    /// `$Value` variant the operator named.
+    pub fn new(
+        runtime: &Runtime,
+        plugin: &Plugin,
+        config: &WitConfig,
+        part: Option<RecordPart>,
+        state: PluginState,
+    ) -> anyhow::Result<Self> {
+        let mut store = runtime.store(state);
+        let world = Transform::instantiate(&mut store, &plugin.component, runtime.linker())
+            .map_err(anyhow::Error::from)
+            .context("instantiating the transform")?;
+        let transform = world
+            .sluice_connect_transformation()
+            .transform_instance()
+            .call_create(&mut store, config, part)
+            .map_err(anyhow::Error::from)
+            .context("creating the transform")?
+            .map_err(|e| anyhow!("{}", e.message))?;
+        Ok(TransformInstance {
+            store,
+            world,
+            transform,
+        })
+    }
+
+    /// One result per record: the new record, `None` when dropped, or why
+    /// the record could not be transformed.
+    pub fn apply(
+        &mut self,
+        records: &[ConnectRecord],
+    ) -> wasmtime::Result<Vec<Result<Option<ConnectRecord>, String>>> {
+        self.world
+            .sluice_connect_transformation()
+            .transform_instance()
+            .call_apply(&mut self.store, self.transform, records)
+    }
+}

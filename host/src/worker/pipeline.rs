@@ -1,0 +1,816 @@
+//! The record pipeline between a connector and Kafka: the transform chain
+//! and the key, value and header converters, each a plugin called once per
+//! batch. A plugin that traps is replaced by a fresh instance and the batch
+//! is split until the records that trap on their own are found; those,
+//! and records a plugin rejects, come back as failures for the error policy
+//! to handle one by one, while the rest of the batch goes on.
+
+use std::fmt;
+
+use anyhow::{Result, bail};
+
+use super::convert;
+use crate::config::ConfigError;
+use crate::config::pipeline::{ConverterSpec, PipelineSpec, PredicateSpec, TransformSpec};
+use crate::plugin::{ConverterInstance, PredicateInstance, TransformInstance, bare_state};
+use crate::runtime::bindings::types::{ConnectRecord, Data, Header, SinkRecord};
+use crate::runtime::{PluginState, Runtime};
+
+/// Where in the pipeline a record failed; Kafka Connect's stage names are
+/// what `__connect.errors.stage` carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    KeyConverter,
+    ValueConverter,
+    HeaderConverter,
+    Transformation,
+    TaskPut,
+    TaskPoll,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::KeyConverter => "KEY_CONVERTER",
+            Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::HeaderConverter => "HEADER_CONVERTER",
+            Stage::Transformation => "TRANSFORMATION",
+            Stage::TaskPut => "TASK_PUT",
+            Stage::TaskPoll => "TASK_POLL",
+        })
+    }
+}
+
+/// Why one record could not go on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageFailure {
+    pub stage: Stage,
+    /// The plugin, as the configuration named it.
+    pub class: String,
+    pub message: String,
+    /// The plugin trapped on this record alone (as opposed to rejecting it
+    /// with an error).
+    pub trapped: bool,
+}
+
+/// What happened to one record in a pipeline step.
+pub type Outcome<T> = Result<Option<T>, StageFailure>;
+
+/// Creates each converter, transform and predicate of `spec` once, so a
+/// configuration the plugins refuse is refused before any task starts.
+pub fn probe(runtime: &Runtime, spec: &PipelineSpec) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
+    for (key, converter) in [
+        ("key.converter", &spec.key_converter),
+        ("value.converter", &spec.value_converter),
+        ("header.converter", &spec.header_converter),
+    ] {
+        if let Some(converter) = converter
+            && let Err(e) = make_converter(runtime, converter, key == "key.converter", key)
+        {
+            problems.push(ConfigError::invalid(
+                key,
+                &converter.class,
+                format!("{e:#}"),
+            ));
+        }
+    }
+    for link in &spec.transforms {
+        if let Err(e) = make_transform(runtime, link, &link.alias) {
+            problems.push(ConfigError::invalid(
+                &format!("transforms.{}.type", link.alias),
+                &link.class,
+                format!("{e:#}"),
+            ));
+        }
+        if let Some(predicate) = &link.predicate
+            && let Err(e) = make_predicate(runtime, predicate, &predicate.alias)
+        {
+            problems.push(ConfigError::invalid(
+                &format!("predicates.{}.type", predicate.alias),
+                &predicate.class,
+                format!("{e:#}"),
+            ));
+        }
+    }
+    problems
+}
+
+fn make_converter(
+    runtime: &Runtime,
+    spec: &ConverterSpec,
+    is_key: bool,
+    label: &str,
+) -> Result<ConverterInstance> {
+    ConverterInstance::new(
+        runtime,
+        &spec.plugin,
+        &spec.config,
+        is_key,
+        bare_state(label),
+    )
+}
+
+fn make_transform(
+    runtime: &Runtime,
+    spec: &TransformSpec,
+    label: &str,
+) -> Result<TransformInstance> {
+    TransformInstance::new(
+        runtime,
+        &spec.plugin,
+        &spec.config,
+        spec.part,
+        bare_state(label),
+    )
+}
+
+fn make_predicate(
+    runtime: &Runtime,
+    spec: &PredicateSpec,
+    label: &str,
+) -> Result<PredicateInstance> {
+    PredicateInstance::new(runtime, &spec.plugin, &spec.config, bare_state(label))
+}
+
+/// A plugin instance that is never reused after a trap: the next call gets
+/// a fresh one.
+pub struct Renewable<T> {
+    instance: Option<T>,
+    make: Box<dyn Fn() -> Result<T> + Send>,
+}
+
+impl<T> Renewable<T> {
+    pub fn new(make: impl Fn() -> Result<T> + Send + 'static) -> Result<Self> {
+        let instance = make()?;
+        Ok(Renewable {
+            instance: Some(instance),
+            make: Box::new(make),
+        })
+    }
+
+    fn get(&mut self) -> Result<&mut T> {
+        if self.instance.is_none() {
+            self.instance = Some((self.make)()?);
+        }
+        Ok(self.instance.as_mut().expect("just set"))
+    }
+
+    /// Calls `call` with `items`, which must answer one output per item.
+    /// When the plugin traps, the instance is dropped and the items are
+    /// halved until each trapping item is alone: it gets the trap's message
+    /// as its error, and every other item its output. A batch with one
+    /// poisonous record costs about 2·log2(n) calls.
+    pub fn call_isolating<I, O>(
+        &mut self,
+        items: &[I],
+        call: &mut dyn FnMut(&mut T, &[I]) -> wasmtime::Result<Vec<O>>,
+    ) -> Result<Vec<Result<O, String>>> {
+        let mut out = Vec::with_capacity(items.len());
+        self.isolate(items, call, &mut out)?;
+        Ok(out)
+    }
+
+    fn isolate<I, O>(
+        &mut self,
+        items: &[I],
+        call: &mut dyn FnMut(&mut T, &[I]) -> wasmtime::Result<Vec<O>>,
+        out: &mut Vec<Result<O, String>>,
+    ) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        match call(self.get()?, items) {
+            Ok(outputs) => {
+                if outputs.len() != items.len() {
+                    bail!(
+                        "the plugin returned {} results for {} records",
+                        outputs.len(),
+                        items.len()
+                    );
+                }
+                out.extend(outputs.into_iter().map(Ok));
+            }
+            Err(trap) => {
+                // A trapped instance is dead: never call it again.
+                self.instance = None;
+                if items.len() == 1 {
+                    out.push(Err(format!("{trap:?}")));
+                } else {
+                    let (left, right) = items.split_at(items.len() / 2);
+                    self.isolate(left, call, out)?;
+                    self.isolate(right, call, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A converter in the pipeline, or the pass-through when none is set.
+struct ConverterStage {
+    class: String,
+    stage: Stage,
+    converter: Renewable<ConverterInstance>,
+}
+
+/// One link of the transform chain.
+struct ChainLink {
+    class: String,
+    transform: Renewable<TransformInstance>,
+    predicate: Option<(String, Renewable<PredicateInstance>)>,
+    negate: bool,
+}
+
+/// A record consumed from Kafka, as it was on the wire.
+#[derive(Clone, Debug)]
+pub struct Consumed {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// A record converted for the producer.
+#[derive(Clone, Debug)]
+pub struct Serialized {
+    pub topic: String,
+    pub partition: Option<i32>,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: Option<i64>,
+}
+
+/// The converters and transforms of one task.
+pub struct Pipeline {
+    key: Option<ConverterStage>,
+    value: Option<ConverterStage>,
+    header: Option<ConverterStage>,
+    chain: Vec<ChainLink>,
+}
+
+impl Pipeline {
+    /// Instantiates every plugin of `spec`; `state` makes each instance's
+    /// store (attributed to the task in logs).
+    pub fn new(
+        runtime: &Runtime,
+        spec: &PipelineSpec,
+        state: impl Fn() -> PluginState + Clone + Send + 'static,
+    ) -> Result<Self> {
+        let converter = |spec: &Option<ConverterSpec>, stage: Stage| -> Result<_> {
+            let Some(spec) = spec.clone() else {
+                return Ok(None);
+            };
+            let runtime = runtime.clone();
+            let state = state.clone();
+            let class = spec.class.clone();
+            let is_key = stage == Stage::KeyConverter;
+            let converter = Renewable::new(move || {
+                ConverterInstance::new(&runtime, &spec.plugin, &spec.config, is_key, state())
+            })?;
+            Ok(Some(ConverterStage {
+                class,
+                stage,
+                converter,
+            }))
+        };
+        let mut chain = Vec::with_capacity(spec.transforms.len());
+        for link in &spec.transforms {
+            let transform = {
+                let (runtime, state, link) = (runtime.clone(), state.clone(), link.clone());
+                Renewable::new(move || {
+                    TransformInstance::new(&runtime, &link.plugin, &link.config, link.part, state())
+                })?
+            };
+            let predicate = match &link.predicate {
+                None => None,
+                Some(predicate) => {
+                    let (runtime, state, p) = (runtime.clone(), state.clone(), predicate.clone());
+                    let instance = Renewable::new(move || {
+                        PredicateInstance::new(&runtime, &p.plugin, &p.config, state())
+                    })?;
+                    Some((predicate.class.clone(), instance))
+                }
+            };
+            chain.push(ChainLink {
+                class: link.class.clone(),
+                transform,
+                predicate,
+                negate: link.negate,
+            });
+        }
+        Ok(Pipeline {
+            key: converter(&spec.key_converter, Stage::KeyConverter)?,
+            value: converter(&spec.value_converter, Stage::ValueConverter)?,
+            header: converter(&spec.header_converter, Stage::HeaderConverter)?,
+            chain,
+        })
+    }
+
+    /// Whether any converter or transform is configured: without them
+    /// raw bytes pass through untouched.
+    pub fn transforms_or_converts(&self) -> bool {
+        !self.chain.is_empty()
+            || self.key.is_some()
+            || self.value.is_some()
+            || self.header.is_some()
+    }
+
+    /// Applies the transform chain: one outcome per record, in order;
+    /// `Ok(None)` for a record a transform dropped.
+    pub fn transform(
+        &mut self,
+        records: Vec<ConnectRecord>,
+    ) -> Result<Vec<Outcome<ConnectRecord>>> {
+        let mut outcomes: Vec<Outcome<ConnectRecord>> =
+            records.into_iter().map(|r| Ok(Some(r))).collect();
+        for link in &mut self.chain {
+            let live: Vec<usize> = (0..outcomes.len())
+                .filter(|&i| matches!(outcomes[i], Ok(Some(_))))
+                .collect();
+            if live.is_empty() {
+                break;
+            }
+            let mut batch: Vec<ConnectRecord> =
+                live.iter().map(|&i| outcomes[i].take_record()).collect();
+            // Which records the transform applies to.
+            let mut selected = vec![true; batch.len()];
+            if let Some((class, predicate)) = &mut link.predicate {
+                let answers = predicate.call_isolating(&batch, &mut |p, items| p.test(items))?;
+                for (k, answer) in answers.into_iter().enumerate() {
+                    match answer {
+                        Ok(matched) => selected[k] = matched != link.negate,
+                        Err(trap) => {
+                            selected[k] = false;
+                            outcomes[live[k]] = Err(StageFailure {
+                                stage: Stage::Transformation,
+                                class: class.clone(),
+                                message: format!("the predicate trapped: {trap}"),
+                                trapped: true,
+                            });
+                        }
+                    }
+                }
+            }
+            let mut chosen: Vec<usize> = Vec::new();
+            let mut input: Vec<ConnectRecord> = Vec::new();
+            for (k, record) in batch.drain(..).enumerate() {
+                if selected[k] {
+                    chosen.push(live[k]);
+                    input.push(record);
+                } else if outcomes[live[k]].is_ok() {
+                    outcomes[live[k]] = Ok(Some(record));
+                }
+            }
+            let results = link
+                .transform
+                .call_isolating(&input, &mut |t, items| t.apply(items))?;
+            for (index, result) in chosen.into_iter().zip(results) {
+                outcomes[index] = match result {
+                    Ok(Ok(record)) => Ok(record),
+                    Ok(Err(message)) => Err(StageFailure {
+                        stage: Stage::Transformation,
+                        class: link.class.clone(),
+                        message,
+                        trapped: false,
+                    }),
+                    Err(trap) => Err(StageFailure {
+                        stage: Stage::Transformation,
+                        class: link.class.clone(),
+                        message: format!("the transform trapped: {trap}"),
+                        trapped: true,
+                    }),
+                };
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Converts consumed records to sink records: keys, values and headers
+    /// through their converters, then the transform chain. One outcome per
+    /// consumed record, in order.
+    pub fn sink_records(&mut self, consumed: &[Consumed]) -> Result<Vec<Outcome<SinkRecord>>> {
+        let topics: Vec<&str> = consumed.iter().map(|c| c.topic.as_str()).collect();
+        let keys = to_data(
+            &mut self.key,
+            &topics,
+            consumed.iter().map(|c| c.key.clone()).collect(),
+        )?;
+        let values = to_data(
+            &mut self.value,
+            &topics,
+            consumed.iter().map(|c| c.value.clone()).collect(),
+        )?;
+        // Every header of the batch goes to the header converter in one
+        // call per topic; `owner` maps each back to its record.
+        let mut owner = Vec::new();
+        let mut header_topics = Vec::new();
+        let mut header_bytes = Vec::new();
+        for (index, record) in consumed.iter().enumerate() {
+            for (_, value) in &record.headers {
+                owner.push(index);
+                header_topics.push(record.topic.as_str());
+                header_bytes.push(value.clone());
+            }
+        }
+        let mut header_values =
+            to_data(&mut self.header, &header_topics, header_bytes)?.into_iter();
+
+        let mut failures: Vec<Option<StageFailure>> = vec![None; consumed.len()];
+        let mut records = Vec::with_capacity(consumed.len());
+        let mut indices = Vec::with_capacity(consumed.len());
+        let mut header_owner = owner.into_iter().peekable();
+        for ((index, record), (key, value)) in consumed
+            .iter()
+            .enumerate()
+            .zip(keys.into_iter().zip(values))
+        {
+            let mut headers = Vec::with_capacity(record.headers.len());
+            while header_owner.peek() == Some(&index) {
+                header_owner.next();
+                let (name, _) = &record.headers[headers.len()];
+                match header_values.next().expect("one result per header") {
+                    Ok(value) => headers.push(Header {
+                        key: name.clone(),
+                        value,
+                    }),
+                    Err(failure) => {
+                        failures[index].get_or_insert(failure);
+                        headers.push(Header {
+                            key: name.clone(),
+                            value: None,
+                        });
+                    }
+                }
+            }
+            let (key, value) = match (key, value) {
+                (Ok(key), Ok(value)) => (key, value),
+                (Err(failure), _) | (_, Err(failure)) => {
+                    failures[index] = Some(failure);
+                    continue;
+                }
+            };
+            if failures[index].is_some() {
+                continue;
+            }
+            indices.push(index);
+            records.push(ConnectRecord {
+                topic: record.topic.clone(),
+                partition: Some(record.partition),
+                offset: Some(record.offset),
+                key,
+                value,
+                headers,
+                timestamp: record.timestamp,
+            });
+        }
+        let transformed = self.transform(records)?;
+        let mut outcomes: Vec<Outcome<SinkRecord>> = failures
+            .into_iter()
+            .map(|f| match f {
+                Some(failure) => Err(failure),
+                None => Ok(None),
+            })
+            .collect();
+        for (index, outcome) in indices.into_iter().zip(transformed) {
+            let source = &consumed[index];
+            outcomes[index] = outcome.map(|record| {
+                record.map(|r| SinkRecord {
+                    topic: r.topic,
+                    partition: r.partition.unwrap_or(source.partition),
+                    offset: source.offset,
+                    key: r.key,
+                    value: r.value,
+                    headers: r.headers,
+                    timestamp: r.timestamp,
+                })
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// Transforms records a source connector produced, then converts them
+    /// for the producer. One outcome per record, in order.
+    pub fn source_records(
+        &mut self,
+        records: Vec<ConnectRecord>,
+    ) -> Result<Vec<Outcome<Serialized>>> {
+        let transformed = self.transform(records)?;
+        let mut outcomes: Vec<Outcome<Serialized>> = Vec::with_capacity(transformed.len());
+        let mut live = Vec::new();
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        let mut topics = Vec::new();
+        let mut header_data = Vec::new();
+        let mut header_topics = Vec::new();
+        let mut header_owner = Vec::new();
+        let mut shells = Vec::new();
+        for (index, outcome) in transformed.into_iter().enumerate() {
+            match outcome {
+                Ok(Some(record)) => {
+                    live.push(index);
+                    topics.push(record.topic.clone());
+                    keys.push(record.key);
+                    values.push(record.value);
+                    let mut names = Vec::with_capacity(record.headers.len());
+                    for header in record.headers {
+                        header_owner.push(live.len() - 1);
+                        header_topics.push(record.topic.clone());
+                        header_data.push(header.value);
+                        names.push(header.key);
+                    }
+                    shells.push((record.topic, record.partition, record.timestamp, names));
+                    outcomes.push(Ok(None));
+                }
+                other => outcomes.push(other.map(|_| None)),
+            }
+        }
+        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let keys = from_data(&mut self.key, Stage::KeyConverter, &topic_refs, keys)?;
+        let values = from_data(&mut self.value, Stage::ValueConverter, &topic_refs, values)?;
+        let header_topic_refs: Vec<&str> = header_topics.iter().map(String::as_str).collect();
+        let mut headers = from_data(
+            &mut self.header,
+            Stage::HeaderConverter,
+            &header_topic_refs,
+            header_data,
+        )?
+        .into_iter()
+        .zip(header_owner)
+        .peekable();
+        for (k, ((index, (key, value)), (topic, partition, timestamp, names))) in live
+            .into_iter()
+            .zip(keys.into_iter().zip(values))
+            .zip(shells)
+            .enumerate()
+        {
+            let mut record_headers = Vec::with_capacity(names.len());
+            let mut failure = None;
+            for name in names {
+                let (bytes, owner) = headers.next().expect("one result per header");
+                debug_assert_eq!(owner, k);
+                match bytes {
+                    Ok(bytes) => record_headers.push((name, bytes)),
+                    Err(f) => {
+                        failure.get_or_insert(f);
+                    }
+                }
+            }
+            outcomes[index] = match (key, value, failure) {
+                (Ok(key), Ok(value), None) => Ok(Some(Serialized {
+                    topic,
+                    partition,
+                    key,
+                    value,
+                    headers: record_headers,
+                    timestamp,
+                })),
+                (Err(f), _, _) | (_, Err(f), _) | (_, _, Some(f)) => Err(f),
+            };
+        }
+        Ok(outcomes)
+    }
+}
+
+trait TakeRecord {
+    fn take_record(&mut self) -> ConnectRecord;
+}
+
+impl TakeRecord for Outcome<ConnectRecord> {
+    /// Moves a live record out, leaving `Ok(None)` until it is put back.
+    fn take_record(&mut self) -> ConnectRecord {
+        match std::mem::replace(self, Ok(None)) {
+            Ok(Some(record)) => record,
+            _ => unreachable!("only live records are taken"),
+        }
+    }
+}
+
+/// Indices of `topics` grouped by topic, in first-seen order: a converter
+/// call names one topic.
+fn by_topic(topics: &[&str]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (index, topic) in topics.iter().enumerate() {
+        match groups.iter_mut().find(|(t, _)| t == topic) {
+            Some((_, members)) => members.push(index),
+            None => groups.push((topic.to_string(), vec![index])),
+        }
+    }
+    groups
+}
+
+/// Bytes to data through `stage`'s converter, or as raw bytes when there
+/// is none. One result per item.
+fn to_data(
+    stage: &mut Option<ConverterStage>,
+    topics: &[&str],
+    items: Vec<Option<Vec<u8>>>,
+) -> Result<Vec<Result<Option<Data>, StageFailure>>> {
+    let Some(stage) = stage else {
+        return Ok(items.into_iter().map(|b| Ok(b.map(Data::Raw))).collect());
+    };
+    let mut out: Vec<Result<Option<Data>, StageFailure>> = vec![Ok(None); items.len()];
+    let mut items: Vec<Option<Option<Vec<u8>>>> = items.into_iter().map(Some).collect();
+    for (topic, members) in by_topic(topics) {
+        let group: Vec<Option<Vec<u8>>> = members
+            .iter()
+            .map(|&i| items[i].take().expect("each item once"))
+            .collect();
+        let results = stage
+            .converter
+            .call_isolating(&group, &mut |c, items| c.to_data(&topic, items))?;
+        for (index, result) in members.into_iter().zip(results) {
+            out[index] = flatten(stage, result);
+        }
+    }
+    Ok(out)
+}
+
+/// Data to bytes through `stage`'s converter. Raw bytes are on the wire
+/// already and nulls stay null: only structured data is converted. Without
+/// a converter, structured strings and bytes pass as their bytes and other
+/// structured data is an error naming the missing converter.
+fn from_data(
+    stage: &mut Option<ConverterStage>,
+    which: Stage,
+    topics: &[&str],
+    items: Vec<Option<Data>>,
+) -> Result<Vec<Result<Option<Vec<u8>>, StageFailure>>> {
+    let mut out: Vec<Result<Option<Vec<u8>>, StageFailure>> = Vec::with_capacity(items.len());
+    let mut pending: Vec<(usize, Data)> = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item {
+            None => out.push(Ok(None)),
+            Some(Data::Raw(bytes)) => out.push(Ok(Some(bytes))),
+            Some(structured) => {
+                match stage {
+                    None => out.push(convert::to_bytes(Some(structured)).map_err(|message| {
+                        StageFailure {
+                            stage: which,
+                            class: "(none)".into(),
+                            message: format!("{message}; set {} to a converter", config_key(which)),
+                            trapped: false,
+                        }
+                    })),
+                    Some(_) => {
+                        out.push(Ok(None));
+                        pending.push((index, structured));
+                    }
+                }
+            }
+        }
+    }
+    let Some(stage) = stage else {
+        return Ok(out);
+    };
+    let pending_topics: Vec<&str> = pending.iter().map(|(i, _)| topics[*i]).collect();
+    let mut pending: Vec<Option<(usize, Data)>> = pending.into_iter().map(Some).collect();
+    for (topic, members) in by_topic(&pending_topics) {
+        let (indices, group): (Vec<usize>, Vec<Option<Data>>) = members
+            .iter()
+            .map(|&m| {
+                let (index, data) = pending[m].take().expect("each item once");
+                (index, Some(data))
+            })
+            .unzip();
+        let results = stage
+            .converter
+            .call_isolating(&group, &mut |c, items| c.from_data(&topic, items))?;
+        for (index, result) in indices.into_iter().zip(results) {
+            out[index] = flatten(stage, result);
+        }
+    }
+    Ok(out)
+}
+
+fn config_key(stage: Stage) -> &'static str {
+    match stage {
+        Stage::KeyConverter => "key.converter",
+        Stage::HeaderConverter => "header.converter",
+        _ => "value.converter",
+    }
+}
+
+/// A converter's answer for one item: its result, or the trap it caused.
+fn flatten<T>(
+    stage: &ConverterStage,
+    result: Result<Result<T, String>, String>,
+) -> Result<T, StageFailure> {
+    let failure = |message: String, trapped: bool| StageFailure {
+        stage: stage.stage,
+        class: stage.class.clone(),
+        message,
+        trapped,
+    };
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(message)) => Err(failure(message, false)),
+        Err(trap) => Err(failure(format!("the converter trapped: {trap}"), true)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fake plugin that traps on any batch holding a poisonous item and
+    /// doubles the others.
+    struct Doubler;
+
+    fn doubler() -> (Renewable<Doubler>, Arc<AtomicUsize>) {
+        let made = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&made);
+        let renewable = Renewable::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(Doubler)
+        })
+        .unwrap();
+        (renewable, made)
+    }
+
+    fn double(_: &mut Doubler, items: &[i32]) -> wasmtime::Result<Vec<i32>> {
+        if items.contains(&13) {
+            wasmtime::bail!("unreachable executed");
+        }
+        Ok(items.iter().map(|i| i * 2).collect())
+    }
+
+    #[test]
+    fn a_trapping_item_is_isolated_and_the_rest_go_through() {
+        let (mut plugin, made) = doubler();
+        let items: Vec<i32> = (0..100).collect();
+        let out = plugin.call_isolating(&items, &mut double).unwrap();
+        assert_eq!(out.len(), 100);
+        for (i, result) in out.iter().enumerate() {
+            if i == 13 {
+                assert!(result.as_ref().unwrap_err().contains("unreachable"));
+            } else {
+                assert_eq!(result.as_ref().unwrap(), &(i as i32 * 2));
+            }
+        }
+        // One instance per trap, never a trapped one reused: the first
+        // instance, then a fresh one after each of the ~log2(100) traps.
+        let instances = made.load(Ordering::SeqCst);
+        assert!((7..=9).contains(&instances), "{instances} instances");
+    }
+
+    #[test]
+    fn several_trapping_items_are_each_found() {
+        let (mut plugin, _) = doubler();
+        let items = vec![13, 1, 13, 2, 3, 13];
+        let out = plugin.call_isolating(&items, &mut double).unwrap();
+        let trapped: Vec<usize> = (0..items.len()).filter(|&i| out[i].is_err()).collect();
+        assert_eq!(trapped, [0, 2, 5]);
+        assert_eq!(out[3].as_ref().unwrap(), &4);
+    }
+
+    #[test]
+    fn a_wrong_number_of_results_fails() {
+        let (mut plugin, _) = doubler();
+        let err = plugin
+            .call_isolating(&[1, 2], &mut |_, _| Ok(vec![1]))
+            .unwrap_err();
+        assert!(err.to_string().contains("1 results for 2 records"), "{err}");
+    }
+
+    #[test]
+    fn topics_group_in_first_seen_order() {
+        assert_eq!(
+            by_topic(&["b", "a", "b"]),
+            [("b".to_string(), vec![0, 2]), ("a".to_string(), vec![1])]
+        );
+    }
+
+    #[test]
+    fn without_converters_bytes_pass_and_other_structures_name_the_key() {
+        let out = from_data(
+            &mut None,
+            Stage::ValueConverter,
+            &["t", "t"],
+            vec![
+                Some(Data::Raw(b"x".to_vec())),
+                Some(Data::Structured(
+                    crate::runtime::bindings::types::Structured {
+                        schema: Vec::new(),
+                        values: vec![crate::runtime::bindings::types::ValueNode::Int32(1)],
+                    },
+                )),
+            ],
+        )
+        .unwrap();
+        assert_eq!(out[0], Ok(Some(b"x".to_vec())));
+        let failure = out[1].clone().unwrap_err();
+        assert_eq!(failure.stage, Stage::ValueConverter);
+        assert!(
+            failure.message.contains("set value.converter"),
+            "{}",
+            failure.message
+        );
+    }
+}

@@ -1,0 +1,314 @@
+//! `string`: Kafka's `StringConverter`. Bytes read as an optional STRING in
+//! the configured encoding (`converter.encoding`, UTF-8 by default); any
+//! value is written as Java's `toString()` of it would be: a string as it
+//! is, numbers as Java prints them, lists as `[a, b]`, maps as `{k=v}`,
+//! structs as `Struct{name=value}`.
+
+#[allow(dead_code)]
+#[path = "../../json/src/java.rs"]
+mod java;
+
+use sluice_sdk::data::{Schema, SchemaType, StructuredValue, Value, logical};
+use sluice_sdk::prelude::*;
+
+const ENCODING: &str = "converter.encoding";
+
+/// The character sets this converter speaks, by Java's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    /// Java's "UTF-16": big-endian with a byte order mark when writing; a
+    /// byte order mark, if any, decides when reading.
+    Utf16,
+    Utf16Be,
+    Utf16Le,
+    Latin1,
+    Ascii,
+}
+
+impl Encoding {
+    fn by_name(name: &str) -> Option<Encoding> {
+        let normalized = name.trim().to_ascii_uppercase().replace('_', "-");
+        Some(match normalized.as_str() {
+            "UTF-8" | "UTF8" => Encoding::Utf8,
+            "UTF-16" | "UTF16" => Encoding::Utf16,
+            "UTF-16BE" | "UNICODEBIGUNMARKED" | "X-UTF-16BE" => Encoding::Utf16Be,
+            "UTF-16LE" | "UNICODELITTLEUNMARKED" | "X-UTF-16LE" => Encoding::Utf16Le,
+            "ISO-8859-1" | "ISO8859-1" | "LATIN1" | "ISO-LATIN-1" | "L1" | "CP819" => {
+                Encoding::Latin1
+            }
+            "US-ASCII" | "ASCII" | "ISO646-US" => Encoding::Ascii,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Utf16 => "UTF-16",
+            Encoding::Utf16Be => "UTF-16BE",
+            Encoding::Utf16Le => "UTF-16LE",
+            Encoding::Latin1 => "ISO-8859-1",
+            Encoding::Ascii => "US-ASCII",
+        }
+    }
+
+    /// Java's `String.getBytes(charset)`: a character the charset cannot
+    /// hold becomes `?`.
+    fn encode(self, s: &str) -> Vec<u8> {
+        match self {
+            Encoding::Utf8 => s.as_bytes().to_vec(),
+            Encoding::Utf16 => [0xFE, 0xFF]
+                .into_iter()
+                .chain(s.encode_utf16().flat_map(u16::to_be_bytes))
+                .collect(),
+            Encoding::Utf16Be => s.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+            Encoding::Utf16Le => s.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            Encoding::Latin1 => s
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+                .collect(),
+            Encoding::Ascii => s
+                .chars()
+                .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+                .collect(),
+        }
+    }
+
+    /// The text of `bytes`, or why they are not text in this encoding.
+    fn decode(self, bytes: Vec<u8>) -> Result<String, String> {
+        let utf16 = |bytes: &[u8], big_endian: bool| -> Result<String, String> {
+            if !bytes.len().is_multiple_of(2) {
+                return Err(format!(
+                    "{} bytes are an odd number for UTF-16",
+                    bytes.len()
+                ));
+            }
+            let units = bytes.chunks(2).map(|p| {
+                if big_endian {
+                    u16::from_be_bytes([p[0], p[1]])
+                } else {
+                    u16::from_le_bytes([p[0], p[1]])
+                }
+            });
+            char::decode_utf16(units)
+                .collect::<Result<String, _>>()
+                .map_err(|e| format!("unpaired surrogate 0x{:04x}", e.unpaired_surrogate()))
+        };
+        let result = match self {
+            Encoding::Utf8 => String::from_utf8(bytes).map_err(|e| e.utf8_error().to_string()),
+            Encoding::Utf16 => match bytes.as_slice() {
+                [0xFE, 0xFF, rest @ ..] => utf16(rest, true),
+                [0xFF, 0xFE, rest @ ..] => utf16(rest, false),
+                rest => utf16(rest, true),
+            },
+            Encoding::Utf16Be => utf16(&bytes, true),
+            Encoding::Utf16Le => utf16(&bytes, false),
+            Encoding::Latin1 => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
+            Encoding::Ascii => match bytes.iter().position(|b| !b.is_ascii()) {
+                Some(at) => Err(format!("byte 0x{:02x} at {at} is not ASCII", bytes[at])),
+                None => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
+            },
+        };
+        result.map_err(|e| {
+            format!(
+                "Failed to deserialize string: the bytes are not valid {}: {e}",
+                self.name()
+            )
+        })
+    }
+}
+
+fn encoding(config: &Config) -> Result<Encoding, ConfigIssue> {
+    let raw = config.get(ENCODING).unwrap_or("UTF-8");
+    Encoding::by_name(raw).ok_or_else(|| ConfigIssue {
+        key: ENCODING.into(),
+        message: format!(
+            "Unsupported encoding \"{raw}\" for configuration {ENCODING}: supported are UTF-8, \
+             UTF-16, UTF-16BE, UTF-16LE, ISO-8859-1 and US-ASCII"
+        ),
+    })
+}
+
+pub struct StringConverter {
+    encoding: Encoding,
+}
+
+impl Converter for StringConverter {
+    fn metadata() -> PluginMetadata {
+        PluginMetadata::new(
+            "string",
+            env!("CARGO_PKG_VERSION"),
+            "Reads bytes as strings and writes any value as its string form, as Kafka's \
+             StringConverter",
+        )
+        .alias("org.apache.kafka.connect.storage.StringConverter")
+        .alias("StringConverter")
+    }
+
+    fn config_keys() -> Vec<ConfigKey> {
+        vec![
+            ConfigKey::new(
+                ENCODING,
+                ConfigType::String,
+                Importance::High,
+                "The name of the Java character set to use for encoding strings as byte arrays.",
+            )
+            .default_value("UTF-8"),
+        ]
+    }
+
+    fn validate(config: &Config) -> Vec<ConfigIssue> {
+        encoding(config).err().into_iter().collect()
+    }
+
+    fn create(config: Config, _is_key: bool) -> Result<Self> {
+        let encoding = encoding(&config).map_err(|issue| ConnectError::fatal(issue.message))?;
+        Ok(StringConverter { encoding })
+    }
+
+    fn to_data(&mut self, _topic: &str, bytes: Option<Vec<u8>>) -> Result<Option<Data>, String> {
+        let Some(bytes) = bytes else {
+            return Ok(None);
+        };
+        let text = self.encoding.decode(bytes)?;
+        Ok(Some(Data::structured(
+            Some(Schema::of(SchemaType::String).optional()),
+            Value::String(text),
+        )))
+    }
+
+    fn from_data(&mut self, _topic: &str, data: Option<Data>) -> Result<Option<Vec<u8>>, String> {
+        let Some(data) = data else {
+            return Ok(None);
+        };
+        if let Data::Raw(bytes) = data {
+            return Ok(Some(bytes));
+        }
+        let StructuredValue { schema, value } = data.to_tree().map_err(|e| e.to_string())?;
+        let text = match (&value, &schema) {
+            (Value::Null, _) => return Ok(None),
+            // Java's byte[].toString() says nothing of the content; the
+            // bytes themselves are the only useful string form.
+            (Value::Bytes(bytes), schema) if !is_decimal(schema.as_ref()) => {
+                return Ok(Some(bytes.clone()));
+            }
+            (Value::String(s), _) => s.clone(),
+            _ => {
+                let mut out = String::new();
+                to_java_string(&mut out, schema.as_ref(), &value);
+                out
+            }
+        };
+        Ok(Some(self.encoding.encode(&text)))
+    }
+}
+
+fn is_decimal(schema: Option<&Schema>) -> bool {
+    schema.is_some_and(|s| s.name.as_deref() == Some(logical::DECIMAL))
+}
+
+const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// Java's `toString()` of the value Kafka would hold: `BigDecimal` for a
+/// Decimal, `java.util.Date` (in UTC) for the temporal types, collections
+/// as `AbstractCollection` and `AbstractMap` print them, `Struct` as Kafka
+/// prints it (its non-null fields).
+fn to_java_string(out: &mut String, schema: Option<&Schema>, value: &Value) {
+    let name = schema.and_then(|s| s.name.as_deref());
+    match (name, value) {
+        (Some(logical::DECIMAL), Value::Bytes(bytes)) => {
+            let scale = schema
+                .and_then(|s| s.parameter(logical::DECIMAL_SCALE))
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0);
+            match java::BigInt::from_twos_complement(bytes) {
+                Some(unscaled) => out.push_str(&java::big_decimal_to_string(&unscaled, scale)),
+                None => out.push_str("null"),
+            }
+            return;
+        }
+        (Some(logical::DATE), Value::Int32(days)) => {
+            return java_date(out, i64::from(*days) * MILLIS_PER_DAY);
+        }
+        (Some(logical::TIME), Value::Int32(millis)) => return java_date(out, i64::from(*millis)),
+        (Some(logical::TIMESTAMP), Value::Int64(millis)) => return java_date(out, *millis),
+        _ => {}
+    }
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Boolean(v) => out.push_str(if *v { "true" } else { "false" }),
+        Value::Int8(v) => out.push_str(&v.to_string()),
+        Value::Int16(v) => out.push_str(&v.to_string()),
+        Value::Int32(v) => out.push_str(&v.to_string()),
+        Value::Int64(v) => out.push_str(&v.to_string()),
+        Value::Float32(v) => out.push_str(&java::float_to_string(*v)),
+        Value::Float64(v) => out.push_str(&java::double_to_string(*v)),
+        Value::String(v) => out.push_str(v),
+        // Nested bytes: Base64, as Kafka's Values prints them.
+        Value::Bytes(v) => out.push_str(&java::base64_encode(v)),
+        Value::Array(items) => {
+            let item_schema = schema.and_then(|s| s.value.as_deref());
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                to_java_string(out, item_schema, item);
+            }
+            out.push(']');
+        }
+        Value::Map(entries) => {
+            let key_schema = schema.and_then(|s| s.key.as_deref());
+            let value_schema = schema.and_then(|s| s.value.as_deref());
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                to_java_string(out, key_schema, k);
+                out.push('=');
+                to_java_string(out, value_schema, v);
+            }
+            out.push('}');
+        }
+        Value::Struct(fields) => {
+            out.push_str("Struct{");
+            let mut first = true;
+            for (name, field) in fields {
+                if *field == Value::Null {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(name);
+                out.push('=');
+                to_java_string(out, schema.and_then(|s| s.field(name)), field);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// `java.util.Date.toString()` in UTC: `Thu Jan 01 00:00:00 UTC 1970`.
+fn java_date(out: &mut String, millis: i64) {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = millis.div_euclid(MILLIS_PER_DAY);
+    let seconds = millis.rem_euclid(MILLIS_PER_DAY) / 1000;
+    let (year, month, day) = java::civil_from_days(days);
+    out.push_str(&format!(
+        "{} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
+        DAYS[(days + 4).rem_euclid(7) as usize],
+        MONTHS[month as usize - 1],
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+    ));
+}
+
+sluice_sdk::export_converter!(StringConverter);

@@ -1,0 +1,388 @@
+//! The error policy end to end, through a real broker and worker: a topic
+//! of 100,000 JSON records of which 1% are malformed, read by a file sink
+//! with the JsonConverter. With `errors.tolerance=all` every good record
+//! arrives and every bad one is in the dead-letter topic with Kafka
+//! Connect's context headers; with `none` the task fails naming the first
+//! bad record and commits nothing after it. Also: a transform that traps
+//! on some records is bisected around them, and a source connector's
+//! failed records reach a dead-letter topic too.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use sluice_tests::*;
+
+const LONG: Duration = Duration::from_secs(300);
+const RECORDS: usize = 100_000;
+
+/// Record `i` is malformed when `i % 100 == 7`: 1,000 of 100,000.
+fn is_bad(i: usize) -> bool {
+    i % 100 == 7
+}
+
+fn value(i: usize) -> String {
+    if is_bad(i) {
+        format!("{{\"id\":{i},\"name\":")
+    } else {
+        format!("{{\"id\":{i},\"name\":\"n-{i}\"}}")
+    }
+}
+
+/// Creates `topic` with one partition and writes the 100,000 records.
+fn produce_orders(broker: &Broker, topic: &str) {
+    create_topic(broker, topic);
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .create()
+        .expect("creating a test producer");
+    for i in 0..RECORDS {
+        let payload = value(i);
+        let mut record = BaseRecord::<(), str>::to(topic)
+            .payload(&payload)
+            .partition(0);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer
+        .flush(Duration::from_secs(60))
+        .expect("the broker acknowledged the test records");
+}
+
+fn create_topic(broker: &Broker, topic: &str) {
+    let admin = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .clone();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(sluice::kafka::ensure_topics(
+            &admin,
+            &[topic.to_string()],
+            1,
+            1,
+        ))
+        .expect("creating the topic");
+}
+
+/// Every record of `topic` partition 0: its offset, value and headers.
+fn read_records(
+    broker: &Broker,
+    topic: &str,
+    expected: usize,
+) -> Vec<(i64, Vec<u8>, BTreeMap<String, String>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", format!("test-reader-{}", free_port()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("creating a test consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("partition");
+    consumer.assign(&tpl).expect("assigning");
+    let mut records = Vec::new();
+    let deadline = std::time::Instant::now() + LONG;
+    while records.len() < expected && std::time::Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let headers = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| {
+                            (
+                                h.key.to_string(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            records.push((
+                message.offset(),
+                message.payload().unwrap_or_default().to_vec(),
+                headers,
+            ));
+        }
+    }
+    // Anything beyond `expected` that is there already counts too.
+    while let Some(Ok(message)) = consumer.poll(Duration::from_millis(1000)) {
+        records.push((
+            message.offset(),
+            message.payload().unwrap_or_default().to_vec(),
+            BTreeMap::new(),
+        ));
+    }
+    records
+}
+
+/// The offset the sink connector's group committed for partition 0.
+fn committed(broker: &Broker, connector: &str, topic: &str) -> Option<i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", format!("connect-{connector}"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("creating a test consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, 0);
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("reading committed offsets");
+    match committed.find_partition(topic, 0).map(|e| e.offset()) {
+        Some(Offset::Offset(offset)) => Some(offset),
+        _ => None,
+    }
+}
+
+fn json_sink(topic: &str, errors: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        ("connector.class", "file-sink".to_string()),
+        ("file", "/outbox/out.txt".into()),
+        ("topics", topic.into()),
+        ("grant.files", "outbox:rw".into()),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter".into(),
+        ),
+        ("value.converter.schemas.enable", "false".into()),
+    ];
+    pairs.extend(errors.iter().map(|(k, v)| (*k, v.to_string())));
+    pairs
+}
+
+fn add(setup: &mut WorkerSetup, scratch: &Scratch, name: &str, pairs: &[(&'static str, String)]) {
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    setup.connector(scratch, name, &borrowed);
+}
+
+#[test]
+fn tolerated_malformed_records_go_to_the_dead_letter_topic_with_context() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("dlq-all");
+    produce_orders(&broker, "orders");
+    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
+    add(
+        &mut setup,
+        &scratch,
+        "orders-sink",
+        &json_sink(
+            "orders",
+            &[
+                ("errors.tolerance", "all"),
+                ("errors.deadletterqueue.topic.name", "orders-dlq"),
+                ("errors.deadletterqueue.context.headers.enable", "true"),
+            ],
+        ),
+    );
+    let worker = setup.spawn();
+
+    let good: Vec<usize> = (0..RECORDS).filter(|&i| !is_bad(i)).collect();
+    let bad: Vec<usize> = (0..RECORDS).filter(|&i| is_bad(i)).collect();
+    let output = wait_for_lines(&scratch.dir("outbox").join("out.txt"), good.len(), LONG);
+    let expected: Vec<String> = good
+        .iter()
+        .map(|i| format!("{{\"id\":{i},\"name\":\"n-{i}\"}}"))
+        .collect();
+    assert_eq!(output.len(), good.len(), "extra lines in the output");
+    assert!(
+        output == expected,
+        "the good records did not all arrive, in order, once"
+    );
+
+    let letters = read_records(&broker, "orders-dlq", bad.len());
+    assert_eq!(letters.len(), bad.len(), "one dead letter per bad record");
+    for ((_, payload, headers), &i) in letters.iter().zip(&bad) {
+        assert_eq!(
+            payload,
+            value(i).as_bytes(),
+            "the dead letter is the original record"
+        );
+        let header = |k: &str| headers.get(k).map(String::as_str);
+        assert_eq!(header("__connect.errors.topic"), Some("orders"));
+        assert_eq!(header("__connect.errors.partition"), Some("0"));
+        assert_eq!(
+            header("__connect.errors.offset"),
+            Some(i.to_string().as_str())
+        );
+        assert_eq!(
+            header("__connect.errors.connector.name"),
+            Some("orders-sink")
+        );
+        assert_eq!(header("__connect.errors.task.id"), Some("0"));
+        assert_eq!(header("__connect.errors.stage"), Some("VALUE_CONVERTER"));
+        assert_eq!(
+            header("__connect.errors.class.name"),
+            Some("org.apache.kafka.connect.json.JsonConverter")
+        );
+        assert_eq!(
+            header("__connect.errors.exception.class.name"),
+            Some("org.apache.kafka.connect.errors.DataException")
+        );
+        let message = header("__connect.errors.exception.message").unwrap_or_default();
+        assert!(!message.is_empty(), "the dead letter says what went wrong");
+        assert!(header("__connect.errors.exception.stacktrace").is_some());
+    }
+    assert_eq!(
+        output.len() + letters.len(),
+        RECORDS,
+        "every record is either delivered or dead-lettered"
+    );
+    wait_for("the sink to commit every record", LONG, || {
+        (committed(&broker, "orders-sink", "orders") == Some(RECORDS as i64)).then_some(())
+    });
+    worker.stop();
+}
+
+#[test]
+fn untolerated_malformed_record_fails_the_task_and_commits_nothing_after_it() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("dlq-none");
+    produce_orders(&broker, "orders");
+    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
+    add(
+        &mut setup,
+        &scratch,
+        "strict-sink",
+        &json_sink("orders", &[("errors.tolerance", "none")]),
+    );
+    let worker = setup.spawn();
+    let trace = wait_for("the task to fail", LONG, || {
+        match worker.task_state("strict-sink", 0) {
+            Some((state, trace)) if state == "FAILED" => Some(trace),
+            _ => None,
+        }
+    });
+    assert!(
+        trace.contains("topic \"orders\", partition 0, offset 7"),
+        "the trace names the first bad record: {trace}"
+    );
+    assert!(trace.contains("VALUE_CONVERTER"), "{trace}");
+    if let Some(offset) = committed(&broker, "strict-sink", "orders") {
+        assert!(offset <= 7, "committed past the bad record: {offset}");
+    }
+    let output = read_lines(&scratch.dir("outbox").join("out.txt"));
+    assert!(
+        output.len() <= 7,
+        "records after the bad one were written: {} lines",
+        output.len()
+    );
+    worker.stop();
+}
+
+/// A worker that also loads the test fixtures.
+fn with_fixtures(scratch: &Scratch, broker: &Broker) -> WorkerSetup {
+    let dirs = format!("{PLUGIN_DIR},{FIXTURE_DIR}");
+    WorkerSetup::with_plugin_dir(scratch, broker, Path::new(&dirs), &[])
+}
+
+#[test]
+fn a_trapping_transform_is_bisected_and_only_its_records_are_dead_lettered() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("bisect");
+    // 20,000 lines; every 1,000th poisons the transform, and one more is
+    // rejected by it with an error.
+    let lines: Vec<String> = (0..20_000)
+        .map(|i| match i {
+            _ if i % 1000 == 500 => format!("line {i} poison"),
+            12_345 => format!("line {i} reject"),
+            _ => format!("line {i}"),
+        })
+        .collect();
+    append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
+    create_topic(&broker, "bisected");
+    let mut setup = with_fixtures(&scratch, &broker);
+    add(
+        &mut setup,
+        &scratch,
+        "poisoned-source",
+        &[
+            ("connector.class", "file-source".to_string()),
+            ("file", "/inbox/in.txt".into()),
+            ("topic", "bisected".into()),
+            ("grant.files", "inbox:ro".into()),
+            ("transforms", "poison".into()),
+            ("transforms.poison.type", "poison".into()),
+            ("errors.tolerance", "all".into()),
+            ("errors.log.enable", "true".into()),
+            ("errors.deadletterqueue.topic.name", "source-dlq".into()),
+            (
+                "errors.deadletterqueue.context.headers.enable",
+                "true".into(),
+            ),
+        ],
+    );
+    let worker = setup.spawn();
+    let failing: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("poison") || l.contains("reject"))
+        .collect();
+    let good: Vec<&String> = lines
+        .iter()
+        .filter(|l| !l.contains("poison") && !l.contains("reject"))
+        .collect();
+    let delivered = broker.read_values("bisected", good.len(), LONG);
+    let delivered: Vec<String> = delivered
+        .into_iter()
+        .map(|v| String::from_utf8(v).unwrap())
+        .collect();
+    assert_eq!(delivered.len(), good.len());
+    assert!(
+        delivered.iter().zip(&good).all(|(a, b)| a == *b),
+        "every other record arrives, in order"
+    );
+    let letters = read_records(&broker, "source-dlq", failing.len());
+    assert_eq!(letters.len(), failing.len());
+    for ((_, payload, headers), line) in letters.iter().zip(&failing) {
+        assert_eq!(payload, line.as_bytes());
+        assert_eq!(
+            headers.get("__connect.errors.stage").map(String::as_str),
+            Some("TRANSFORMATION")
+        );
+        assert_eq!(
+            headers
+                .get("__connect.errors.class.name")
+                .map(String::as_str),
+            Some("poison")
+        );
+        let expected_class = if line.contains("poison") {
+            "sluice.errors.PluginTrap"
+        } else {
+            "org.apache.kafka.connect.errors.DataException"
+        };
+        assert_eq!(
+            headers
+                .get("__connect.errors.exception.class.name")
+                .map(String::as_str),
+            Some(expected_class),
+            "{line}"
+        );
+        assert!(
+            headers.contains_key("__connect.errors.source.offset"),
+            "a source dead letter names its source offset"
+        );
+    }
+    // Still running: a trap fails neither the task nor the worker.
+    assert_eq!(
+        worker
+            .task_state("poisoned-source", 0)
+            .map(|(s, _)| s)
+            .as_deref(),
+        Some("RUNNING")
+    );
+    worker.stop();
+}
