@@ -38,7 +38,11 @@ fn assert_contains(text: &str, expected: &str) {
 #[test]
 fn every_predicate_answers_to_its_kafka_class_and_simple_name() {
     let predicates: [(&str, &str, &[(&str, &str)]); 3] = [
-        ("topic-name-matches", "TopicNameMatches", &[("pattern", "foo")]),
+        (
+            "topic-name-matches",
+            "TopicNameMatches",
+            &[("pattern", "foo")],
+        ),
         ("has-header-key", "HasHeaderKey", &[("name", "h")]),
         ("record-is-tombstone", "RecordIsTombstone", &[]),
     ];
