@@ -32,7 +32,7 @@ pub fn components() -> &'static Components {
         let plugins = PathBuf::from(PLUGIN_DIR);
         let runtime = Runtime::new(&shared_cache_dir()).expect("creating the wasmtime runtime");
         let registry = PluginRegistry::load(&runtime, &[plugins]).expect("loading the plugins");
-        for rejected in registry.rejected() {
+        if let Some(rejected) = registry.rejected().first() {
             panic!(
                 "plugin {} was rejected: {}",
                 rejected.path.display(),

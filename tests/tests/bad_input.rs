@@ -198,3 +198,40 @@ fn missing_or_ungranted_source_files_fail_the_task_not_the_worker() {
     assert_eq!(state, "RUNNING");
     worker.stop();
 }
+
+#[test]
+fn unknown_converter_transform_and_predicate_are_named() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("bad-converter");
+    let setup = WorkerSetup::new(&scratch, &broker, &[("value.converter", "Jsonn".into())]);
+    let (status, log) = setup.run_expecting_exit(LONG);
+    assert!(!status.success());
+    assert!(
+        log.contains("\"value.converter\": no converter plugin named \"Jsonn\""),
+        "{log}"
+    );
+
+    let scratch = Scratch::new("bad-chain");
+    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
+    let mut pairs = source("/inbox/in.txt", "t");
+    pairs.extend([
+        ("transforms", "route, drop".into()),
+        ("transforms.route.type", "RegexRouterr".into()),
+        (
+            "transforms.drop.type",
+            "org.apache.kafka.connect.transforms.Filter".into(),
+        ),
+        ("transforms.drop.predicate", "missing".into()),
+        ("transforms.cast.type", "Cast$Value".into()),
+    ]);
+    add(&mut setup, &scratch, "chain", &pairs);
+    let (status, log) = setup.run_expecting_exit(LONG);
+    assert!(!status.success());
+    for expected in [
+        "\"transforms.route.type\": no transform plugin named \"RegexRouterr\"",
+        "\"transforms.drop.predicate\": no such predicate is listed in \"predicates\"",
+        "\"transforms.cast.type\": \"cast\" is not listed in \"transforms\"",
+    ] {
+        assert!(log.contains(expected), "{expected} in {log}");
+    }
+}

@@ -880,3 +880,16 @@ fn simple_header_converter_writes_values_as_kafkas_values_class_does() {
     }
     assert_eq!(write(&mut header, None), Ok(None));
 }
+
+#[test]
+fn json_reads_deep_nesting_up_to_jacksons_limit() {
+    let mut plain = converter("json", &[("schemas.enable", "false")]);
+    let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+    let data = read_ok(&mut plain, &deep);
+    assert_eq!(write_ok(&mut plain, data).as_deref(), Some(deep.as_str()));
+    let deeper = format!("{}{}", "[".repeat(1001), "]".repeat(1001));
+    assert_contains(
+        &read_error(&mut plain, &deeper),
+        "Document nesting depth (1001) exceeds the maximum allowed (1000)",
+    );
+}

@@ -35,9 +35,17 @@ fn assert_contains(text: &str, expected: &str) {
     assert!(text.contains(expected), "expected {expected:?} in {text:?}");
 }
 
+/// A plugin name, its Kafka simple class name and a configuration it
+/// accepts.
+type Named = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 #[test]
 fn every_predicate_answers_to_its_kafka_class_and_simple_name() {
-    let predicates: [(&str, &str, &[(&str, &str)]); 3] = [
+    let predicates: [Named; 3] = [
         (
             "topic-name-matches",
             "TopicNameMatches",

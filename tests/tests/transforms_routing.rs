@@ -50,9 +50,17 @@ fn root(data: &Data) -> (SchemaType, &ValueNode) {
     }
 }
 
+/// A plugin name, its Kafka simple class name and a configuration it
+/// accepts.
+type Named = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
 #[test]
 fn every_transform_answers_to_its_kafka_class_and_simple_name() {
-    let configs: [(&str, &str, &[(&str, &str)]); 6] = [
+    let configs: [Named; 6] = [
         (
             "regex-router",
             "RegexRouter",

@@ -277,7 +277,7 @@ fn transform_specs(
             if found.is_none() {
                 errors.push(ConfigError::invalid(
                     &key("predicate"),
-                    &name,
+                    name,
                     "no such predicate is listed in \"predicates\"",
                 ));
             }

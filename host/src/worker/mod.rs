@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::connector::{CheckContext, identity};
 use crate::config::definitions::{self, ConfigInfos};
+use crate::config::pipeline::PipelineSpec;
 use crate::config::secrets::{self, Resolved};
 use crate::config::store::ConnectorStore;
 pub use crate::config::store::TargetState;
@@ -124,6 +125,19 @@ impl Worker {
             tokio::task::spawn_blocking(move || PluginRegistry::load(&loader, &plugin_path))
                 .await
                 .context("loading plugins")??;
+        // The worker's converters must exist now that the plugins are
+        // known, not only once a connector falls back on them.
+        let mut problems = Vec::new();
+        let defaults = PipelineSpec::check(
+            &BTreeMap::new(),
+            &config.converters,
+            &plugins,
+            &mut problems,
+        );
+        problems.extend(pipeline::probe(&runtime, &defaults));
+        if !problems.is_empty() {
+            anyhow::bail!("invalid worker configuration: {}", ConfigErrors(problems));
+        }
         let offsets = FileOffsetStore::open(&config.offset_file)?;
         let store = ConnectorStore::open(&config.connector_store)?;
         let worker_id = config

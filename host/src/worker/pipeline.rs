@@ -133,6 +133,9 @@ fn make_predicate(
     PredicateInstance::new(runtime, &spec.plugin, &spec.config, bare_state(label))
 }
 
+/// A call on a batch: one output per item, or a trap.
+pub type BatchCall<'a, T, I, O> = dyn FnMut(&mut T, &[I]) -> wasmtime::Result<Vec<O>> + 'a;
+
 /// A plugin instance that is never reused after a trap: the next call gets
 /// a fresh one.
 pub struct Renewable<T> {
@@ -164,7 +167,7 @@ impl<T> Renewable<T> {
     pub fn call_isolating<I, O>(
         &mut self,
         items: &[I],
-        call: &mut dyn FnMut(&mut T, &[I]) -> wasmtime::Result<Vec<O>>,
+        call: &mut BatchCall<'_, T, I, O>,
     ) -> Result<Vec<Result<O, String>>> {
         let mut out = Vec::with_capacity(items.len());
         self.isolate(items, call, &mut out)?;
@@ -174,7 +177,7 @@ impl<T> Renewable<T> {
     fn isolate<I, O>(
         &mut self,
         items: &[I],
-        call: &mut dyn FnMut(&mut T, &[I]) -> wasmtime::Result<Vec<O>>,
+        call: &mut BatchCall<'_, T, I, O>,
         out: &mut Vec<Result<O, String>>,
     ) -> Result<()> {
         if items.is_empty() {

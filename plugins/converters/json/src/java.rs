@@ -395,14 +395,14 @@ impl DecimalText {
     pub fn unscaled_at(&self, scale: i32) -> Option<BigInt> {
         let scale = i64::from(scale);
         if scale >= self.scale {
-            let zeros = (scale - self.scale) as usize;
             if self.digits == "0" {
                 return Some(BigInt::from_decimal(false, "0"));
             }
             // A guard against absurd exponents: no decimal needs a million digits.
-            if zeros + self.digits.len() > 1_000_000 {
+            if scale - self.scale + self.digits.len() as i64 > 1_000_000 {
                 return None;
             }
+            let zeros = (scale - self.scale) as usize;
             let mut digits = self.digits.clone();
             digits.extend(std::iter::repeat_n('0', zeros));
             Some(BigInt::from_decimal(self.negative, &digits))
