@@ -4,7 +4,7 @@
 //! converter: the configurations of Kafka's documentation with and without
 //! schemas, then bad configuration and bad records with Kafka's messages.
 
-use sluice::runtime::bindings::types::{ConnectRecord, Data};
+use sluice::runtime::bindings::types::{ConnectRecord, Data, ValueNode};
 use sluice_tests::components::*;
 
 /// The envelope Kafka's JsonConverter writes: `{"schema":..,"payload":..}`.
@@ -77,9 +77,12 @@ fn plain_key(record: &ConnectRecord) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// A configuration written in the test, as the harness takes it.
+type StaticConfig = &'static [(&'static str, &'static str)];
+
 #[test]
 fn every_transform_answers_to_its_kafka_names_and_needs_its_variant() {
-    let configs: [(&str, &str, &[(&str, &str)]); 10] = [
+    let configs: [(&str, &str, StaticConfig); 10] = [
         ("cast", "Cast", &[("spec", "int32")]),
         ("extract-field", "ExtractField", &[("field", "f")]),
         ("flatten", "Flatten", &[]),
@@ -207,7 +210,29 @@ fn hoist_field_wraps_keys_and_refuses_a_missing_field_name() {
         "the value is untouched"
     );
 
-    assert_contains(&refused("HoistField$Value", &[]), "field");
+    // A null cannot fill the required field the hoisted schema makes.
+    assert_eq!(
+        fails(
+            "HoistField$Value",
+            &[("field", "line")],
+            with_value(required_string_null())
+        ),
+        "Invalid value: null used for required field: \"line\", schema type: STRING"
+    );
+    assert_contains(
+        &refused("HoistField$Value", &[]),
+        "Missing required configuration \"field\" which has no default value.",
+    );
+}
+
+/// A null with a required STRING schema, which the json converter would
+/// refuse to read but a connector may hand over.
+fn required_string_null() -> Data {
+    let Data::Structured(mut structured) = text("") else {
+        unreachable!("text is structured")
+    };
+    structured.values = vec![ValueNode::Null];
+    Data::Structured(structured)
 }
 
 #[test]
@@ -409,7 +434,7 @@ fn cast_fields_and_whole_values_with_and_without_schema() {
         &structure(
             &[
                 field("int32", false, "age"),
-                field("float64", true, "score"),
+                field("double", true, "score"),
                 field("string", false, "active"),
                 decimal.to_string(),
                 field("string", false, "name"),
@@ -428,7 +453,7 @@ fn cast_fields_and_whole_values_with_and_without_schema() {
                     field("int8", false, "age"),
                     field("string", true, "score"),
                     field("boolean", false, "active"),
-                    field("float64", false, "price"),
+                    field("double", false, "price"),
                     field("string", false, "name"),
                 ],
                 false

@@ -223,7 +223,9 @@ impl DateFormat {
                 } else {
                     available
                 };
-                if width == 0 {
+                // Java reads longer numbers leniently; beyond 18 digits
+                // they overflow a long anyway.
+                if width == 0 || width > 18 {
                     return None;
                 }
                 let value: i64 = text[pos..pos + width].parse().ok()?;
@@ -335,6 +337,15 @@ impl Parsed {
 
     fn millis(&self) -> Option<i64> {
         let year = if self.bc { 1 - self.year } else { self.year };
+        // Beyond what a long of milliseconds reaches (Java's Date range).
+        let bounded = |v: Option<i64>| v.is_none_or(|v| v.abs() <= 1_000_000_000_000);
+        if year.abs() > 300_000_000
+            || !bounded(self.month)
+            || !bounded(self.day)
+            || !bounded(self.day_of_year)
+        {
+            return None;
+        }
         let days = match (self.month, self.day, self.day_of_year) {
             (None, None, Some(day_of_year)) => days_from_civil(year, 1, 1) + day_of_year - 1,
             (month, day, _) => {
@@ -356,9 +367,13 @@ impl Parsed {
                 }
             }
         };
+        let of_day = hour
+            .checked_mul(3_600_000)?
+            .checked_add(self.minute.checked_mul(60_000)?)?
+            .checked_add(self.second.checked_mul(1000)?)?
+            .checked_add(self.millisecond)?;
         days.checked_mul(MILLIS_PER_DAY)?
-            .checked_add(hour * 3_600_000 + self.minute * 60_000 + self.second * 1000)?
-            .checked_add(self.millisecond)?
+            .checked_add(of_day)?
             .checked_sub(self.offset_millis)
     }
 }

@@ -6,6 +6,10 @@
 use sluice_sdk::Schema;
 use sluice_sdk::data::logical::{DECIMAL, DECIMAL_SCALE};
 
+/// The most digits a rescaled value may gain: a schema's scale is data,
+/// and must not make a transform allocate without bound.
+const MAX_DIGITS: usize = 100_000;
+
 /// An arbitrary-precision decimal: `(-1)^negative * digits * 10^-scale`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BigDecimal {
@@ -117,7 +121,10 @@ impl BigDecimal {
     /// The same value at `scale`, when that needs no rounding.
     pub fn with_scale(&self, scale: i32) -> Option<Self> {
         if scale >= self.scale {
-            let zeros = usize::try_from(scale - self.scale).ok()?;
+            let zeros = usize::try_from(i64::from(scale) - i64::from(self.scale)).ok()?;
+            if zeros > MAX_DIGITS {
+                return None;
+            }
             return Some(
                 BigDecimal {
                     negative: self.negative,
@@ -127,7 +134,7 @@ impl BigDecimal {
                 .normalized(),
             );
         }
-        let drop = usize::try_from(self.scale - scale).ok()?;
+        let drop = usize::try_from(i64::from(self.scale) - i64::from(scale)).ok()?;
         if self.is_zero() {
             return Some(BigDecimal {
                 negative: false,
