@@ -35,6 +35,8 @@ pub trait Converter: Sized + 'static {
 
     /// Data to bytes for Kafka. The host converts only structured data:
     /// raw bytes are on-the-wire already and nulls stay null.
+    // Named after the WIT function `from-data`, as Kafka's `fromConnectData`.
+    #[allow(clippy::wrong_self_convention)]
     fn from_data(&mut self, topic: &str, data: Option<Data>) -> Result<Option<Vec<u8>>, String>;
 }
 
