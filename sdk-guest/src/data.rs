@@ -79,6 +79,27 @@ impl Schema {
     }
 }
 
+impl SchemaType {
+    /// The type's name as Kafka prints `Schema.Type` (`INT32`, `STRUCT`),
+    /// for messages that must read like Kafka's.
+    pub fn kafka_name(self) -> &'static str {
+        match self {
+            SchemaType::Int8 => "INT8",
+            SchemaType::Int16 => "INT16",
+            SchemaType::Int32 => "INT32",
+            SchemaType::Int64 => "INT64",
+            SchemaType::Float32 => "FLOAT32",
+            SchemaType::Float64 => "FLOAT64",
+            SchemaType::Boolean => "BOOLEAN",
+            SchemaType::String => "STRING",
+            SchemaType::Bytes => "BYTES",
+            SchemaType::Array => "ARRAY",
+            SchemaType::Map => "MAP",
+            SchemaType::Struct => "STRUCT",
+        }
+    }
+}
+
 impl Schema {
     /// The same schema, optional.
     pub fn optional(mut self) -> Self {

@@ -66,7 +66,8 @@ pub fn probe(runtime: &Runtime, spec: &PipelineSpec) -> Vec<ConfigError> {
         ("header.converter", &spec.header_converter),
     ] {
         if let Some(converter) = converter
-            && let Err(e) = make_converter(runtime, converter, key == "key.converter", key)
+            && let Err(e) =
+                make_converter(runtime, converter, key == "key.converter", bare_state(key))
         {
             problems.push(ConfigError::invalid(
                 key,
@@ -76,7 +77,7 @@ pub fn probe(runtime: &Runtime, spec: &PipelineSpec) -> Vec<ConfigError> {
         }
     }
     for link in &spec.transforms {
-        if let Err(e) = make_transform(runtime, link, &link.alias) {
+        if let Err(e) = make_transform(runtime, link, bare_state(&link.alias)) {
             problems.push(ConfigError::invalid(
                 &format!("transforms.{}.type", link.alias),
                 &link.class,
@@ -84,7 +85,7 @@ pub fn probe(runtime: &Runtime, spec: &PipelineSpec) -> Vec<ConfigError> {
             ));
         }
         if let Some(predicate) = &link.predicate
-            && let Err(e) = make_predicate(runtime, predicate, &predicate.alias)
+            && let Err(e) = make_predicate(runtime, predicate, bare_state(&predicate.alias))
         {
             problems.push(ConfigError::invalid(
                 &format!("predicates.{}.type", predicate.alias),
@@ -100,37 +101,25 @@ fn make_converter(
     runtime: &Runtime,
     spec: &ConverterSpec,
     is_key: bool,
-    label: &str,
+    state: PluginState,
 ) -> Result<ConverterInstance> {
-    ConverterInstance::new(
-        runtime,
-        &spec.plugin,
-        &spec.config,
-        is_key,
-        bare_state(label),
-    )
+    ConverterInstance::new(runtime, &spec.plugin, &spec.config, is_key, state)
 }
 
 fn make_transform(
     runtime: &Runtime,
     spec: &TransformSpec,
-    label: &str,
+    state: PluginState,
 ) -> Result<TransformInstance> {
-    TransformInstance::new(
-        runtime,
-        &spec.plugin,
-        &spec.config,
-        spec.part,
-        bare_state(label),
-    )
+    TransformInstance::new(runtime, &spec.plugin, &spec.config, spec.part, state)
 }
 
 fn make_predicate(
     runtime: &Runtime,
     spec: &PredicateSpec,
-    label: &str,
+    state: PluginState,
 ) -> Result<PredicateInstance> {
-    PredicateInstance::new(runtime, &spec.plugin, &spec.config, bare_state(label))
+    PredicateInstance::new(runtime, &spec.plugin, &spec.config, state)
 }
 
 /// A call on a batch: one output per item, or a trap.
@@ -272,9 +261,8 @@ impl Pipeline {
             let state = state.clone();
             let class = spec.class.clone();
             let is_key = stage == Stage::KeyConverter;
-            let converter = Renewable::new(move || {
-                ConverterInstance::new(&runtime, &spec.plugin, &spec.config, is_key, state())
-            })?;
+            let converter =
+                Renewable::new(move || make_converter(&runtime, &spec, is_key, state()))?;
             Ok(Some(ConverterStage {
                 class,
                 stage,
@@ -285,17 +273,13 @@ impl Pipeline {
         for link in &spec.transforms {
             let transform = {
                 let (runtime, state, link) = (runtime.clone(), state.clone(), link.clone());
-                Renewable::new(move || {
-                    TransformInstance::new(&runtime, &link.plugin, &link.config, link.part, state())
-                })?
+                Renewable::new(move || make_transform(&runtime, &link, state()))?
             };
             let predicate = match &link.predicate {
                 None => None,
                 Some(predicate) => {
                     let (runtime, state, p) = (runtime.clone(), state.clone(), predicate.clone());
-                    let instance = Renewable::new(move || {
-                        PredicateInstance::new(&runtime, &p.plugin, &p.config, state())
-                    })?;
+                    let instance = Renewable::new(move || make_predicate(&runtime, &p, state()))?;
                     Some((predicate.class.clone(), instance))
                 }
             };

@@ -26,24 +26,6 @@ fn java_class(value: &Value) -> &'static str {
     }
 }
 
-/// Kafka's name of a schema type.
-fn type_label(type_: SchemaType) -> &'static str {
-    match type_ {
-        SchemaType::Int8 => "INT8",
-        SchemaType::Int16 => "INT16",
-        SchemaType::Int32 => "INT32",
-        SchemaType::Int64 => "INT64",
-        SchemaType::Float32 => "FLOAT32",
-        SchemaType::Float64 => "FLOAT64",
-        SchemaType::Boolean => "BOOLEAN",
-        SchemaType::String => "STRING",
-        SchemaType::Bytes => "BYTES",
-        SchemaType::Array => "ARRAY",
-        SchemaType::Map => "MAP",
-        SchemaType::Struct => "STRUCT",
-    }
-}
-
 impl Converter for ByteArrayConverter {
     fn metadata() -> PluginMetadata {
         PluginMetadata::new(
@@ -85,7 +67,7 @@ impl Converter for ByteArrayConverter {
         {
             return Err(format!(
                 "Invalid schema type for ByteArrayConverter: {}",
-                type_label(schema.type_)
+                schema.type_.kafka_name()
             ));
         }
         match value {

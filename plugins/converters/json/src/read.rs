@@ -19,24 +19,6 @@ pub struct Reader {
     pub replace_null_with_default: bool,
 }
 
-/// Kafka's name of a schema type (`Schema.Type.toString()`).
-pub fn type_label(type_: SchemaType) -> &'static str {
-    match type_ {
-        SchemaType::Int8 => "INT8",
-        SchemaType::Int16 => "INT16",
-        SchemaType::Int32 => "INT32",
-        SchemaType::Int64 => "INT64",
-        SchemaType::Float32 => "FLOAT32",
-        SchemaType::Float64 => "FLOAT64",
-        SchemaType::Boolean => "BOOLEAN",
-        SchemaType::String => "STRING",
-        SchemaType::Bytes => "BYTES",
-        SchemaType::Array => "ARRAY",
-        SchemaType::Map => "MAP",
-        SchemaType::Struct => "STRUCT",
-    }
-}
-
 impl Reader {
     /// `asConnectSchema`: the schema of an envelope; `None` for JSON null.
     pub fn schema(&self, json: &Json) -> Result<Option<Schema>, String> {
@@ -148,7 +130,7 @@ impl Reader {
                 }
                 return Err(format!(
                     "Invalid null value for required {} field",
-                    type_label(schema.type_)
+                    schema.type_.kafka_name()
                 ));
             }
             Some(json) => json,
@@ -329,7 +311,7 @@ fn schemaless(json: Option<&Json>) -> Result<Value, String> {
 fn mismatch(type_: SchemaType, expected: &str, found: &Json) -> String {
     format!(
         "{} values should be encoded as JSON {expected}, but found {}",
-        type_label(type_),
+        type_.kafka_name(),
         found.node_type()
     )
 }
@@ -354,13 +336,13 @@ fn integer(json: &Json, type_: SchemaType) -> Result<Value, String> {
         .ok_or_else(|| {
             format!(
                 "{} values should be encoded as JSON integers, but found {text}",
-                type_label(type_)
+                type_.kafka_name()
             )
         })?;
     let out_of_range = || {
         format!(
             "Numeric value ({text}) out of range of {}",
-            type_label(type_)
+            type_.kafka_name()
         )
     };
     let v = value.to_i64().ok_or_else(out_of_range)?;

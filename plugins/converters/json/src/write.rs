@@ -7,7 +7,7 @@ use sluice_sdk::data::{Schema, SchemaType, Value, logical};
 use crate::java::{
     BigInt, base64_encode, big_decimal_to_string, double_to_string, float_to_string,
 };
-use crate::read::{decimal_scale, type_label};
+use crate::read::decimal_scale;
 
 /// How a Decimal is written (`decimal.format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +139,7 @@ impl Writer {
         let wrong_type = || {
             format!(
                 "Invalid type for {}: {}",
-                type_label(schema.type_),
+                schema.type_.kafka_name(),
                 value.type_name()
             )
         };

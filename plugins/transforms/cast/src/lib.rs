@@ -16,7 +16,7 @@ use transform_support::java::{
 };
 use transform_support::part;
 use transform_support::require::{require_map, require_struct};
-use transform_support::schema::{copy_basics, is_named, primitive, type_name};
+use transform_support::schema::{copy_basics, is_named, primitive};
 use transform_support::time::MILLIS_PER_DAY;
 
 const SPEC: &str = "spec";
@@ -348,7 +348,7 @@ fn cast(schema: Option<&Schema>, value: &Value, target: Target) -> Result<Value,
     ) {
         return Err(format!(
             "Cast transformation does not support casting from {}; supported types are {SUPPORTED_INPUT}",
-            type_name(input_type)
+            input_type.kafka_name()
         ));
     }
     let input = input(schema, value, target)?;

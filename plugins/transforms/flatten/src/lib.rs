@@ -12,7 +12,7 @@ use transform_support::fields::{field_value, map_put};
 use transform_support::java::class_of;
 use transform_support::part;
 use transform_support::require::{require_map, require_struct};
-use transform_support::schema::{copy_basics, copy_basics_same_type, type_name};
+use transform_support::schema::{copy_basics, copy_basics_same_type};
 
 const DELIMITER: &str = "delimiter";
 const DELIMITER_DEFAULT: &str = ".";
@@ -180,7 +180,7 @@ impl Flatten {
                     return Err(format!(
                         "Flatten transformation does not support {} for record with schemas (for \
                          field {name}).",
-                        type_name(field_schema.type_)
+                        field_schema.type_.kafka_name()
                     ));
                 }
                 _ => {

@@ -67,7 +67,7 @@ impl Transform for HoistField {
                     return Err(format!(
                         "Invalid value: null used for required field: \"{}\", schema type: {}",
                         self.field,
-                        transform_support::schema::type_name(schema.type_)
+                        schema.type_.kafka_name()
                     ));
                 }
                 let wrapper = Schema::structure(vec![(self.field.clone(), schema)]);

@@ -10,9 +10,7 @@ use transform_support::config::{ConfigProblem, issues, string};
 use transform_support::fields::{field_value, map_put};
 use transform_support::part;
 use transform_support::require::{require_map, require_struct};
-use transform_support::schema::{
-    copy_basics, duplicate_field, primitive, timestamp_schema, type_name,
-};
+use transform_support::schema::{copy_basics, duplicate_field, primitive, timestamp_schema};
 
 const TOPIC_FIELD: &str = "topic.field";
 const PARTITION_FIELD: &str = "partition.field";
@@ -199,7 +197,7 @@ impl Transform for InsertField {
                     if insert.value == Value::Null && !field_schema.optional {
                         return Err(format!(
                             "Invalid value: null used for required field: \"{name}\", schema type: {}",
-                            type_name(field_schema.type_)
+                            field_schema.type_.kafka_name()
                         ));
                     }
                     updated_schema.fields.push((name.clone(), field_schema));

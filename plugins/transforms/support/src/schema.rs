@@ -66,30 +66,12 @@ pub fn is_named(schema: &Schema, name: &str) -> bool {
     schema.name.as_deref() == Some(name)
 }
 
-/// The type's name as Kafka prints `Schema.Type` (`INT32`, `STRUCT`).
-pub fn type_name(type_: SchemaType) -> &'static str {
-    match type_ {
-        SchemaType::Int8 => "INT8",
-        SchemaType::Int16 => "INT16",
-        SchemaType::Int32 => "INT32",
-        SchemaType::Int64 => "INT64",
-        SchemaType::Float32 => "FLOAT32",
-        SchemaType::Float64 => "FLOAT64",
-        SchemaType::Boolean => "BOOLEAN",
-        SchemaType::String => "STRING",
-        SchemaType::Bytes => "BYTES",
-        SchemaType::Array => "ARRAY",
-        SchemaType::Map => "MAP",
-        SchemaType::Struct => "STRUCT",
-    }
-}
-
 /// The schema as Kafka's `ConnectSchema.toString()` prints it:
 /// `Schema{INT32}` or `Schema{org.apache.kafka.connect.data.Date:INT32}`.
 pub fn describe(schema: &Schema) -> String {
     match &schema.name {
-        Some(name) => format!("Schema{{{name}:{}}}", type_name(schema.type_)),
-        None => format!("Schema{{{}}}", type_name(schema.type_)),
+        Some(name) => format!("Schema{{{name}:{}}}", schema.type_.kafka_name()),
+        None => format!("Schema{{{}}}", schema.type_.kafka_name()),
     }
 }
 
