@@ -13,7 +13,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientConfig;
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
@@ -61,13 +60,12 @@ fn bench() {
         // order of the two sides alternates between runs, so neither always
         // goes first.
         let broker = Broker::start();
-        let admin = broker.bootstrap();
         let base_topic = format!("baseline-{run}");
         let sluice_topic = format!("sluice-{run}");
-        create_topic(&admin, &base_topic);
+        broker.create_topic(&base_topic);
         let plain_producer = || {
             baseline(&broker, "baseline-produce", &input, &base_topic, |_| {
-                high_watermark(&admin, &base_topic) >= LINES as i64
+                broker.high_watermark(&base_topic) >= LINES as i64
             })
         };
         let sluice_producer = || sluice_source(&broker, &scratch, run, &sluice_topic);
@@ -204,11 +202,10 @@ fn sluice_source(broker: &Broker, scratch: &Scratch, run: usize, topic: &str) ->
     );
     let start = Instant::now();
     let worker = setup.spawn();
-    let admin = broker.bootstrap();
     wait_for(
         "the source to produce every line",
         Duration::from_secs(600),
-        || (high_watermark(&admin, topic) >= LINES as i64).then_some(()),
+        || (broker.high_watermark(topic) >= LINES as i64).then_some(()),
     );
     let seconds = start.elapsed().as_secs_f64();
     let peak_rss = stop_with_rusage(worker);
@@ -263,32 +260,6 @@ fn peak_rss(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc status");
     kib * 1024
-}
-
-fn create_topic(bootstrap: &str, topic: &str) {
-    let admin = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .clone();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(sluice::kafka::ensure_topics(
-            &admin,
-            &[topic.to_string()],
-            1,
-            1,
-        ))
-        .unwrap();
-}
-
-fn high_watermark(bootstrap: &str, topic: &str) -> i64 {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    consumer
-        .fetch_watermarks(topic, 0, Duration::from_secs(5))
-        .map(|(_, high)| high)
-        .unwrap_or(0)
 }
 
 /// The ceiling for file -> Kafka: read lines, produce them with the same

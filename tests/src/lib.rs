@@ -134,6 +134,36 @@ impl Broker {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Creates `topic` with one partition (tansu does not create topics on
+    /// first use).
+    pub fn create_topic(&self, topic: &str) {
+        let admin = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .clone();
+        tokio::runtime::Runtime::new()
+            .expect("a runtime for the admin client")
+            .block_on(sluice::kafka::ensure_topics(
+                &admin,
+                &[topic.to_string()],
+                1,
+                1,
+            ))
+            .unwrap_or_else(|e| panic!("creating topic {topic}: {e:#}"));
+    }
+
+    /// The offset after the last record of `topic` partition 0 (0 when it
+    /// cannot be read yet).
+    pub fn high_watermark(&self, topic: &str) -> i64 {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("creating a test consumer");
+        consumer
+            .fetch_watermarks(topic, 0, Duration::from_secs(5))
+            .map(|(_, high)| high)
+            .unwrap_or(0)
+    }
+
     /// Every record value in `topic` partition 0, from the start.
     pub fn read_values(&self, topic: &str, expected: usize, timeout: Duration) -> Vec<Vec<u8>> {
         let consumer: BaseConsumer = ClientConfig::new()

@@ -5,7 +5,9 @@
 //! Connect's context headers; with `none` the task fails naming the first
 //! bad record and commits nothing after it. Also: a transform that traps
 //! on some records is bisected around them, and a source connector's
-//! failed records reach a dead-letter topic too.
+//! failed records reach a dead-letter topic too; a sink connector that
+//! traps in `put`, rejects records, or fails retriably past
+//! `errors.retry.timeout` loses only the records it failed on.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,15 +38,19 @@ fn value(i: usize) -> String {
 
 /// Creates `topic` with one partition and writes the 100,000 records.
 fn produce_orders(broker: &Broker, topic: &str) {
-    create_topic(broker, topic);
+    produce(broker, topic, (0..RECORDS).map(value));
+}
+
+/// Creates `topic` with one partition and writes `values` to it, in order.
+fn produce(broker: &Broker, topic: &str, values: impl IntoIterator<Item = String>) {
+    broker.create_topic(topic);
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .set("linger.ms", "20")
         .set("batch.num.messages", "10000")
         .create()
         .expect("creating a test producer");
-    for i in 0..RECORDS {
-        let payload = value(i);
+    for payload in values {
         let mut record = BaseRecord::<(), str>::to(topic)
             .payload(&payload)
             .partition(0);
@@ -62,21 +68,6 @@ fn produce_orders(broker: &Broker, topic: &str) {
     producer
         .flush(Duration::from_secs(60))
         .expect("the broker acknowledged the test records");
-}
-
-fn create_topic(broker: &Broker, topic: &str) {
-    let admin = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .clone();
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(sluice::kafka::ensure_topics(
-            &admin,
-            &[topic.to_string()],
-            1,
-            1,
-        ))
-        .expect("creating the topic");
 }
 
 /// Every record of `topic` partition 0: its offset, value and headers.
@@ -304,7 +295,7 @@ fn a_trapping_transform_is_bisected_and_only_its_records_are_dead_lettered() {
         })
         .collect();
     append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
-    create_topic(&broker, "bisected");
+    broker.create_topic("bisected");
     let mut setup = with_fixtures(&scratch, &broker);
     add(
         &mut setup,
@@ -384,5 +375,171 @@ fn a_trapping_transform_is_bisected_and_only_its_records_are_dead_lettered() {
             .as_deref(),
         Some("RUNNING")
     );
+    worker.stop();
+}
+
+/// The values for the `poison-sink` fixture: record `i` is `v{i}`, with
+/// words that make the sink trap, reject, or fail retriably on it.
+fn sink_values(count: usize, special: impl Fn(usize) -> Option<&'static str>) -> Vec<String> {
+    (0..count)
+        .map(|i| match special(i) {
+            Some(word) => format!("v{i} {word}"),
+            None => format!("v{i}"),
+        })
+        .collect()
+}
+
+fn poison_sink(
+    topic: &str,
+    errors: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, String)> {
+    let mut pairs = vec![
+        ("connector.class", "poison-sink".to_string()),
+        ("file", "/outbox/out.txt".into()),
+        ("topics", topic.into()),
+        ("grant.files", "outbox:rw".into()),
+        // Short, so that a record that never stops failing retriably is
+        // given up on within the test.
+        ("errors.retry.timeout", "1500".into()),
+        ("errors.retry.delay.max.ms", "400".into()),
+    ];
+    pairs.extend(errors.iter().map(|(k, v)| (*k, v.to_string())));
+    pairs
+}
+
+#[test]
+fn a_sink_that_traps_or_rejects_in_put_loses_only_those_records() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("put-bisect");
+    // Six records trap the sink, one is rejected by it, one fails
+    // retriably twice and then goes through, one fails retriably until
+    // errors.retry.timeout gives up on it.
+    let values = sink_values(3_000, |i| match i {
+        _ if i % 500 == 250 => Some("poison"),
+        1_234 => Some("reject"),
+        2_100 => Some("flaky"),
+        2_700 => Some("stuck"),
+        _ => None,
+    });
+    produce(&broker, "deliveries", values.clone());
+    let mut setup = with_fixtures(&scratch, &broker);
+    add(
+        &mut setup,
+        &scratch,
+        "fragile-sink",
+        &poison_sink(
+            "deliveries",
+            &[
+                ("errors.tolerance", "all"),
+                ("errors.deadletterqueue.topic.name", "deliveries-dlq"),
+                ("errors.deadletterqueue.context.headers.enable", "true"),
+            ],
+        ),
+    );
+    let worker = setup.spawn();
+
+    let failing: Vec<(usize, &String)> = values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.contains("poison") || v.contains("reject") || v.contains("stuck"))
+        .collect();
+    let good: Vec<&String> = values
+        .iter()
+        .filter(|v| !v.contains("poison") && !v.contains("reject") && !v.contains("stuck"))
+        .collect();
+    assert_eq!((failing.len(), good.len()), (8, 2_992));
+    let letters = read_records(&broker, "deliveries-dlq", failing.len());
+    let output = wait_for_lines(&scratch.dir("outbox").join("out.txt"), good.len(), LONG);
+    assert_eq!(output.len(), good.len(), "extra lines in the output");
+    assert!(
+        output.iter().zip(&good).all(|(a, b)| a == *b),
+        "every other record, the flaky one included, arrives once and in order"
+    );
+
+    assert_eq!(
+        letters.len(),
+        failing.len(),
+        "one dead letter per failed record"
+    );
+    for ((_, payload, headers), (offset, value)) in letters.iter().zip(&failing) {
+        assert_eq!(
+            payload,
+            value.as_bytes(),
+            "the dead letter is the original record"
+        );
+        let header = |k: &str| headers.get(k).map(String::as_str).unwrap_or_default();
+        assert_eq!(header("__connect.errors.offset"), offset.to_string());
+        assert_eq!(header("__connect.errors.stage"), "TASK_PUT");
+        assert_eq!(header("__connect.errors.class.name"), "poison-sink");
+        let (class, says) = if value.contains("poison") {
+            ("sluice.errors.PluginTrap", "trapped")
+        } else if value.contains("reject") {
+            ("org.apache.kafka.connect.errors.DataException", "rejected")
+        } else {
+            (
+                "org.apache.kafka.connect.errors.DataException",
+                "errors.retry.timeout",
+            )
+        };
+        assert_eq!(
+            header("__connect.errors.exception.class.name"),
+            class,
+            "{value}"
+        );
+        let message = header("__connect.errors.exception.message");
+        assert!(message.contains(says), "{value}: {message}");
+    }
+    wait_for("the sink to commit every record", LONG, || {
+        (committed(&broker, "fragile-sink", "deliveries") == Some(values.len() as i64))
+            .then_some(())
+    });
+    assert_eq!(
+        worker
+            .task_state("fragile-sink", 0)
+            .map(|(s, _)| s)
+            .as_deref(),
+        Some("RUNNING"),
+        "a sink that traps is restarted, not failed"
+    );
+    worker.stop();
+}
+
+#[test]
+fn a_retriable_put_error_past_the_retry_timeout_fails_the_task_without_tolerance() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("put-timeout");
+    let values = sink_values(300, |i| (i == 150).then_some("stuck"));
+    produce(&broker, "deliveries", values.clone());
+    let mut setup = with_fixtures(&scratch, &broker);
+    add(
+        &mut setup,
+        &scratch,
+        "impatient-sink",
+        &poison_sink("deliveries", &[("errors.tolerance", "none")]),
+    );
+    let worker = setup.spawn();
+    let trace = wait_for("the task to fail", LONG, || {
+        match worker.task_state("impatient-sink", 0) {
+            Some((state, trace)) if state == "FAILED" => Some(trace),
+            _ => None,
+        }
+    });
+    assert!(
+        trace.contains("topic \"deliveries\", partition 0, offset 150"),
+        "the trace names the record: {trace}"
+    );
+    assert!(trace.contains("TASK_PUT"), "{trace}");
+    assert!(trace.contains("errors.retry.timeout"), "{trace}");
+    // The records before it were put again on their own and flushed;
+    // nothing after it was.
+    let output = read_lines(&scratch.dir("outbox").join("out.txt"));
+    assert_eq!(
+        output,
+        values[..150],
+        "exactly the records before it arrive"
+    );
+    if let Some(offset) = committed(&broker, "impatient-sink", "deliveries") {
+        assert!(offset <= 150, "committed past the failed record: {offset}");
+    }
     worker.stop();
 }

@@ -233,13 +233,18 @@ pub fn connector_stage(is_sink: bool) -> Stage {
     }
 }
 
-/// Bytes for a dead letter of a source record: raw bytes as they are,
-/// structured data as schemaless JSON (what the record holds, readable
-/// without its converter, which may be what failed).
+/// Bytes for a dead letter of a source record: raw bytes as they are, a
+/// structured string or bytes value as its bytes (what it would be without
+/// a converter), other structured data as schemaless JSON (what the record
+/// holds, readable without its converter, which may be what failed).
 fn wire_form(data: &Data) -> Vec<u8> {
     match data {
         Data::Raw(bytes) => bytes.clone(),
-        Data::Structured(s) => render_json(s).into_bytes(),
+        Data::Structured(s) => match s.values.first() {
+            Some(ValueNode::String(text)) if s.values.len() == 1 => text.clone().into_bytes(),
+            Some(ValueNode::Bytes(bytes)) if s.values.len() == 1 => bytes.clone(),
+            _ => render_json(s).into_bytes(),
+        },
     }
 }
 

@@ -320,7 +320,9 @@ impl Delivery<'_> {
 
     /// Puts `records` and flushes them. A record the plugin rejects (an
     /// error naming it) goes to the error policy: the records before it
-    /// were accepted and are flushed, the ones after it are put again. A
+    /// were accepted and are flushed (or, when the error was retriable and
+    /// ran out of `errors.retry.timeout`, put again on their own), the
+    /// ones after it are put again. A
     /// trap kills the instance: a fresh one takes over and the records are
     /// split in halves, each put and flushed on its own, until the record
     /// that traps is alone.
@@ -344,9 +346,18 @@ impl Delivery<'_> {
                 Err(CallError::Failed {
                     message,
                     record: Some(index),
+                    retriable,
                 }) if (index as usize) < slice.len() => {
                     let index = index as usize;
-                    if index > 0 {
+                    if retriable {
+                        // Nothing was accepted: put the records before the
+                        // named one again, on their own.
+                        self.put_durably(
+                            consumed,
+                            &slice[..index],
+                            &origins[start..start + index],
+                        )?;
+                    } else if index > 0 {
                         ctx.call("flush", || instance.flush(task))?;
                     }
                     let failure = StageFailure {
@@ -358,7 +369,9 @@ impl Delivery<'_> {
                     self.reject(&consumed[origins[start + index]], &failure)?;
                     start += index + 1;
                 }
-                Err(CallError::Failed { message, record }) => {
+                Err(CallError::Failed {
+                    message, record, ..
+                }) => {
                     let named = record
                         .map(|i| format!(" (it named record {i} of a batch of {})", slice.len()))
                         .unwrap_or_default();

@@ -129,6 +129,10 @@ pub enum CallError {
     Failed {
         message: String,
         record: Option<u32>,
+        /// The error was retriable: the plugin asked for the whole call
+        /// again, so none of the batch was accepted, not even the records
+        /// before the one it named.
+        retriable: bool,
     },
 }
 
@@ -243,6 +247,7 @@ impl TaskContext {
                     return Err(CallError::Failed {
                         message,
                         record: e.record,
+                        retriable: e.kind == ErrorKind::Retriable,
                     });
                 }
             }

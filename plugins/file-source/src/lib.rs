@@ -3,6 +3,12 @@
 //! byte position in the file as the source offset, so a restarted task
 //! resumes after the last line Kafka acknowledged.
 //!
+//! As in Kafka, a line's value has the STRING schema, so the worker's
+//! converter decides its bytes: without one (or with the StringConverter)
+//! the line as it is, with the JsonConverter a JSON string. A line that is
+//! not UTF-8 (where Kafka would substitute U+FFFD) is a BYTES value holding
+//! the line unchanged.
+//!
 //! The file must lie under a directory granted to the connector
 //! (`grant.files=inbox:ro` makes the worker's `files.root.inbox` visible as
 //! `/inbox`); nothing else exists for this plugin.
@@ -156,11 +162,22 @@ impl SourceTask for FileSourceTask {
                 line.pop();
             }
             batch.push(
-                SourceRecord::new(&self.topic, Data::Raw(line))
+                SourceRecord::new(&self.topic, line_value(line))
                     .at(partition, &json!({ "position": self.position })),
             );
         }
         Ok(batch)
+    }
+}
+
+/// A line as Kafka's FileStreamSource holds it: a STRING.
+fn line_value(line: Vec<u8>) -> Data {
+    match String::from_utf8(line) {
+        Ok(text) => Data::structured(Some(Schema::of(SchemaType::String)), Value::String(text)),
+        Err(e) => Data::structured(
+            Some(Schema::of(SchemaType::Bytes)),
+            Value::Bytes(e.into_bytes()),
+        ),
     }
 }
 

@@ -6,9 +6,6 @@
 //! times and timestamps are integers; floats and doubles print as Java
 //! prints them.
 
-// Shared with the string and simple-header converters, which use the rest.
-#[allow(dead_code)]
-mod java;
 mod json;
 mod read;
 mod write;

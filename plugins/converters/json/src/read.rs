@@ -9,8 +9,8 @@
 
 use sluice_sdk::data::{Schema, SchemaType, Value, logical};
 
-use crate::java::{BigInt, DecimalText, base64_decode};
 use crate::json::Json;
+use java_text::{BigInt, DecimalText, base64_decode};
 
 /// How the payload is read.
 pub struct Reader {

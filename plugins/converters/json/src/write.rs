@@ -4,10 +4,8 @@
 
 use sluice_sdk::data::{Schema, SchemaType, Value, logical};
 
-use crate::java::{
-    BigInt, base64_encode, big_decimal_to_string, double_to_string, float_to_string,
-};
 use crate::read::decimal_scale;
+use java_text::{BigInt, base64_encode, big_decimal_to_string, double_to_string, float_to_string};
 
 /// How a Decimal is written (`decimal.format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,12 +6,7 @@
 //! holds a number, floats, dates and times, arrays and maps), and anything
 //! else as a string.
 
-#[allow(dead_code)]
-#[path = "../../json/src/java.rs"]
-mod java;
-mod parse;
-mod render;
-
+use java_text::values;
 use sluice_sdk::data::{Schema, SchemaType, StructuredValue, Value};
 use sluice_sdk::prelude::*;
 
@@ -53,7 +48,7 @@ impl Converter for SimpleHeaderConverter {
             Ok(text) => text,
             Err(e) => return Ok(bytes_as_they_are(e.into_bytes())),
         };
-        Ok(match parse::parse_string(&text) {
+        Ok(match values::parse_string(&text) {
             Ok(None) => None,
             Ok(Some(parsed)) => Some(Data::structured(Some(parsed.schema), parsed.value)),
             Err(_) => bytes_as_they_are(text.into_bytes()),
@@ -69,7 +64,7 @@ impl Converter for SimpleHeaderConverter {
             return Ok(None);
         }
         let mut out = String::new();
-        render::append(&mut out, schema.as_ref(), &value, false);
+        values::append(&mut out, schema.as_ref(), &value, false);
         Ok(Some(out.into_bytes()))
     }
 }

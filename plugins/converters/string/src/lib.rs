@@ -4,10 +4,8 @@
 //! is, numbers as Java prints them, lists as `[a, b]`, maps as `{k=v}`,
 //! structs as `Struct{name=value}`.
 
-#[allow(dead_code)]
-#[path = "../../json/src/java.rs"]
-mod java;
-
+use java_text::time::{MILLIS_PER_DAY, civil_from_days};
+use java_text::{Logical, base64_encode, double_to_string, float_to_string};
 use sluice_sdk::data::{Schema, SchemaType, StructuredValue, Value, logical};
 use sluice_sdk::prelude::*;
 
@@ -208,32 +206,15 @@ fn is_decimal(schema: Option<&Schema>) -> bool {
     schema.is_some_and(|s| s.name.as_deref() == Some(logical::DECIMAL))
 }
 
-const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
-
 /// Java's `toString()` of the value Kafka would hold: `BigDecimal` for a
 /// Decimal, `java.util.Date` (in UTC) for the temporal types, collections
 /// as `AbstractCollection` and `AbstractMap` print them, `Struct` as Kafka
 /// prints it (its non-null fields).
 fn to_java_string(out: &mut String, schema: Option<&Schema>, value: &Value) {
-    let name = schema.and_then(|s| s.name.as_deref());
-    match (name, value) {
-        (Some(logical::DECIMAL), Value::Bytes(bytes)) => {
-            let scale = schema
-                .and_then(|s| s.parameter(logical::DECIMAL_SCALE))
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0);
-            match java::BigInt::from_twos_complement(bytes) {
-                Some(unscaled) => out.push_str(&java::big_decimal_to_string(&unscaled, scale)),
-                None => out.push_str("null"),
-            }
-            return;
-        }
-        (Some(logical::DATE), Value::Int32(days)) => {
-            return java_date(out, i64::from(*days) * MILLIS_PER_DAY);
-        }
-        (Some(logical::TIME), Value::Int32(millis)) => return java_date(out, i64::from(*millis)),
-        (Some(logical::TIMESTAMP), Value::Int64(millis)) => return java_date(out, *millis),
-        _ => {}
+    match Logical::of(schema, value) {
+        Some(Logical::Decimal(text)) => return out.push_str(text.as_deref().unwrap_or("null")),
+        Some(Logical::Instant(millis)) => return java_date(out, millis),
+        None => {}
     }
     match value {
         Value::Null => out.push_str("null"),
@@ -242,11 +223,11 @@ fn to_java_string(out: &mut String, schema: Option<&Schema>, value: &Value) {
         Value::Int16(v) => out.push_str(&v.to_string()),
         Value::Int32(v) => out.push_str(&v.to_string()),
         Value::Int64(v) => out.push_str(&v.to_string()),
-        Value::Float32(v) => out.push_str(&java::float_to_string(*v)),
-        Value::Float64(v) => out.push_str(&java::double_to_string(*v)),
+        Value::Float32(v) => out.push_str(&float_to_string(*v)),
+        Value::Float64(v) => out.push_str(&double_to_string(*v)),
         Value::String(v) => out.push_str(v),
         // Nested bytes: Base64, as Kafka's Values prints them.
-        Value::Bytes(v) => out.push_str(&java::base64_encode(v)),
+        Value::Bytes(v) => out.push_str(&base64_encode(v)),
         Value::Array(items) => {
             let item_schema = schema.and_then(|s| s.value.as_deref());
             out.push('[');
@@ -300,7 +281,7 @@ fn java_date(out: &mut String, millis: i64) {
     ];
     let days = millis.div_euclid(MILLIS_PER_DAY);
     let seconds = millis.rem_euclid(MILLIS_PER_DAY) / 1000;
-    let (year, month, day) = java::civil_from_days(days);
+    let (year, month, day) = civil_from_days(days);
     out.push_str(&format!(
         "{} {} {day:02} {:02}:{:02}:{:02} UTC {year}",
         DAYS[(days + 4).rem_euclid(7) as usize],

@@ -4,8 +4,7 @@
 //! `Values.parseString` reads it: `42` is an INT8, `true` a BOOLEAN,
 //! `2024-05-01` a Date, `[1,2]` an array, anything else a STRING.
 
-mod literal;
-
+use java_text::values;
 use sluice_sdk::prelude::*;
 
 const HEADER: &str = "header";
@@ -27,8 +26,16 @@ fn required<'a>(config: &'a Config, key: &str) -> Result<&'a str, ConfigIssue> {
 /// The header to add, as the configuration describes it.
 fn header(config: &Config) -> Result<Header, ConfigIssue> {
     let key = required(config, HEADER)?.to_string();
-    let value = literal::parse_string(required(config, VALUE_LITERAL)?)
-        .map(|parsed| Data::structured(Some(parsed.schema), parsed.value));
+    let literal = required(config, VALUE_LITERAL)?;
+    // Kafka reads a literal that does not parse (a broken list, say) as
+    // the string it is.
+    let value = match values::parse_string(literal) {
+        Ok(parsed) => parsed.map(|parsed| Data::structured(Some(parsed.schema), parsed.value)),
+        Err(_) => Some(Data::structured(
+            Some(Schema::of(SchemaType::String)),
+            Value::String(literal.to_string()),
+        )),
+    };
     Ok(Header { key, value })
 }
 

@@ -7,7 +7,10 @@
 use std::collections::HashMap;
 
 use sluice_sdk::prelude::*;
-use transform_support::config::{ConfigProblem, boolean, issues, java_list, list};
+use transform_support::config::{
+    ConfigProblem, REPLACE_NULL_WITH_DEFAULT, boolean, issues, java_list, list,
+    replace_null_with_default_key,
+};
 use transform_support::fields::field_value;
 use transform_support::part;
 use transform_support::require::{require_map, require_struct};
@@ -18,7 +21,6 @@ const INCLUDE: &str = "include";
 const RENAMES: &str = "renames";
 const BLACKLIST: &str = "blacklist";
 const WHITELIST: &str = "whitelist";
-const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
 const PURPOSE: &str = "field replacement";
 
 #[derive(Clone, Debug, PartialEq)]
@@ -127,15 +129,7 @@ impl Transform for ReplaceField {
                 "Field rename mappings.",
             )
             .default_value(""),
-            ConfigKey::new(
-                REPLACE_NULL_WITH_DEFAULT,
-                ConfigType::Boolean,
-                Importance::Medium,
-                "Whether to replace fields that have a default value and that are null to the \
-                 default value. When set to true, the default value is used, otherwise null is \
-                 used.",
-            )
-            .default_value(true),
+            replace_null_with_default_key(),
             ConfigKey::new(
                 BLACKLIST,
                 ConfigType::List,

@@ -7,10 +7,10 @@
 
 use sluice_sdk::data::{Schema, StructuredValue, Value};
 use sluice_sdk::prelude::*;
+use transform_support::config::{REPLACE_NULL_WITH_DEFAULT, replace_null_with_default_key};
 
 const SCHEMA_NAME: &str = "schema.name";
 const SCHEMA_VERSION: &str = "schema.version";
-const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
 
 pub struct SetSchemaMetadata {
     part: RecordPart,
@@ -88,14 +88,7 @@ impl Transform for SetSchemaMetadata {
                 Importance::High,
                 "Schema version to set.",
             ),
-            ConfigKey::new(
-                REPLACE_NULL_WITH_DEFAULT,
-                ConfigType::Boolean,
-                Importance::Medium,
-                "Whether to replace fields that have a default value and that are null to the \
-                 default value. When set to true, the default value is used, otherwise null is used.",
-            )
-            .default_value(true),
+            replace_null_with_default_key(),
         ]
     }
 

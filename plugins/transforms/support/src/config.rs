@@ -3,7 +3,22 @@
 //! problems worded as Kafka's `ConfigException`, so that `create` and
 //! `validate` share one parser and one set of messages.
 
-use sluice_sdk::{Config, ConfigIssue, ConnectError};
+use sluice_sdk::{Config, ConfigIssue, ConfigKey, ConfigType, ConnectError, Importance};
+
+/// The key of Kafka's transforms that work on fields with defaults (KIP-1040).
+pub const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
+
+/// `replace.null.with.default` as Kafka's transforms declare it.
+pub fn replace_null_with_default_key() -> ConfigKey {
+    ConfigKey::new(
+        REPLACE_NULL_WITH_DEFAULT,
+        ConfigType::Boolean,
+        Importance::Medium,
+        "Whether to replace fields that have a default value and that are null to the default \
+         value. When set to true, the default value is used, otherwise null is used.",
+    )
+    .default_value(true)
+}
 
 /// A problem with one configuration key.
 #[derive(Clone, Debug, PartialEq, Eq)]

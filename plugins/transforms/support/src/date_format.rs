@@ -1,12 +1,16 @@
 //! Java's `SimpleDateFormat` in UTC and the US locale, for the patterns
-//! Kafka's transforms take (`TimestampConverter.format`) and the ISO
-//! formats Kafka prints dates with.
+//! Kafka's transforms take (`TimestampConverter.format`,
+//! `TimestampRouter.timestamp.format`) and the ISO formats Kafka prints
+//! dates with.
 //!
-//! Supported letters: `G y M L d D F E u a H k K h m s S z Z X`, quoted
-//! literals (`'T'`, `''` for a quote) and any other character as itself.
-//! The week-based letters `Y w W` are refused when the pattern is read.
-//! Parsing is lenient like Java's default (a 13th month rolls into the next
-//! year), skips blanks before a field, and ignores text after the pattern.
+//! Supported letters: `G y Y M L w W d D F E u a H k K h m s S z Z X`,
+//! quoted literals (`'T'`, `''` for a quote) and any other character as
+//! itself. The week-based letters `Y w W` follow the en-US rules a JVM
+//! usually runs with (weeks start on Sunday; week 1 of a year is the week
+//! that holds 1 January) and are only formatted: a pattern that must also
+//! parse ([`DateFormat::new`]) refuses them. Parsing is lenient like Java's
+//! default (a 13th month rolls into the next year), skips blanks before a
+//! field, and ignores text after the pattern.
 
 use crate::time::{DateTime, MILLIS_PER_DAY, days_from_civil, iso_weekday};
 
@@ -36,8 +40,9 @@ const WEEKDAYS: [&str; 7] = [
 
 /// Every letter Java's `SimpleDateFormat` knows.
 const JAVA_LETTERS: &str = "GyYMLwWDdFEuaHkKhmsSzZX";
-/// The letters this implementation supports.
-const SUPPORTED_LETTERS: &str = "GyMLDdFEuaHkKhmsSzZX";
+/// The week-based letters, which this implementation formats but does not
+/// parse.
+const WEEK_LETTERS: &str = "YwW";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Item {
@@ -68,8 +73,25 @@ pub struct DateFormat {
 }
 
 impl DateFormat {
-    /// Compiles `pattern`; the error says which letter is wrong.
+    /// Compiles `pattern` for formatting and parsing; the error says which
+    /// letter is wrong.
     pub fn new(pattern: &str) -> Result<Self, String> {
+        let format = Self::for_formatting(pattern)?;
+        let week_letter = format.items.iter().find_map(|item| match item {
+            Item::Field { letter, .. } if WEEK_LETTERS.contains(*letter) => Some(*letter),
+            _ => None,
+        });
+        match week_letter {
+            Some(letter) => Err(format!(
+                "pattern character '{letter}' (week-based fields) is not supported for parsing"
+            )),
+            None => Ok(format),
+        }
+    }
+
+    /// Compiles `pattern` for [`DateFormat::format`] only: every letter
+    /// Java knows, week-based ones included. The errors are Java's.
+    pub fn for_formatting(pattern: &str) -> Result<Self, String> {
         let mut items = Vec::new();
         let mut literal = String::new();
         let mut chars = pattern.chars().peekable();
@@ -102,15 +124,13 @@ impl DateFormat {
                 if !JAVA_LETTERS.contains(c) {
                     return Err(format!("Illegal pattern character '{c}'"));
                 }
-                if !SUPPORTED_LETTERS.contains(c) {
-                    return Err(format!(
-                        "pattern character '{c}' (week-based fields) is not supported"
-                    ));
-                }
                 let mut count = 1;
                 while chars.peek() == Some(&c) {
                     chars.next();
                     count += 1;
+                }
+                if c == 'X' && count > 3 {
+                    return Err(format!("invalid ISO 8601 format: length={count}"));
                 }
                 if !literal.is_empty() {
                     items.push(Item::Literal(std::mem::take(&mut literal)));
@@ -160,6 +180,12 @@ impl DateFormat {
                         number(&mut out, year);
                     }
                 }
+                'Y' if count == 2 => {
+                    out.push_str(&format!("{:02}", week_year(&t).rem_euclid(100)));
+                }
+                'Y' => number(&mut out, week_year(&t)),
+                'w' => number(&mut out, week_of_year(&t)),
+                'W' => number(&mut out, week_of_month(&t)),
                 'M' | 'L' => match count {
                     1 | 2 => number(&mut out, t.month),
                     3 => out.push_str(&MONTHS[(t.month - 1) as usize][..3]),
@@ -237,6 +263,39 @@ impl DateFormat {
         }
         fields.millis()
     }
+}
+
+/// 0 for Sunday, the first day of an en-US week, to 6 for Saturday.
+fn weekday_from_sunday(t: &DateTime) -> i64 {
+    iso_weekday(t.days) % 7
+}
+
+/// Whether the day lies in the last days of December that belong to week 1
+/// of the next year (the week that holds its 1 January).
+fn in_next_years_first_week(t: &DateTime) -> bool {
+    t.month == 12 && t.day + (6 - weekday_from_sunday(t)) > 31
+}
+
+/// The year the day's week belongs to (`Y`).
+fn week_year(t: &DateTime) -> i64 {
+    t.year + i64::from(in_next_years_first_week(t))
+}
+
+/// The week of the year, from 1 (`w`).
+fn week_of_year(t: &DateTime) -> i64 {
+    if in_next_years_first_week(t) {
+        return 1;
+    }
+    let jan1 = days_from_civil(t.year, 1, 1);
+    let day_of_year = t.days - jan1;
+    (day_of_year + iso_weekday(jan1) % 7) / 7 + 1
+}
+
+/// The week of the month, from 1 for the week that holds its first day
+/// (`W`).
+fn week_of_month(t: &DateTime) -> i64 {
+    let first = t.days - (t.day - 1);
+    (t.day - 1 + iso_weekday(first) % 7) / 7 + 1
 }
 
 /// The fields read so far; Java's defaults (1970-01-01T00:00:00.000Z) for
@@ -520,6 +579,28 @@ mod tests {
             "Illegal pattern character 'b'"
         );
         assert!(DateFormat::new("YYYY").is_err());
+        assert!(DateFormat::for_formatting("YYYY").is_ok());
         assert!(DateFormat::new("'open").is_err());
+        assert_eq!(
+            DateFormat::new("XXXX").unwrap_err(),
+            "invalid ISO 8601 format: length=4"
+        );
+    }
+
+    #[test]
+    fn formats_week_fields_like_java_in_the_us_locale() {
+        let week = |pattern: &str, y: i64, m: i64, d: i64| {
+            DateFormat::for_formatting(pattern)
+                .unwrap()
+                .format(days_from_civil(y, m, d) * MILLIS_PER_DAY)
+        };
+        // 2023-11-14 was a Tuesday: week 46 of 2023, week 3 of November.
+        assert_eq!(week("YYYY-ww-W", 2023, 11, 14), "2023-46-3");
+        // 2024-12-29 was a Sunday, and its week holds 1 January 2025.
+        assert_eq!(week("YYYY w YY", 2024, 12, 29), "2025 1 25");
+        assert_eq!(week("YYYY w", 2024, 12, 28), "2024 52");
+        // 2022-01-01 was a Saturday: week 1, and 2 January starts week 2.
+        assert_eq!(week("w W", 2022, 1, 1), "1 1");
+        assert_eq!(week("w W", 2022, 1, 2), "2 2");
     }
 }

@@ -1,6 +1,7 @@
 //! What Kafka's transforms print and parse through Java: the class names
 //! their exception messages show for a value, `Double.toString` and
-//! `Float.toString`, and `Double.parseDouble`.
+//! `Float.toString` (from java-text, shared with the converters), and
+//! `Double.parseDouble`.
 
 use sluice_sdk::Value;
 
@@ -33,60 +34,8 @@ pub fn class_of(value: &Value) -> String {
     }
 }
 
-/// `Double.toString(value)`.
-pub fn double_to_string(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    // `{:e}` gives the shortest digits that read back as the same value,
-    // which is what Java 19+ prints.
-    java_style(&format!("{value:e}"), value == 0.0, value.abs())
-}
-
-/// `Float.toString(value)`.
-pub fn float_to_string(value: f32) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    java_style(&format!("{value:e}"), value == 0.0, f64::from(value.abs()))
-}
-
-/// Rewrites Rust's `d.ddde<exp>` as Java does: plain between 10^-3 and
-/// 10^7, `d.dddE<exp>` outside, always with a digit after the point.
-fn java_style(scientific: &str, zero: bool, magnitude: f64) -> String {
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((scientific, "0"));
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let sign = if negative { "-" } else { "" };
-    if zero {
-        return format!("{sign}0.0");
-    }
-    if (1e-3..1e7).contains(&magnitude) {
-        let point = exponent + 1; // digits before the decimal point
-        let text = if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if point as usize >= digits.len() {
-            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
-        } else {
-            format!(
-                "{}.{}",
-                &digits[..point as usize],
-                &digits[point as usize..]
-            )
-        };
-        format!("{sign}{text}")
-    } else {
-        let rest = if digits.len() > 1 { &digits[1..] } else { "0" };
-        format!("{sign}{}.{}E{}", &digits[..1], rest, exponent)
-    }
-}
+/// `Double.toString` and `Float.toString`, as the converters print them.
+pub use java_text::{double_to_string, float_to_string};
 
 /// `Double.parseDouble(text)`: surrounding whitespace is ignored, a `d` or
 /// `f` suffix allowed, and only `NaN` and `Infinity` spell the specials.

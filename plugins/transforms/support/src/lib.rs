@@ -17,4 +17,6 @@ pub mod part;
 pub mod path;
 pub mod require;
 pub mod schema;
-pub mod time;
+
+/// The calendar, shared with the converters.
+pub use java_text::time;

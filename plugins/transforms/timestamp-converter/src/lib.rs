@@ -9,7 +9,10 @@
 
 use sluice_sdk::data::logical::{DATE, TIME, TIMESTAMP};
 use sluice_sdk::prelude::*;
-use transform_support::config::{ConfigProblem, boolean, issues, one_of, string};
+use transform_support::config::{
+    ConfigProblem, REPLACE_NULL_WITH_DEFAULT, boolean, issues, one_of,
+    replace_null_with_default_key, string,
+};
 use transform_support::date_format::DateFormat;
 use transform_support::fields::{field_value, map_get, map_put};
 use transform_support::java::class_of;
@@ -24,7 +27,6 @@ const FIELD: &str = "field";
 const TARGET_TYPE: &str = "target.type";
 const FORMAT: &str = "format";
 const UNIX_PRECISION: &str = "unix.precision";
-const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
 const PURPOSE: &str = "converting timestamp formats";
 
 const TYPES: [&str; 5] = ["string", "unix", "Date", "Time", "Timestamp"];
@@ -195,15 +197,7 @@ impl Transform for TimestampConverter {
                  components.",
             )
             .default_value("milliseconds"),
-            ConfigKey::new(
-                REPLACE_NULL_WITH_DEFAULT,
-                ConfigType::Boolean,
-                Importance::Medium,
-                "Whether to replace fields that have a default value and that are null to the \
-                 default value. When set to true, the default value is used, otherwise null is \
-                 used.",
-            )
-            .default_value(true),
+            replace_null_with_default_key(),
         ]
     }
 

@@ -3,10 +3,8 @@
 //! then `${timestamp}` by its timestamp in `timestamp.format`, a
 //! `java.text.SimpleDateFormat` pattern, in UTC.
 
-mod date_format;
-
-use date_format::DateFormat;
 use sluice_sdk::prelude::*;
+use transform_support::date_format::DateFormat;
 
 const TOPIC_FORMAT: &str = "topic.format";
 const TIMESTAMP_FORMAT: &str = "timestamp.format";
@@ -23,7 +21,7 @@ fn timestamp_format(config: &Config) -> Result<DateFormat, String> {
     let raw = config
         .get(TIMESTAMP_FORMAT)
         .unwrap_or(DEFAULT_TIMESTAMP_FORMAT);
-    DateFormat::parse(raw)
+    DateFormat::for_formatting(raw)
         .map_err(|e| format!("Invalid value {raw} for configuration {TIMESTAMP_FORMAT}: {e}"))
 }
 

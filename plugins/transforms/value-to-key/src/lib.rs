@@ -4,13 +4,15 @@
 //! has none.
 
 use sluice_sdk::prelude::*;
-use transform_support::config::{ConfigProblem, boolean, issues, non_empty_list};
+use transform_support::config::{
+    ConfigProblem, REPLACE_NULL_WITH_DEFAULT, boolean, issues, non_empty_list,
+    replace_null_with_default_key,
+};
 use transform_support::fields::{field_value, map_get};
 use transform_support::part;
 use transform_support::require::{require_map, require_struct};
 
 const FIELDS: &str = "fields";
-const REPLACE_NULL_WITH_DEFAULT: &str = "replace.null.with.default";
 const PURPOSE: &str = "copying fields from value to key";
 
 #[derive(Clone, Debug, PartialEq)]
@@ -53,15 +55,7 @@ impl Transform for ValueToKey {
                 "Field names on the record value to extract as the record key.",
             )
             .required(),
-            ConfigKey::new(
-                REPLACE_NULL_WITH_DEFAULT,
-                ConfigType::Boolean,
-                Importance::Medium,
-                "Whether to replace fields that have a default value and that are null to the \
-                 default value. When set to true, the default value is used, otherwise null is \
-                 used.",
-            )
-            .default_value(true),
+            replace_null_with_default_key(),
         ]
     }
 

@@ -90,6 +90,8 @@ mod tests {
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(civil_from_days(11_017), (2000, 3, 1));
         assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(19_000), (2022, 1, 8));
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
         assert_eq!(iso_weekday(0), 4);
         let t = DateTime::from_millis(1_700_000_000_123);
         assert_eq!((t.year, t.month, t.day), (2023, 11, 14));

@@ -1,37 +1,17 @@
 //! Values as text, as Kafka's `Values.convertToString` writes them.
 
-use sluice_sdk::data::{Schema, Value, logical};
+use sluice_sdk::data::{Schema, Value};
 
-use crate::java;
-
-pub const MILLIS_PER_DAY: i64 = 24 * 60 * 60 * 1000;
+use crate::time::{MILLIS_PER_DAY, civil_from_days};
+use crate::{Logical, base64_encode, double_to_string, float_to_string};
 
 /// Appends the string form of `value` (Kafka's `Values.append`). Inside a
 /// list, map or struct (`embedded`), strings and bytes are quoted.
 pub fn append(out: &mut String, schema: Option<&Schema>, value: &Value, embedded: bool) {
-    let name = schema.and_then(|s| s.name.as_deref());
-    match (name, value) {
-        (Some(logical::DECIMAL), Value::Bytes(bytes)) => {
-            let scale = schema
-                .and_then(|s| s.parameter(logical::DECIMAL_SCALE))
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0);
-            match java::BigInt::from_twos_complement(bytes) {
-                Some(unscaled) => out.push_str(&java::big_decimal_to_string(&unscaled, scale)),
-                None => out.push_str("null"),
-            }
-            return;
-        }
-        (Some(logical::DATE), Value::Int32(days)) => {
-            return out.push_str(&format_date(i64::from(*days) * MILLIS_PER_DAY));
-        }
-        (Some(logical::TIME), Value::Int32(millis)) => {
-            return out.push_str(&format_date(i64::from(*millis)));
-        }
-        (Some(logical::TIMESTAMP), Value::Int64(millis)) => {
-            return out.push_str(&format_date(*millis));
-        }
-        _ => {}
+    match Logical::of(schema, value) {
+        Some(Logical::Decimal(text)) => return out.push_str(text.as_deref().unwrap_or("null")),
+        Some(Logical::Instant(millis)) => return out.push_str(&format_date(millis)),
+        None => {}
     }
     match value {
         Value::Null => out.push_str("null"),
@@ -40,8 +20,8 @@ pub fn append(out: &mut String, schema: Option<&Schema>, value: &Value, embedded
         Value::Int16(v) => out.push_str(&v.to_string()),
         Value::Int32(v) => out.push_str(&v.to_string()),
         Value::Int64(v) => out.push_str(&v.to_string()),
-        Value::Float32(v) => out.push_str(&java::float_to_string(*v)),
-        Value::Float64(v) => out.push_str(&java::double_to_string(*v)),
+        Value::Float32(v) => out.push_str(&float_to_string(*v)),
+        Value::Float64(v) => out.push_str(&double_to_string(*v)),
         Value::String(v) => {
             if embedded {
                 out.push('"');
@@ -55,7 +35,7 @@ pub fn append(out: &mut String, schema: Option<&Schema>, value: &Value, embedded
             if embedded {
                 out.push('"');
             }
-            out.push_str(&java::base64_encode(v));
+            out.push_str(&base64_encode(v));
             if embedded {
                 out.push('"');
             }
@@ -134,7 +114,7 @@ pub fn format_date(millis: i64) -> String {
     if millis < MILLIS_PER_DAY {
         return time;
     }
-    let (year, month, day) = java::civil_from_days(days);
+    let (year, month, day) = civil_from_days(days);
     let date = format!("{year:04}-{month:02}-{day:02}");
     if in_day == 0 {
         date

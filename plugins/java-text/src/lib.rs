@@ -1,8 +1,54 @@
-//! Java's text forms of numbers and bytes, which Kafka's converters write:
-//! `Double.toString` and `Float.toString` (as Jackson prints doubles and
-//! floats), `BigDecimal.toString` (a Decimal's value), the two's-complement
-//! unscaled value of a Decimal, and Base64 (Jackson's binary nodes, Kafka's
-//! `Values`). The string and simple-header converters include this file too.
+//! Java's text forms of the values Kafka Connect holds, which Kafka's
+//! converters and transforms write and read: `Double.toString` and
+//! `Float.toString` (as Jackson prints doubles and floats),
+//! `BigDecimal.toString` (a Decimal's value), the two's-complement unscaled
+//! value of a Decimal, Base64 (Jackson's binary nodes, Kafka's `Values`),
+//! the calendar of the Date, Time and Timestamp types ([`time`]), and
+//! Kafka's `Values.parseString` and `Values.convertToString` ([`values`]).
+//!
+//! A library linked into the json, string and simple-header converters and
+//! into the transforms, so that each prints a value as the others do.
+
+pub mod time;
+pub mod values;
+
+use sluice_sdk::data::{Schema, Value, logical};
+
+/// A value of a logical type, as Java holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Logical {
+    /// A Decimal as `BigDecimal.toString` prints it, or `None` when its
+    /// bytes are not an unscaled value.
+    Decimal(Option<String>),
+    /// A Date, Time or Timestamp: milliseconds since the epoch, as the
+    /// `java.util.Date` Kafka holds it.
+    Instant(i64),
+}
+
+impl Logical {
+    /// `value` as its logical type when `schema` names one it fits.
+    pub fn of(schema: Option<&Schema>, value: &Value) -> Option<Logical> {
+        let schema = schema?;
+        match (schema.name.as_deref()?, value) {
+            (logical::DECIMAL, Value::Bytes(bytes)) => {
+                let scale = schema
+                    .parameter(logical::DECIMAL_SCALE)
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0);
+                Some(Logical::Decimal(
+                    BigInt::from_twos_complement(bytes)
+                        .map(|unscaled| big_decimal_to_string(&unscaled, scale)),
+                ))
+            }
+            (logical::DATE, Value::Int32(days)) => {
+                Some(Logical::Instant(i64::from(*days) * time::MILLIS_PER_DAY))
+            }
+            (logical::TIME, Value::Int32(millis)) => Some(Logical::Instant(i64::from(*millis))),
+            (logical::TIMESTAMP, Value::Int64(millis)) => Some(Logical::Instant(*millis)),
+            _ => None,
+        }
+    }
+}
 
 /// Java's `Double.toString` (JDK 19 and later: the shortest decimal that
 /// reads back as the same double).
@@ -482,31 +528,6 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The proleptic Gregorian (year, month, day) of a day since the epoch.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The day since the epoch of a proleptic Gregorian date.
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let doy = (153 * if month > 2 { month - 3 } else { month + 9 } + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -643,13 +664,5 @@ mod tests {
             assert_eq!(base64_decode(text).unwrap(), bytes);
         }
         assert!(base64_decode("Zm9v!").is_none());
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_000), (2022, 1, 8));
-        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
     }
 }

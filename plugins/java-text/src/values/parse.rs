@@ -10,8 +10,9 @@
 
 use sluice_sdk::data::{Schema, SchemaType, Value, logical};
 
-use crate::java::{self, DecimalText};
-use crate::render::{self, MILLIS_PER_DAY};
+use super::render;
+use crate::time::{MILLIS_PER_DAY, days_from_civil};
+use crate::{BigInt, DecimalText};
 
 /// A value and its schema (Kafka's `SchemaAndValue`).
 #[derive(Clone, Debug, PartialEq)]
@@ -618,7 +619,7 @@ fn as_long(parsed: &Parsed) -> Result<i64, Failure> {
                 } else {
                     &decimal.digits[..keep]
                 };
-                Some(java::BigInt::from_decimal(decimal.negative, digits))
+                Some(BigInt::from_decimal(decimal.negative, digits))
             };
             let bytes = integer.ok_or_else(not_a_number)?.to_twos_complement();
             let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
@@ -679,7 +680,7 @@ fn parse_number(token: &str) -> Option<Parsed> {
         }
     }
     let scale = i32::try_from(decimal.scale).ok()?;
-    let unscaled = java::BigInt::from_decimal(decimal.negative, &decimal.digits);
+    let unscaled = BigInt::from_decimal(decimal.negative, &decimal.digits);
     let schema = Schema {
         version: Some(1),
         parameters: vec![(logical::DECIMAL_SCALE.into(), scale.to_string())],
@@ -719,7 +720,7 @@ fn parse_temporal(token: &str) -> Option<Parsed> {
         if !(1..=days_in_month).contains(&day) {
             return None;
         }
-        Some(java::days_from_civil(year, month as u32, day as u32))
+        Some(days_from_civil(year, month, day))
     };
     let time = |at: usize| -> Option<i64> {
         let sep = |i: usize, c: u8| b.get(at + i) == Some(&c);
