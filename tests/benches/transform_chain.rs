@@ -75,11 +75,18 @@ fn records(count: usize) -> Vec<ConnectRecord> {
         .collect()
 }
 
-/// The median of `samples` nanoseconds-per-record figures, each from
-/// `measure`, which returns the seconds it took for `records` records.
-fn median_ns_per_record(records: usize, mut measure: impl FnMut() -> f64) -> f64 {
+/// The median over `SAMPLES` of the nanoseconds per record that `calls`
+/// calls of `call`, each on a batch of `batch` records, took. `call`
+/// returns whether every record of its batch came through.
+fn ns_per_record(calls: usize, batch: usize, mut call: impl FnMut() -> bool) -> f64 {
     let mut samples: Vec<f64> = (0..SAMPLES)
-        .map(|_| measure() * 1e9 / records as f64)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                assert!(call(), "a record of the batch failed");
+            }
+            start.elapsed().as_secs_f64() * 1e9 / (calls * batch) as f64
+        })
         .collect();
     samples.sort_by(f64::total_cmp);
     samples[SAMPLES / 2]
@@ -105,33 +112,19 @@ fn one_plugin_call() -> String {
         let input = records(batch);
         let values: Vec<Option<Data>> = input.iter().map(|r| r.value.clone()).collect();
         let calls = (RECORDS_PER_SAMPLE / batch).max(1);
-        let per_record = median_ns_per_record(calls * batch, || {
-            let start = Instant::now();
-            for _ in 0..calls {
-                let results = transform.apply(&input).expect("no trap");
-                assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
-            }
-            start.elapsed().as_secs_f64()
-        });
-        rows[0].1.push(per_record);
-        let per_record = median_ns_per_record(calls * batch, || {
-            let start = Instant::now();
-            for _ in 0..calls {
-                let results = untouched.apply(&input).expect("no trap");
-                assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
-            }
-            start.elapsed().as_secs_f64()
-        });
-        rows[1].1.push(per_record);
-        let per_record = median_ns_per_record(calls * batch, || {
-            let start = Instant::now();
-            for _ in 0..calls {
-                let results = converter.from_data("bench", &values).expect("no trap");
-                assert!(results.iter().all(|r| matches!(r, Ok(Some(_)))));
-            }
-            start.elapsed().as_secs_f64()
-        });
-        rows[2].1.push(per_record);
+        let all_through = |results: Vec<Result<Option<_>, String>>| {
+            results.iter().all(|r| matches!(r, Ok(Some(_))))
+        };
+        rows[0].1.push(ns_per_record(calls, batch, || {
+            all_through(transform.apply(&input).expect("no trap"))
+        }));
+        rows[1].1.push(ns_per_record(calls, batch, || {
+            all_through(untouched.apply(&input).expect("no trap"))
+        }));
+        rows[2].1.push(ns_per_record(calls, batch, || {
+            let results = converter.from_data("bench", &values).expect("no trap");
+            results.iter().all(|r| matches!(r, Ok(Some(_))))
+        }));
         eprintln!("batch {batch}: {rows:?}");
     }
     for (name, ns) in rows {

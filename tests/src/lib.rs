@@ -166,6 +166,21 @@ impl Broker {
 
     /// Every record value in `topic` partition 0, from the start.
     pub fn read_values(&self, topic: &str, expected: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        self.read_records(topic, expected, timeout)
+            .into_iter()
+            .map(|record| record.value)
+            .collect()
+    }
+
+    /// Every record in `topic` partition 0, from the start: at least
+    /// `expected` unless `timeout` passes first, and any more that are
+    /// already there.
+    pub fn read_records(
+        &self,
+        topic: &str,
+        expected: usize,
+        timeout: Duration,
+    ) -> Vec<TopicRecord> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.bootstrap())
             .set("group.id", format!("test-reader-{}", free_port()))
@@ -176,18 +191,50 @@ impl Broker {
         tpl.add_partition_offset(topic, 0, Offset::Beginning)
             .expect("partition");
         consumer.assign(&tpl).expect("assigning");
-        let mut values = Vec::new();
+        let mut records = Vec::new();
         let deadline = Instant::now() + timeout;
-        while values.len() < expected && Instant::now() < deadline {
+        while records.len() < expected && Instant::now() < deadline {
             if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-                values.push(message.payload().unwrap_or_default().to_vec());
+                records.push(TopicRecord::of(&message));
             }
         }
         // Anything beyond `expected` that is already there counts too.
         while let Some(Ok(message)) = consumer.poll(Duration::from_millis(500)) {
-            values.push(message.payload().unwrap_or_default().to_vec());
+            records.push(TopicRecord::of(&message));
         }
-        values
+        records
+    }
+}
+
+/// A record read back from a topic.
+#[derive(Clone, Debug)]
+pub struct TopicRecord {
+    pub offset: i64,
+    pub value: Vec<u8>,
+    /// Header values as UTF-8 text (lossy), by key.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl TopicRecord {
+    fn of(message: &rdkafka::message::BorrowedMessage<'_>) -> TopicRecord {
+        use rdkafka::message::Headers;
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|h| {
+                        let value = String::from_utf8_lossy(h.value.unwrap_or_default());
+                        (h.key.to_string(), value.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        TopicRecord {
+            offset: message.offset(),
+            value: message.payload().unwrap_or_default().to_vec(),
+            headers,
+        }
     }
 }
 

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_tests::*;
@@ -76,49 +75,11 @@ fn read_records(
     topic: &str,
     expected: usize,
 ) -> Vec<(i64, Vec<u8>, BTreeMap<String, String>)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", format!("test-reader-{}", free_port()))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("creating a test consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning)
-        .expect("partition");
-    consumer.assign(&tpl).expect("assigning");
-    let mut records = Vec::new();
-    let deadline = std::time::Instant::now() + LONG;
-    while records.len() < expected && std::time::Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let headers = message
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| {
-                            (
-                                h.key.to_string(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            records.push((
-                message.offset(),
-                message.payload().unwrap_or_default().to_vec(),
-                headers,
-            ));
-        }
-    }
-    // Anything beyond `expected` that is there already counts too.
-    while let Some(Ok(message)) = consumer.poll(Duration::from_millis(1000)) {
-        records.push((
-            message.offset(),
-            message.payload().unwrap_or_default().to_vec(),
-            BTreeMap::new(),
-        ));
-    }
-    records
+    broker
+        .read_records(topic, expected, LONG)
+        .into_iter()
+        .map(|r| (r.offset, r.value, r.headers))
+        .collect()
 }
 
 /// The offset the sink connector's group committed for partition 0.

@@ -53,14 +53,8 @@ impl Logical {
 /// Java's `Double.toString` (JDK 19 and later: the shortest decimal that
 /// reads back as the same double).
 pub fn double_to_string(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    if let Some(special) = special_text(v) {
+        return special.into();
     }
     let (digits, exponent) = java_digits(
         &format!("{:e}", v.abs()),
@@ -70,16 +64,11 @@ pub fn double_to_string(v: f64) -> String {
     layout(v < 0.0, &digits, exponent)
 }
 
-/// Java's `Float.toString`, by the same rules as [`double_to_string`].
+/// Java's `Float.toString`, by the same rules as [`double_to_string`]
+/// (the digits are the shortest that read back as the same float).
 pub fn float_to_string(v: f32) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    if let Some(special) = special_text(f64::from(v)) {
+        return special.into();
     }
     let (digits, exponent) = java_digits(
         &format!("{:e}", v.abs()),
@@ -87,6 +76,20 @@ pub fn float_to_string(v: f32) -> String {
         |s| s.parse::<f32>().ok() == Some(v.abs()),
     );
     layout(v < 0.0, &digits, exponent)
+}
+
+/// How Java prints NaN, the infinities and the signed zeros, which keep
+/// what they are when a float widens to a double.
+fn special_text(v: f64) -> Option<&'static str> {
+    if v.is_nan() {
+        Some("NaN")
+    } else if v.is_infinite() {
+        Some(if v > 0.0 { "Infinity" } else { "-Infinity" })
+    } else if v == 0.0 {
+        Some(if v.is_sign_negative() { "-0.0" } else { "0.0" })
+    } else {
+        None
+    }
 }
 
 /// The significant digits and decimal exponent Java picks, from Rust's
