@@ -229,6 +229,14 @@ impl std::fmt::Display for MalformedStructure {
 
 impl std::error::Error for MalformedStructure {}
 
+/// Plugins report a record's problem as a message: `data.to_tree()?` in a
+/// function that returns `Result<_, String>`.
+impl From<MalformedStructure> for String {
+    fn from(e: MalformedStructure) -> String {
+        e.to_string()
+    }
+}
+
 impl From<StructuredValue> for Structured {
     fn from(tree: StructuredValue) -> Self {
         let mut out = Structured {

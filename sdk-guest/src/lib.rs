@@ -41,6 +41,7 @@
 //! Plugins are built for `wasm32-wasip2`. Everything crosses the component
 //! boundary in batches; the SDK never makes a call per record.
 
+pub mod allocator;
 pub mod config;
 pub mod converter;
 pub mod data;
@@ -51,6 +52,7 @@ pub mod source;
 pub mod transform;
 
 mod error;
+mod wire;
 
 pub use config::Config;
 pub use converter::Converter;
@@ -75,6 +77,17 @@ pub mod prelude {
     };
 }
 
+/// Every plugin built with the SDK allocates small blocks from size-class
+/// free lists (see [`allocator`]). A plugin that installs its own global
+/// allocator turns off the `size-class-allocator` feature.
+#[cfg(all(
+    target_family = "wasm",
+    not(target_feature = "atomics"),
+    feature = "size-class-allocator"
+))]
+#[global_allocator]
+static ALLOCATOR: allocator::SizeClassAllocator = allocator::SizeClassAllocator::new();
+
 /// The raw WIT types, shared by every world.
 pub use bindings::source::sluice::connect::types as wit;
 
@@ -88,6 +101,9 @@ pub mod bindings {
         wit_bindgen::generate!({
             world: "source-connector",
             path: "../wit",
+            // `connect-record` crosses in the record-batch byte form, so no
+            // function names it; the SDK still needs the type.
+            generate_unused_types: true,
             pub_export_macro: true,
             export_macro_name: "export_source_world",
             default_bindings_module: "::sluice_sdk::bindings::source",

@@ -1,5 +1,6 @@
 //! Predicates: the trait a plugin implements and the adapter that exports
-//! it through the `predicate` world, one call per batch.
+//! it through the `predicate` world, one call per batch (in the
+//! record-batch byte form).
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -61,8 +62,10 @@ impl<P: Predicate> wit_condition::GuestPredicateInstance for PredicateResource<P
         )))
     }
 
-    fn test(&self, records: Vec<ConnectRecord>) -> Vec<bool> {
+    fn test(&self, batch: Vec<u8>) -> Vec<bool> {
         let mut predicate = self.0.borrow_mut();
-        records.iter().map(|r| predicate.test(r)).collect()
+        crate::wire::records(&batch)
+            .map(|r| predicate.test(&r))
+            .collect()
     }
 }

@@ -1,6 +1,7 @@
 //! Single-message transforms: the trait a plugin implements and the adapter
 //! that exports it through the `transform` world. The host hands a
-//! transform a whole batch in one call; the adapter walks it.
+//! transform a whole batch in one call, in the record-batch byte form; the
+//! adapter reads each record, applies the transform and writes its result.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -88,8 +89,18 @@ impl<T: Transform> wit_transformation::GuestTransformInstance for TransformResou
         ))
     }
 
-    fn apply(&self, records: Vec<ConnectRecord>) -> Vec<Result<Option<ConnectRecord>, String>> {
+    fn apply(&self, batch: Vec<u8>) -> Vec<u8> {
         let mut transform = self.0.borrow_mut();
-        records.into_iter().map(|r| transform.apply(r)).collect()
+        let records = crate::wire::records(&batch);
+        // Results are about as large as the records they replace.
+        let mut results = sluice_wire::ResultsWriter::with_capacity(batch.len() + batch.len() / 4);
+        for record in records {
+            match transform.apply(record) {
+                Ok(Some(record)) => results.record(&record),
+                Ok(None) => results.dropped(),
+                Err(message) => results.failed(&message),
+            }
+        }
+        results.finish()
     }
 }

@@ -202,21 +202,26 @@ pub fn show(data: &Option<Data>) -> String {
     data.as_ref().map(to_json).unwrap_or_else(|| "-".into())
 }
 
+/// A required schema node of `type_` with nothing else set.
+pub fn schema_node(type_: SchemaType) -> SchemaNode {
+    SchemaNode {
+        type_,
+        optional: false,
+        name: None,
+        version: None,
+        doc: None,
+        parameters: Vec::new(),
+        default_value: None,
+        fields: Vec::new(),
+        key_schema: None,
+        value_schema: None,
+    }
+}
+
 /// A required string with the STRING schema.
 pub fn text(value: &str) -> Data {
     Data::Structured(Structured {
-        schema: vec![SchemaNode {
-            type_: SchemaType::String,
-            optional: false,
-            name: None,
-            version: None,
-            doc: None,
-            parameters: Vec::new(),
-            default_value: None,
-            fields: Vec::new(),
-            key_schema: None,
-            value_schema: None,
-        }],
+        schema: vec![schema_node(SchemaType::String)],
         values: vec![ValueNode::String(value.to_string())],
     })
 }

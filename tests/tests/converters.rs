@@ -85,21 +85,6 @@ fn flat(schema: Vec<SchemaNode>, values: Vec<ValueNode>) -> Data {
     Data::Structured(Structured { schema, values })
 }
 
-fn node(type_: SchemaType) -> SchemaNode {
-    SchemaNode {
-        type_,
-        optional: false,
-        name: None,
-        version: None,
-        doc: None,
-        parameters: Vec::new(),
-        default_value: None,
-        fields: Vec::new(),
-        key_schema: None,
-        value_schema: None,
-    }
-}
-
 /// A readable rendering of structured data: `schema | value`, with typed
 /// numbers (`1i32`), bytes in hex and logical names shortened.
 fn describe(data: &Data) -> String {
@@ -496,7 +481,7 @@ fn json_nulls_and_tombstones() {
     );
     // Without envelopes, an optional null is written as JSON null.
     let mut plain = converter("json", &[("schemas.enable", "false")]);
-    let mut null_string = node(SchemaType::String);
+    let mut null_string = schema_node(SchemaType::String);
     null_string.optional = true;
     assert_eq!(
         write_ok(&mut plain, flat(vec![null_string], vec![ValueNode::Null])).as_deref(),
@@ -626,13 +611,13 @@ fn json_refuses_bad_input_with_kafkas_messages() {
 fn json_refuses_to_write_data_its_schema_does_not_allow() {
     let mut json = converter("json", &[]);
     // A required struct field that is null and has no default.
-    let mut root = node(SchemaType::Struct);
+    let mut root = schema_node(SchemaType::Struct);
     root.fields = vec![sluice::runtime::bindings::types::SchemaField {
         name: "a".into(),
         schema: 1,
     }];
     let required = flat(
-        vec![root, node(SchemaType::Int32)],
+        vec![root, schema_node(SchemaType::Int32)],
         vec![ValueNode::Struct(vec![("a".into(), 1)]), ValueNode::Null],
     );
     assert_eq!(
@@ -644,7 +629,7 @@ fn json_refuses_to_write_data_its_schema_does_not_allow() {
     );
     // A value of another type than its schema's.
     let mismatched = flat(
-        vec![node(SchemaType::Int32)],
+        vec![schema_node(SchemaType::Int32)],
         vec![ValueNode::String("1".into())],
     );
     assert_eq!(

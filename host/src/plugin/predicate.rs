@@ -8,7 +8,7 @@ use wasmtime::component::ResourceAny;
 use super::Plugin;
 use super::instance::WitConfig;
 use crate::runtime::bindings::predicate::Predicate;
-use crate::runtime::bindings::types::ConnectRecord;
+use crate::runtime::bindings::types::{ConnectRecord, RecordBatch};
 use crate::runtime::{PluginState, Runtime};
 
 /// One predicate, configured; the outer error of every call is a trap.
@@ -45,11 +45,16 @@ impl PredicateInstance {
         })
     }
 
-    /// One answer per record.
-    pub fn test(&mut self, records: &[ConnectRecord]) -> wasmtime::Result<Vec<bool>> {
+    /// One answer per record of a batch in the record-batch byte form.
+    pub fn test_batch(&mut self, batch: &RecordBatch) -> wasmtime::Result<Vec<bool>> {
         self.world
             .sluice_connect_condition()
             .predicate_instance()
-            .call_test(&mut self.store, self.predicate, records)
+            .call_test(&mut self.store, self.predicate, batch)
+    }
+
+    /// One answer per record.
+    pub fn test(&mut self, records: &[ConnectRecord]) -> wasmtime::Result<Vec<bool>> {
+        self.test_batch(&sluice_wire::encode_batch(records))
     }
 }

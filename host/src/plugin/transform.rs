@@ -8,7 +8,7 @@ use wasmtime::component::ResourceAny;
 use super::Plugin;
 use super::instance::WitConfig;
 use crate::runtime::bindings::transform::Transform;
-use crate::runtime::bindings::types::{ConnectRecord, RecordPart};
+use crate::runtime::bindings::types::{ConnectRecord, RecordBatch, RecordPart, TransformResults};
 use crate::runtime::{PluginState, Runtime};
 
 /// One transform, configured; the outer error of every call is a trap.
@@ -47,15 +47,23 @@ impl TransformInstance {
         })
     }
 
+    /// Applies the transform to a batch in the record-batch byte form and
+    /// returns its results in the same form, unchecked (see `sluice-wire`).
+    pub fn apply_batch(&mut self, batch: &RecordBatch) -> wasmtime::Result<TransformResults> {
+        self.world
+            .sluice_connect_transformation()
+            .transform_instance()
+            .call_apply(&mut self.store, self.transform, batch)
+    }
+
     /// One result per record: the new record, `None` when dropped, or why
-    /// the record could not be transformed.
+    /// the record could not be transformed. Results the plugin wrote
+    /// malformed are an error, as a trap is.
     pub fn apply(
         &mut self,
         records: &[ConnectRecord],
     ) -> wasmtime::Result<Vec<Result<Option<ConnectRecord>, String>>> {
-        self.world
-            .sluice_connect_transformation()
-            .transform_instance()
-            .call_apply(&mut self.store, self.transform, records)
+        let results = self.apply_batch(&sluice_wire::encode_batch(records))?;
+        sluice_wire::decode_results(&results).map_err(wasmtime::Error::msg)
     }
 }

@@ -55,6 +55,11 @@ impl Runtime {
         // machinery for concurrent component calls more than doubles the
         // cost of every call (see DESIGN.md).
         config.concurrency_support(false);
+        // `SLUICE_PERF_MAP=1` names the plugins' compiled functions for
+        // `perf` (in /tmp/perf-<pid>.map), to see where a plugin spends time.
+        if std::env::var_os("SLUICE_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("creating the wasmtime engine")?;

@@ -128,14 +128,7 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         // the sender then ends the committer after its last commit.
         outcome.and(hand_over(&mut flushed, true))
     });
-    let open: Vec<TopicPartition> = delivery
-        .assigned
-        .iter()
-        .map(|(topic, partition)| TopicPartition {
-            topic: topic.clone(),
-            partition: *partition,
-        })
-        .collect();
+    let open = delivery.assigned_partitions();
     let SinkPlugin { mut instance, task } = delivery.sink;
     let closed = if open.is_empty() {
         Ok(())
@@ -406,19 +399,23 @@ impl Delivery<'_> {
         Ok(())
     }
 
+    /// The partitions assigned to this task, as the plugin names them.
+    fn assigned_partitions(&self) -> Vec<TopicPartition> {
+        self.assigned
+            .iter()
+            .map(|(topic, partition)| TopicPartition {
+                topic: topic.clone(),
+                partition: *partition,
+            })
+            .collect()
+    }
+
     /// Replaces a trapped plugin instance (never reused) with a fresh one
     /// that owns the same partitions.
     fn restart_plugin(&mut self) -> Result<()> {
         self.sink = SinkPlugin::start(self.ctx)?;
         if !self.assigned.is_empty() {
-            let partitions: Vec<TopicPartition> = self
-                .assigned
-                .iter()
-                .map(|(topic, partition)| TopicPartition {
-                    topic: topic.clone(),
-                    partition: *partition,
-                })
-                .collect();
+            let partitions = self.assigned_partitions();
             let SinkPlugin { instance, task } = &mut self.sink;
             let task = *task;
             self.ctx.call("open", || instance.open(task, &partitions))?;

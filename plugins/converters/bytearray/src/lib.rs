@@ -61,7 +61,7 @@ impl Converter for ByteArrayConverter {
         if let Data::Raw(bytes) = data {
             return Ok(Some(bytes));
         }
-        let StructuredValue { schema, value } = data.to_tree().map_err(|e| e.to_string())?;
+        let StructuredValue { schema, value } = data.to_tree()?;
         if let Some(schema) = &schema
             && schema.type_ != SchemaType::Bytes
         {

@@ -201,7 +201,7 @@ impl Converter for JsonConverter {
         let Some(data) = data else {
             return Ok(None);
         };
-        let tree = data.to_tree().map_err(|e| e.to_string())?;
+        let tree = data.to_tree()?;
         if tree.schema.is_none() && tree.value == Value::Null {
             return Ok(None);
         }

@@ -59,7 +59,7 @@ impl Converter for SimpleHeaderConverter {
         let Some(data) = data else {
             return Ok(None);
         };
-        let StructuredValue { schema, value } = data.to_tree().map_err(|e| e.to_string())?;
+        let StructuredValue { schema, value } = data.to_tree()?;
         if value == Value::Null {
             return Ok(None);
         }

@@ -183,7 +183,7 @@ impl Converter for StringConverter {
         if let Data::Raw(bytes) = data {
             return Ok(Some(bytes));
         }
-        let StructuredValue { schema, value } = data.to_tree().map_err(|e| e.to_string())?;
+        let StructuredValue { schema, value } = data.to_tree()?;
         let text = match (&value, &schema) {
             (Value::Null, _) => return Ok(None),
             // Java's byte[].toString() says nothing of the content; the

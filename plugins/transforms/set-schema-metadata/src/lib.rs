@@ -119,7 +119,7 @@ impl Transform for SetSchemaMetadata {
             // A null without a schema: nothing to name.
             return Ok(Some(record));
         };
-        let StructuredValue { schema, value } = data.to_tree().map_err(|e| e.to_string())?;
+        let StructuredValue { schema, value } = data.to_tree()?;
         let Some(mut schema) = schema else {
             if value == Value::Null {
                 return Ok(Some(record));

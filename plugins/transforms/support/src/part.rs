@@ -46,7 +46,7 @@ pub fn read_data(data: Option<&Data>) -> Result<StructuredValue, String> {
             schema: None,
             value: Value::Null,
         }),
-        Some(data) => data.to_tree().map_err(|e| e.to_string()),
+        Some(data) => Ok(data.to_tree()?),
     }
 }
 
