@@ -1,5 +1,5 @@
 //! The command line: `sluice standalone <worker.properties> [<connector> ...]`,
-//! like Kafka's connect-standalone.
+//! like Kafka's connect-standalone, and `sluice plugin inspect <file.wasm>`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -34,6 +34,21 @@ enum Command {
         /// Connector configurations (.properties, or .json as the REST API takes).
         connectors: Vec<PathBuf>,
     },
+    /// Looks at plugin components without running a worker.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Prints a plugin's kind, name, version, configuration keys and the
+    /// host interfaces it imports (what it may ask to be granted).
+    Inspect {
+        /// The component (.wasm).
+        file: PathBuf,
+    },
 }
 
 /// Parses the arguments and runs the command.
@@ -51,6 +66,9 @@ pub fn main() -> ExitCode {
         Command::Standalone { worker, connectors } => {
             runtime.block_on(standalone(worker, connectors, loggers))
         }
+        Command::Plugin {
+            command: PluginCommand::Inspect { file },
+        } => inspect(&file),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -59,6 +77,18 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `sluice plugin inspect`: loads one component and describes it.
+fn inspect(file: &std::path::Path) -> Result<()> {
+    let cache = std::env::temp_dir().join(format!("sluice-inspect-{}", std::process::id()));
+    let runtime = crate::runtime::Runtime::new(&cache, true)?;
+    let plugin = crate::plugin::Plugin::load(&runtime, file)
+        .with_context(|| format!("{} is not a Sluice plugin", file.display()));
+    // Compiled only for this look: not worth keeping.
+    let _ = std::fs::remove_dir_all(&cache);
+    print!("{}", plugin?.describe(&runtime));
+    Ok(())
 }
 
 /// Logs to stderr at the levels of `RUST_LOG` (default info), through a

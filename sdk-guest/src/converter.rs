@@ -60,6 +60,7 @@ impl<C: Converter> wit_conversion::Guest for Exports<C> {
     }
 
     fn validate(config: Vec<(String, String)>) -> Vec<ConfigIssue> {
+        crate::log::report_panics();
         C::validate(&config.into())
     }
 }
@@ -69,6 +70,7 @@ impl<C: Converter> wit_conversion::GuestConverterInstance for ConverterResource<
         config: Vec<(String, String)>,
         is_key: bool,
     ) -> Result<wit_conversion::ConverterInstance> {
+        crate::log::report_panics();
         let converter = C::create(config.into(), is_key)?;
         Ok(wit_conversion::ConverterInstance::new(ConverterResource(
             RefCell::new(converter),

@@ -23,3 +23,17 @@ pub fn info(message: &str) {
 pub fn debug(message: &str) {
     log(Level::Debug, message);
 }
+
+/// Makes a panic in the plugin reach the host's trace: the hook hands the
+/// panic's message and location to the host, which stops the call there.
+/// The SDK's adapters call this when an instance is entered; it installs
+/// the hook once.
+#[doc(hidden)]
+pub fn report_panics() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            logging::panicked(&info.to_string());
+        }));
+    });
+}

@@ -50,12 +50,14 @@ impl<P: Predicate> wit_condition::Guest for Exports<P> {
     }
 
     fn validate(config: Vec<(String, String)>) -> Vec<ConfigIssue> {
+        crate::log::report_panics();
         P::validate(&config.into())
     }
 }
 
 impl<P: Predicate> wit_condition::GuestPredicateInstance for PredicateResource<P> {
     fn create(config: Vec<(String, String)>) -> Result<wit_condition::PredicateInstance> {
+        crate::log::report_panics();
         let predicate = P::create(config.into())?;
         Ok(wit_condition::PredicateInstance::new(PredicateResource(
             RefCell::new(predicate),

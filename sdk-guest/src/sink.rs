@@ -86,6 +86,7 @@ impl<C: SinkConnector> wit_sink::Guest for Exports<C> {
     }
 
     fn validate(config: Vec<(String, String)>) -> Vec<ConfigIssue> {
+        crate::log::report_panics();
         C::validate(&config.into())
     }
 
@@ -93,6 +94,7 @@ impl<C: SinkConnector> wit_sink::Guest for Exports<C> {
         config: Vec<(String, String)>,
         max_tasks: u32,
     ) -> Result<Vec<Vec<(String, String)>>> {
+        crate::log::report_panics();
         let configs = C::task_configs(&config.into(), max_tasks)?;
         Ok(configs.into_iter().map(Into::into).collect())
     }
@@ -100,6 +102,7 @@ impl<C: SinkConnector> wit_sink::Guest for Exports<C> {
 
 impl<T: SinkTask> wit_sink::GuestSinkTask for TaskResource<T> {
     fn start(config: Vec<(String, String)>) -> Result<wit_sink::SinkTask> {
+        crate::log::report_panics();
         let task = T::start(config.into())?;
         Ok(wit_sink::SinkTask::new(TaskResource(RefCell::new(task))))
     }

@@ -196,6 +196,7 @@ impl<C: SourceConnector> wit_source::Guest for Exports<C> {
     }
 
     fn validate(config: Vec<(String, String)>) -> Vec<ConfigIssue> {
+        crate::log::report_panics();
         C::validate(&config.into())
     }
 
@@ -203,6 +204,7 @@ impl<C: SourceConnector> wit_source::Guest for Exports<C> {
         config: Vec<(String, String)>,
         max_tasks: u32,
     ) -> Result<Vec<Vec<(String, String)>>> {
+        crate::log::report_panics();
         let configs = C::task_configs(&config.into(), max_tasks)?;
         Ok(configs.into_iter().map(Into::into).collect())
     }
@@ -213,6 +215,7 @@ impl<T: SourceTask> wit_source::GuestSourceTask for TaskResource<T> {
         config: Vec<(String, String)>,
         offsets: Vec<(String, String)>,
     ) -> Result<wit_source::SourceTask> {
+        crate::log::report_panics();
         let task = T::start(config.into(), Offsets::from_wit(offsets)?)?;
         Ok(wit_source::SourceTask::new(TaskResource(RefCell::new(
             task,

@@ -74,6 +74,7 @@ impl<T: Transform> wit_transformation::Guest for Exports<T> {
     }
 
     fn validate(config: Vec<(String, String)>) -> Vec<ConfigIssue> {
+        crate::log::report_panics();
         T::validate(&config.into())
     }
 }
@@ -83,6 +84,7 @@ impl<T: Transform> wit_transformation::GuestTransformInstance for TransformResou
         config: Vec<(String, String)>,
         part: Option<RecordPart>,
     ) -> Result<wit_transformation::TransformInstance> {
+        crate::log::report_panics();
         let transform = T::create(config.into(), part)?;
         Ok(wit_transformation::TransformInstance::new(
             TransformResource(RefCell::new(transform)),

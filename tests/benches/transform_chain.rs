@@ -15,18 +15,13 @@
 //! tables of medians; `SLUICE_BENCH_RUNS` (default 3) sets the end-to-end
 //! runs (0 skips them).
 
-use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{BufWriter, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use sluice::config::pipeline::PipelineSpec;
-use sluice::plugin::{TransformInstance, bare_state};
+use sluice::plugin::TransformInstance;
 use sluice::runtime::bindings::types::{ConnectRecord, Data};
 use sluice::worker::pipeline::Pipeline;
-use sluice_tests::components::{components, record, text};
+use sluice_tests::bench::{end_to_end_runs, file_to_kafka, median, pipeline, source_records};
+use sluice_tests::components::components;
 use sluice_tests::*;
 
 /// Bytes of each record's value.
@@ -69,10 +64,7 @@ fn main() {
 
 /// `count` source records whose values are 100-byte strings.
 fn records(count: usize) -> Vec<ConnectRecord> {
-    numbered_lines(0, count, VALUE_BYTES)
-        .iter()
-        .map(|line| record("bench", None, Some(text(line))))
-        .collect()
+    source_records(count, VALUE_BYTES)
 }
 
 /// The median over `SAMPLES` of the nanoseconds per record that `calls`
@@ -88,8 +80,7 @@ fn ns_per_record(calls: usize, batch: usize, mut call: impl FnMut() -> bool) -> 
             start.elapsed().as_secs_f64() * 1e9 / (calls * batch) as f64
         })
         .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[SAMPLES / 2]
+    median(&mut samples)
 }
 
 /// Part 1: one call's cost per record at each batch size.
@@ -139,27 +130,14 @@ fn one_plugin_call() -> String {
     out
 }
 
-/// A pipeline of the plugins `keys` configure.
-fn pipeline(keys: &[(&str, &str)]) -> Pipeline {
-    let c = components();
-    let raw: BTreeMap<String, String> = keys
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let mut errors = Vec::new();
-    let spec = PipelineSpec::check(&raw, &BTreeMap::new(), &c.registry, &mut errors);
-    assert!(errors.is_empty(), "the bench's configuration: {errors:?}");
-    Pipeline::new(&c.runtime, &spec, || bare_state("bench")).expect("creating the pipeline")
-}
-
 /// Part 2: the chain in process on batches of 1,000.
 fn chain_in_process() -> String {
     const BATCH: usize = 1000;
     let batches = RECORDS_PER_SAMPLE / BATCH;
     let input = records(BATCH);
-    let mut converter_only = pipeline(JSON_VALUE);
+    let mut converter_only = pipeline(components(), JSON_VALUE);
     let chain_keys: Vec<(&str, &str)> = JSON_VALUE.iter().chain(CHAIN).copied().collect();
-    let mut with_chain = pipeline(&chain_keys);
+    let mut with_chain = pipeline(components(), &chain_keys);
 
     // The chain really runs: a line comes out as the JSON object it makes.
     let first = with_chain.source_records(input[..1].to_vec()).unwrap();
@@ -192,10 +170,6 @@ fn chain_in_process() -> String {
         alone.push(measure(&mut converter_only) * 1e9 / (batches * BATCH) as f64);
         chained.push(measure(&mut with_chain) * 1e9 / (batches * BATCH) as f64);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let (alone, chained) = (median(&mut alone), median(&mut chained));
     format!(
         "| source pipeline, batches of 1,000 | ns/record | vs. converter alone |\n\
@@ -210,10 +184,7 @@ fn chain_in_process() -> String {
 
 /// Part 3: file -> Kafka with and without the chain, in records/s.
 fn end_to_end() -> String {
-    let runs: usize = std::env::var("SLUICE_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let runs = end_to_end_runs();
     if runs == 0 {
         return "(end to end skipped: SLUICE_BENCH_RUNS=0)\n".into();
     }
@@ -234,10 +205,6 @@ fn end_to_end() -> String {
         without.push(a);
         with.push(b);
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let (without, with) = (median(&mut without), median(&mut with));
     format!(
         "| file -> Kafka, {LINES} lines of {VALUE_BYTES} bytes, median of {runs} | records/s | vs. no transforms |\n\
@@ -252,65 +219,16 @@ fn end_to_end() -> String {
 /// to the last acknowledged record.
 fn source_run(broker: &Broker, run: usize, chain: bool) -> f64 {
     let name = format!("chain-{run}-{chain}");
-    let scratch = Scratch::new(&name);
-    let input = scratch.dir("inbox").join("input.txt");
-    {
-        let mut out = BufWriter::new(File::create(&input).unwrap());
-        for line in numbered_lines(0, LINES, VALUE_BYTES) {
-            out.write_all(line.as_bytes()).unwrap();
-            out.write_all(b"\n").unwrap();
-        }
-    }
-    let topic = name.clone();
-    broker.create_topic(&topic);
-    let mut setup = WorkerSetup::new(&scratch, broker, &[]);
-    let mut keys: Vec<(&str, &str)> = vec![
-        ("connector.class", "file-source"),
-        ("file", "/inbox/input.txt"),
-        ("topic", topic.as_str()),
-        ("grant.files", "inbox:ro"),
-    ];
-    keys.extend(JSON_VALUE);
+    let mut keys: Vec<(&str, &str)> = JSON_VALUE.to_vec();
     if chain {
         keys.extend(CHAIN);
     }
-    setup.connector(&scratch, &name, &keys);
-    let start = Instant::now();
-    let worker = setup.spawn();
-    wait_for(
-        "the source to produce every line",
-        Duration::from_secs(600),
-        || (broker.high_watermark(&topic) >= LINES as i64).then_some(()),
-    );
-    let seconds = start.elapsed().as_secs_f64();
-    assert!(worker.stop().success(), "the worker did not stop cleanly");
+    let (rate, last) = file_to_kafka(broker, &name, (LINES, VALUE_BYTES), &keys, &[]);
     // The last record is what the pipeline made of the last line.
-    let sample = last_value(broker, &topic);
     assert_eq!(
-        sample.starts_with("{\"text\":"),
+        last.starts_with("{\"text\":"),
         chain,
-        "the topic holds what the pipeline made: {sample}"
+        "the topic holds what the pipeline made: {last}"
     );
-    fs::remove_file(&input).ok();
-    LINES as f64 / seconds
-}
-
-/// The value of the last record of `topic` partition 0.
-fn last_value(broker: &Broker, topic: &str) -> String {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", format!("bench-reader-{}", free_port()))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("creating a consumer");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Offset(LINES as i64 - 1))
-        .expect("partition");
-    consumer.assign(&tpl).expect("assigning");
-    let message = wait_for("the last record", Duration::from_secs(60), || {
-        consumer
-            .poll(Duration::from_millis(500))
-            .and_then(Result::ok)
-    });
-    String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned()
+    rate
 }

@@ -28,9 +28,16 @@ pub struct Components {
 /// The components, loaded once per test binary.
 pub fn components() -> &'static Components {
     static COMPONENTS: OnceLock<Components> = OnceLock::new();
-    COMPONENTS.get_or_init(|| {
+    COMPONENTS.get_or_init(|| Components::load(true))
+}
+
+impl Components {
+    /// Every plugin of the build, in a runtime of its own that enforces
+    /// task limits or not.
+    pub fn load(enforce_limits: bool) -> Components {
         let plugins = PathBuf::from(PLUGIN_DIR);
-        let runtime = Runtime::new(&shared_cache_dir()).expect("creating the wasmtime runtime");
+        let runtime = Runtime::new(&shared_cache_dir(), enforce_limits)
+            .expect("creating the wasmtime runtime");
         let registry = PluginRegistry::load(&runtime, &[plugins]).expect("loading the plugins");
         if let Some(rejected) = registry.rejected().first() {
             panic!(
@@ -40,7 +47,7 @@ pub fn components() -> &'static Components {
             );
         }
         Components { runtime, registry }
-    })
+    }
 }
 
 fn wit_config(config: &[(&str, &str)]) -> WitConfig {

@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 
 use super::pipeline::{ERROR_KEYS, PipelineSpec};
+use super::sandbox::{SANDBOX_KEYS, SandboxSpec};
 use super::{ConfigError, ConfigErrors, list, suggest};
 use crate::capability::files::{self, FileRootGrant, FileRoots};
+use crate::capability::net::{self, NetEndpoints};
 use crate::plugin::{PluginKind, PluginRegistry};
 use crate::runtime::bindings::types::{ConfigKey, ConfigType};
+use crate::runtime::limits::TaskLimits;
 
 /// Framework keys every connector may set.
 const FRAMEWORK_KEYS: &[&str] = &[
@@ -21,6 +24,7 @@ const FRAMEWORK_KEYS: &[&str] = &[
     "transforms",
     "predicates",
     files::GRANT_KEY,
+    net::GRANT_KEY,
 ];
 /// Framework keys only sink connectors may set.
 const SINK_KEYS: &[&str] = &["topics"];
@@ -44,8 +48,12 @@ pub struct ConnectorConfig {
     /// The topics a sink consumes.
     pub topics: Vec<String>,
     pub file_grants: Vec<FileRootGrant>,
+    /// The names of the network endpoints granted.
+    pub net_grants: Vec<String>,
     /// Converters, transforms and error policy.
     pub pipeline: PipelineSpec,
+    /// The tasks' limits and restart policy.
+    pub sandbox: SandboxSpec,
     /// `producer.override.*` and `consumer.override.*`, prefix removed.
     pub producer_overrides: BTreeMap<String, String>,
     pub consumer_overrides: BTreeMap<String, String>,
@@ -87,6 +95,7 @@ impl ConnectorConfig {
         let is_sink = kind == PluginKind::Sink;
         let mut known: Vec<&str> = FRAMEWORK_KEYS.to_vec();
         known.extend(ERROR_KEYS);
+        known.extend(SANDBOX_KEYS);
         if is_sink {
             known.extend(SINK_KEYS);
         }
@@ -131,12 +140,20 @@ impl ConnectorConfig {
                 Vec::new()
             }),
         };
+        let net_grants = match raw.get(net::GRANT_KEY) {
+            None => Vec::new(),
+            Some(v) => net::parse_grants(v, context.endpoints).unwrap_or_else(|reason| {
+                errors.push(ConfigError::invalid(net::GRANT_KEY, v, reason));
+                Vec::new()
+            }),
+        };
         let pipeline = PipelineSpec::check(
             raw,
             context.worker_converters,
             context.registry,
             &mut errors,
         );
+        let sandbox = SandboxSpec::check(raw, context.task_limits, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
@@ -152,7 +169,9 @@ impl ConnectorConfig {
             tasks_max,
             topics,
             file_grants,
+            net_grants,
             pipeline,
+            sandbox,
             producer_overrides: prefixed("producer.override."),
             consumer_overrides: prefixed("consumer.override."),
             raw: raw.clone(),
@@ -163,10 +182,13 @@ impl ConnectorConfig {
 /// What checking a connector configuration needs from the worker.
 pub struct CheckContext<'a> {
     pub roots: &'a FileRoots,
+    pub endpoints: &'a NetEndpoints,
     pub registry: &'a PluginRegistry,
     /// The worker's `key.converter`, `value.converter`, `header.converter`
     /// and their sub-keys.
     pub worker_converters: &'a BTreeMap<String, String>,
+    /// The worker's default task limits.
+    pub task_limits: &'a TaskLimits,
 }
 
 /// Checks a plugin's keys in `config` (prefix removed; errors name the key
@@ -273,8 +295,10 @@ mod tests {
         roots.insert("inbox", "/tmp".into()).unwrap();
         let context = CheckContext {
             roots: &roots,
+            endpoints: &NetEndpoints::default(),
             registry: &PluginRegistry::default(),
             worker_converters: &BTreeMap::new(),
+            task_limits: &TaskLimits::default(),
         };
         ConnectorConfig::check(raw, kind, keys, &context)
     }

@@ -10,10 +10,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::connector::type_name;
+use super::sandbox;
 use super::{ConfigErrors, secrets};
-use crate::capability::files;
+use crate::capability::{files, net};
 use crate::plugin::{Plugin, PluginKind};
 use crate::runtime::bindings::types::{ConfigKey, Importance};
+use crate::runtime::limits;
 
 /// One key's definition (Kafka Connect's ConfigKeyInfo).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -70,6 +72,7 @@ const GRANTS: &str = "Grants";
 const TRANSFORMS: &str = "Transforms";
 const PREDICATES: &str = "Predicates";
 const ERRORS: &str = "Error Handling";
+const LIMITS: &str = "Limits and Restarts";
 
 /// A framework key: name, type, default, required, importance, group and
 /// documentation.
@@ -245,6 +248,83 @@ const FRAMEWORK: &[FrameworkKey] = &[
         "The file roots this connector may use, each <root>:ro or <root>:rw; the worker \
          defines roots with files.root.<root>. A root appears to the plugin as /<root>.",
     ),
+    (
+        net::GRANT_KEY,
+        "LIST",
+        None,
+        false,
+        "HIGH",
+        GRANTS,
+        "The network endpoints this connector may open TCP connections to, by name; the \
+         worker defines them with net.endpoint.<name>=host:port.",
+    ),
+    (
+        limits::MEMORY_MAX_KEY,
+        "LONG",
+        None,
+        false,
+        "MEDIUM",
+        LIMITS,
+        "The most linear memory all of a task's plugin instances may hold together, in bytes. \
+         A task that needs more fails with a trace naming this limit. Defaults to the \
+         worker's setting (256 MiB unless set).",
+    ),
+    (
+        limits::CALL_TIMEOUT_KEY,
+        "LONG",
+        None,
+        false,
+        "MEDIUM",
+        LIMITS,
+        "How long one call into a plugin (a poll, a put, a transform batch) may run, in ms. \
+         Defaults to the worker's setting (60000 unless set).",
+    ),
+    (
+        limits::HOST_CALL_TIMEOUT_KEY,
+        "LONG",
+        None,
+        false,
+        "LOW",
+        LIMITS,
+        "How long one host call made for a plugin (a SQL statement) may take, in ms. \
+         Defaults to the worker's setting (30000 unless set).",
+    ),
+    (
+        sandbox::RESTART_ENABLED_KEY,
+        "BOOLEAN",
+        Some("true"),
+        false,
+        "MEDIUM",
+        LIMITS,
+        "Restart a failed task automatically, after a backoff.",
+    ),
+    (
+        sandbox::RESTART_INITIAL_KEY,
+        "LONG",
+        Some("1000"),
+        false,
+        "LOW",
+        LIMITS,
+        "The wait before the first automatic restart, in ms; it doubles with each failure.",
+    ),
+    (
+        sandbox::RESTART_MAX_KEY,
+        "LONG",
+        Some("30000"),
+        false,
+        "LOW",
+        LIMITS,
+        "The longest wait between automatic restarts, in ms.",
+    ),
+    (
+        sandbox::RESTART_RESET_KEY,
+        "LONG",
+        Some("10000"),
+        false,
+        "LOW",
+        LIMITS,
+        "After running this long without failing, a task's restart wait starts over, in ms.",
+    ),
 ];
 
 const SINK_TOPICS: FrameworkKey = (
@@ -288,18 +368,22 @@ pub fn definitions(plugin: &Plugin) -> Vec<ConfigKeyInfo> {
     out
 }
 
+/// Kafka's name of an importance.
+pub fn importance_name(importance: Importance) -> &'static str {
+    match importance {
+        Importance::High => "HIGH",
+        Importance::Medium => "MEDIUM",
+        Importance::Low => "LOW",
+    }
+}
+
 fn plugin_key(plugin: &Plugin, key: &ConfigKey) -> ConfigKeyInfo {
     ConfigKeyInfo {
         name: key.name.clone(),
         type_: type_name(key.type_).to_string(),
         required: key.required && key.default_value.is_none(),
         default_value: key.default_value.clone(),
-        importance: match key.importance {
-            Importance::High => "HIGH",
-            Importance::Medium => "MEDIUM",
-            Importance::Low => "LOW",
-        }
-        .into(),
+        importance: importance_name(key.importance).into(),
         documentation: key.documentation.clone(),
         group: Some(
             key.group

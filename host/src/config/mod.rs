@@ -6,6 +6,7 @@ pub mod connector;
 pub mod definitions;
 pub mod pipeline;
 pub mod properties;
+pub mod sandbox;
 pub mod secrets;
 pub mod store;
 
@@ -15,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::capability::files::{FileRoots, ROOT_PREFIX};
+use crate::capability::net::{ENDPOINT_PREFIX, NetEndpoints};
+use crate::runtime::limits::{self, TaskLimits};
 
 pub use connector::ConnectorConfig;
 
@@ -136,6 +139,7 @@ pub struct WorkerConfig {
     /// against the plugins once they are loaded.
     pub converters: BTreeMap<String, String>,
     pub file_roots: FileRoots,
+    pub net_endpoints: NetEndpoints,
     /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed.
     pub producer: BTreeMap<String, String>,
     pub consumer: BTreeMap<String, String>,
@@ -144,6 +148,11 @@ pub struct WorkerConfig {
     pub task_shutdown_timeout: Duration,
     /// Who may call the REST API; `None` leaves it open.
     pub rest_auth: Option<RestAuth>,
+    /// The limits of a connector's tasks unless the connector sets its own.
+    pub task_limits: TaskLimits,
+    /// `task.limits.enabled`: whether plugins run under limits at all. Off
+    /// only to measure what the limits cost.
+    pub limits_enabled: bool,
 }
 
 /// The REST API's credentials: HTTP basic, a bearer token, or both (either
@@ -180,7 +189,13 @@ const WORKER_KEYS: &[&str] = &[
     "rest.auth.basic.username",
     "rest.auth.basic.password",
     "rest.auth.bearer.token",
+    limits::MEMORY_MAX_KEY,
+    limits::CALL_TIMEOUT_KEY,
+    limits::HOST_CALL_TIMEOUT_KEY,
+    LIMITS_ENABLED_KEY,
 ];
+
+const LIMITS_ENABLED_KEY: &str = "task.limits.enabled";
 
 /// Worker keys whose sub-keys are passed on (converter settings, client
 /// overrides) or that name things (file roots).
@@ -192,6 +207,7 @@ const WORKER_PREFIXES: &[&str] = &[
     "consumer.",
     "admin.",
     ROOT_PREFIX,
+    ENDPOINT_PREFIX,
 ];
 
 impl WorkerConfig {
@@ -288,6 +304,28 @@ impl WorkerConfig {
                 errors.push(ConfigError::invalid(key, value, reason));
             }
         }
+        let mut net_endpoints = NetEndpoints::default();
+        for (key, value) in map.range(ENDPOINT_PREFIX.to_string()..) {
+            let Some(name) = key.strip_prefix(ENDPOINT_PREFIX) else {
+                break;
+            };
+            if let Err(reason) = net_endpoints.insert(name, value) {
+                errors.push(ConfigError::invalid(key, value, reason));
+            }
+        }
+        let task_limits = sandbox::limits(map, &TaskLimits::default(), &mut errors);
+        let limits_enabled = match map.get(LIMITS_ENABLED_KEY).map(|v| v.trim()) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                errors.push(ConfigError::invalid(
+                    LIMITS_ENABLED_KEY,
+                    other,
+                    "expected true or false",
+                ));
+                true
+            }
+        };
         let prefixed = |prefix: &str| -> BTreeMap<String, String> {
             map.iter()
                 .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
@@ -306,11 +344,14 @@ impl WorkerConfig {
             listener,
             converters,
             file_roots,
+            net_endpoints,
             producer: prefixed("producer."),
             consumer: prefixed("consumer."),
             admin: prefixed("admin."),
             task_shutdown_timeout,
             rest_auth,
+            task_limits,
+            limits_enabled,
         })
     }
 }

@@ -251,6 +251,66 @@ pub fn bare_state(log_target: &str) -> PluginState {
         table: ResourceTable::new(),
         log_target: log_target.into(),
         secrets: Default::default(),
+        sandbox: crate::runtime::limits::Sandbox::detached(),
+    }
+}
+
+impl Plugin {
+    /// Loads the component at `path` and asks it what it is.
+    pub fn load(runtime: &Runtime, path: &Path) -> Result<Plugin> {
+        load_plugin(runtime, path)
+    }
+
+    /// The interfaces the component imports: the host capabilities
+    /// (`sluice:connect/logging`, `wasi:filesystem/...`, `wasi:sockets/...`)
+    /// it may ask to be granted. Everything else it cannot reach at all.
+    pub fn imports(&self, runtime: &Runtime) -> Vec<String> {
+        let mut imports: Vec<String> = self
+            .component
+            .component_type()
+            .imports(runtime.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        imports.sort();
+        imports
+    }
+
+    /// A plain-text description: kind, name, version, aliases, imports and
+    /// configuration keys (`sluice plugin inspect`).
+    pub fn describe(&self, runtime: &Runtime) -> String {
+        use std::fmt::Write;
+        let m = &self.metadata;
+        let mut out = format!(
+            "kind: {}\nname: {}\nversion: {}\ndescription: {}\nsha256: {}\n",
+            self.kind, m.name, m.version, m.description, self.digest
+        );
+        if !m.aliases.is_empty() {
+            let _ = writeln!(out, "aliases: {}", m.aliases.join(", "));
+        }
+        out.push_str("imports (what it may ask to be granted):\n");
+        for import in self.imports(runtime) {
+            let _ = writeln!(out, "  {import}");
+        }
+        out.push_str("configuration keys:\n");
+        if self.config_keys.is_empty() {
+            out.push_str("  (none)\n");
+        }
+        for key in &self.config_keys {
+            let default = match (&key.default_value, key.required) {
+                (Some(v), _) => format!("default {v}"),
+                (None, true) => "required".to_string(),
+                (None, false) => "optional".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "  {} ({}, {default}, {} importance): {}",
+                key.name,
+                crate::config::connector::type_name(key.type_),
+                crate::config::definitions::importance_name(key.importance),
+                key.documentation
+            );
+        }
+        out
     }
 }
 

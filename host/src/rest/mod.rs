@@ -10,6 +10,7 @@ mod connector_plugins;
 mod connectors;
 mod lifecycle;
 mod loggers;
+mod metrics;
 pub mod model;
 mod offsets;
 pub mod openapi;

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::{ConfigValue, ErrorMessage, Expand};
-use super::{Api, connector_plugins, connectors, lifecycle, loggers, offsets, root};
+use super::{Api, connector_plugins, connectors, lifecycle, loggers, metrics, offsets, root};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,7 @@ pub fn routes_and_document() -> (Router<Arc<Api>>, Value) {
     let (router, api) = OpenApiRouter::<Arc<Api>>::with_openapi(ApiDoc::openapi())
         .routes(routes!(root::server_info))
         .routes(routes!(root::health))
+        .routes(routes!(metrics::metrics))
         .routes(routes!(connectors::list, connectors::create))
         .routes(routes!(connectors::info, connectors::delete))
         .routes(routes!(

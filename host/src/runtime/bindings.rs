@@ -7,6 +7,9 @@ pub mod source {
     wasmtime::component::bindgen!({
         world: "source-connector",
         path: "../wit",
+        // A panicking plugin's last call: the host traps it with the
+        // panic's message.
+        imports: { "sluice:connect/logging.panicked": trappable },
     });
 }
 

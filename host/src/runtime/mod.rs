@@ -1,8 +1,10 @@
 //! The WebAssembly runtime: one wasmtime engine for the worker, an on-disk
 //! cache of precompiled components, and the per-task store state through
-//! which the capabilities a connector was granted reach its plugin.
+//! which the capabilities a connector was granted reach its plugin, within
+//! the task's limits.
 
 pub mod bindings;
+pub mod limits;
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -17,6 +19,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::capability;
 use crate::config::secrets::Secrets;
 
+/// The most native stack one call into a plugin may use (wasmtime's
+/// default, stated so that traces can name it).
+pub const MAX_WASM_STACK: usize = 512 << 10;
+
 /// The state every plugin instance's store carries.
 pub struct PluginState {
     pub wasi: WasiCtx,
@@ -25,6 +31,8 @@ pub struct PluginState {
     pub log_target: Arc<str>,
     /// The connector's resolved secrets, masked in the plugin's log lines.
     pub secrets: Arc<Secrets>,
+    /// The task's limits, and this instance's share of what it used.
+    pub sandbox: limits::Sandbox,
 }
 
 impl WasiView for PluginState {
@@ -43,14 +51,21 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<PluginState>>,
     cache_dir: PathBuf,
+    /// Whether stores run under their task's limits (see `limits`).
+    enforce_limits: bool,
 }
 
 impl Runtime {
     /// Creates the engine. `cache_dir` keeps compiled components between
     /// runs: compiling a component takes far longer than loading one.
-    pub fn new(cache_dir: &Path) -> Result<Self> {
+    /// `enforce_limits` compiles plugins with epoch checks and runs every
+    /// store under its task's memory cap and call deadline; turning it off
+    /// (`task.limits.enabled=false`) exists to measure what the limits cost.
+    pub fn new(cache_dir: &Path, enforce_limits: bool) -> Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.epoch_interruption(enforce_limits);
+        config.max_wasm_stack(MAX_WASM_STACK);
         // Sluice calls plugins synchronously from a thread per task; the
         // machinery for concurrent component calls more than doubles the
         // cost of every call (see DESIGN.md).
@@ -63,6 +78,9 @@ impl Runtime {
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("creating the wasmtime engine")?;
+        if enforce_limits {
+            limits::start_epoch_ticker(&engine);
+        }
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(anyhow::Error::from)
@@ -74,6 +92,7 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             cache_dir: cache_dir.to_path_buf(),
+            enforce_limits,
         })
     }
 
@@ -85,9 +104,13 @@ impl Runtime {
         &self.linker
     }
 
-    /// A new store for one plugin instance.
+    /// A new store for one plugin instance, under its task's limits.
     pub fn store(&self, state: PluginState) -> Store<PluginState> {
-        Store::new(&self.engine, state)
+        let mut store = Store::new(&self.engine, state);
+        if self.enforce_limits {
+            limits::install(&mut store);
+        }
+        store
     }
 
     /// Compiles `bytes` as a component, or loads the compiled form cached

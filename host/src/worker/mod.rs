@@ -35,6 +35,7 @@ use crate::plugin::{
     ConnectorInstance, Plugin, PluginDescriber, PluginKind, PluginRegistry, bare_state,
 };
 use crate::runtime::Runtime;
+use crate::runtime::limits::Sandbox;
 pub use connector_offsets::{OffsetChange, OffsetEntry};
 use lifecycle::Managed;
 pub use status::{State, StatusBoard};
@@ -117,7 +118,7 @@ impl Worker {
     /// Loads the plugins, the offset store and the connector store. Stored
     /// connectors are started by [`Worker::start_connectors`].
     pub async fn start(config: WorkerConfig) -> Result<Arc<Self>> {
-        let runtime = Runtime::new(&config.plugin_cache_dir)?;
+        let runtime = Runtime::new(&config.plugin_cache_dir, config.limits_enabled)?;
         let plugin_path = config.plugin_path.clone();
         let loader = runtime.clone();
         // Compiling components is CPU work; keep it off the async threads.
@@ -242,8 +243,10 @@ impl Worker {
         })?;
         let context = CheckContext {
             roots: &self.config.file_roots,
+            endpoints: &self.config.net_endpoints,
             registry: &self.plugins,
             worker_converters: &self.config.converters,
+            task_limits: &self.config.task_limits,
         };
         let config =
             ConnectorConfig::check(&resolved.config, plugin.kind, &plugin.config_keys, &context)?;
@@ -336,6 +339,8 @@ impl Worker {
             config,
             &config.name,
             Arc::clone(&prepared.resolved.secrets),
+            // The connector part runs under the limits of its tasks.
+            Sandbox::new(Arc::new(config.sandbox.limits.clone()), Default::default()),
         )
         .map_err(|e| format!("{e:#}"))?;
         let mut instance = ConnectorInstance::new(
@@ -382,6 +387,8 @@ impl Worker {
             worker_id: self.worker_id.clone(),
             topics: self.topics.clone(),
             secrets: Arc::clone(&prepared.resolved.secrets),
+            limits: Arc::new(prepared.config.sandbox.limits.clone()),
+            metrics: self.status.task_metrics(&prepared.config.name, task_id),
         }
     }
 

@@ -190,7 +190,7 @@ impl<T> Renewable<T> {
                 // A trapped instance is dead: never call it again.
                 self.instance = None;
                 if items.len() == 1 {
-                    out.push(Err(format!("{trap:?}")));
+                    out.push(Err(super::task::describe_trap(&trap)));
                 } else {
                     let (left, right) = items.split_at(items.len() / 2);
                     self.isolate(left, call, out)?;

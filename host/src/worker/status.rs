@@ -1,11 +1,14 @@
 //! The state of every connector and task on this worker, in Kafka
-//! Connect's terms (RUNNING, FAILED, ...), with the trace of a failure.
+//! Connect's terms (RUNNING, FAILED, ...), with the trace of a failure, and
+//! each task's metrics.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::runtime::limits::TaskMetrics;
 
 /// Kafka Connect's connector and task states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -49,11 +52,15 @@ pub struct ConnectorState {
     pub trace: Option<String>,
 }
 
+type TaskMetricsByTask = BTreeMap<(String, u32), Arc<TaskMetrics>>;
+
 /// Every connector's status, shared between the task loops that change it
 /// and the REST API that reads it.
 #[derive(Clone, Default)]
 pub struct StatusBoard {
     connectors: Arc<RwLock<BTreeMap<String, ConnectorStatus>>>,
+    /// By connector and task id; a task keeps its metrics across restarts.
+    metrics: Arc<RwLock<TaskMetricsByTask>>,
 }
 
 impl StatusBoard {
@@ -91,6 +98,25 @@ impl StatusBoard {
     /// Forgets a deleted connector.
     pub fn remove(&self, name: &str) {
         self.write().remove(name);
+        self.metrics
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(connector, _), _| connector != name);
+    }
+
+    /// The metrics of a task, created on first use.
+    pub fn task_metrics(&self, connector: &str, task: u32) -> Arc<TaskMetrics> {
+        let mut metrics = self.metrics.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(metrics.entry((connector.to_string(), task)).or_default())
+    }
+
+    /// Every task's metrics, by connector and task id.
+    pub fn all_task_metrics(&self) -> Vec<((String, u32), Arc<TaskMetrics>)> {
+        let metrics = self.metrics.read().unwrap_or_else(|e| e.into_inner());
+        metrics
+            .iter()
+            .map(|(key, m)| (key.clone(), Arc::clone(m)))
+            .collect()
     }
 
     /// Sets a task's state; a trace goes with FAILED.

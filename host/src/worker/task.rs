@@ -13,13 +13,14 @@ use super::errors::ErrorHandler;
 use super::status::{State, StatusBoard};
 use super::topics::ActiveTopics;
 use super::{sink_task, source_task};
-use crate::capability::files;
+use crate::capability::{files, net};
 use crate::config::secrets::Secrets;
 use crate::config::{ConnectorConfig, WorkerConfig};
 use crate::offsets::FileOffsetStore;
 use crate::plugin::instance::WitConfig;
 use crate::plugin::{ConnectorInstance, Plugin, PluginKind};
 use crate::runtime::bindings::types::{ConnectError, ErrorKind};
+use crate::runtime::limits::{Sandbox, TaskLimits, TaskMetrics};
 use crate::runtime::{PluginState, Runtime};
 
 /// Everything a task loop needs.
@@ -40,6 +41,10 @@ pub struct TaskContext {
     pub topics: ActiveTopics,
     /// The connector's resolved secrets, masked in traces and log lines.
     pub secrets: Arc<Secrets>,
+    /// The limits every plugin instance of the task runs within.
+    pub limits: Arc<TaskLimits>,
+    /// What the task's instances used, kept across restarts.
+    pub metrics: Arc<TaskMetrics>,
 }
 
 /// A running task, as the worker holds it: how to stop it, and how to wait
@@ -51,30 +56,76 @@ pub struct TaskHandle {
 }
 
 /// Starts `ctx`'s loop on a thread of its own and marks it RUNNING. A loop
-/// that fails on its own marks the task FAILED with its trace; one that
-/// ends because it was asked to stop leaves the state to whoever asked.
+/// that fails on its own marks the task FAILED with its trace, and is
+/// started again after a backoff when the connector's restart policy says
+/// so; one that ends because it was asked to stop leaves the state to
+/// whoever asked.
 pub fn spawn(ctx: TaskContext, status: StatusBoard) -> TaskHandle {
     let id = ctx.task_id;
     let cancel = ctx.cancel.clone();
     status.set_task(&ctx.connector.name, id, State::Running, None);
-    let done = tokio::task::spawn_blocking(move || {
-        let label = ctx.label();
-        let outcome = match ctx.plugin.kind {
-            PluginKind::Source => source_task::run(&ctx),
-            _ => sink_task::run(&ctx),
-        };
-        match outcome {
-            Ok(()) => tracing::info!("{label}: stopped"),
-            Err(e) => {
-                let trace = ctx.secrets.mask(&format!("{e:?}"));
-                tracing::error!("{label}: task failed: {trace}");
-                if !ctx.cancel.is_cancelled() {
-                    status.set_task(&ctx.connector.name, ctx.task_id, State::Failed, Some(trace));
-                }
-            }
-        }
-    });
+    let done = tokio::task::spawn_blocking(move || supervise(&ctx, &status));
     TaskHandle { id, cancel, done }
+}
+
+/// Runs the task's loop until it stops, restarting it after each failure
+/// as `task.restart.*` allows: the wait doubles from failure to failure,
+/// and starts over once the task has run long enough without failing.
+fn supervise(ctx: &TaskContext, status: &StatusBoard) {
+    let label = ctx.label();
+    let policy = &ctx.connector.sandbox.restart;
+    let mut backoff = None;
+    loop {
+        let started = Instant::now();
+        let outcome = match ctx.plugin.kind {
+            PluginKind::Source => source_task::run(ctx),
+            _ => sink_task::run(ctx),
+        };
+        let error = match outcome {
+            Ok(()) => {
+                tracing::info!("{label}: stopped");
+                return;
+            }
+            Err(e) => e,
+        };
+        let trace = ctx.secrets.mask(&format!("{error:?}"));
+        tracing::error!("{label}: task failed: {trace}");
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        if !policy.enabled {
+            status.set_task(&ctx.connector.name, ctx.task_id, State::Failed, Some(trace));
+            return;
+        }
+        if started.elapsed() >= policy.reset_after {
+            backoff = None;
+        }
+        let wait = policy.next_backoff(backoff);
+        backoff = Some(wait);
+        let restarts = ctx.metrics.snapshot().restarts;
+        status.set_task(
+            &ctx.connector.name,
+            ctx.task_id,
+            State::Failed,
+            Some(format!(
+                "{trace}\n\nRestarting in {:.1} s (restart {} of this task; task.restart.enabled=false turns this off)",
+                wait.as_secs_f64(),
+                restarts + 1
+            )),
+        );
+        let cancelled = ctx.tokio.block_on(async {
+            tokio::select! {
+                () = ctx.cancel.cancelled() => true,
+                () = tokio::time::sleep(wait) => false,
+            }
+        });
+        if cancelled {
+            return;
+        }
+        ctx.metrics.count_restart();
+        tracing::info!("{label}: restarting after a failure {wait:?} ago");
+        status.set_task(&ctx.connector.name, ctx.task_id, State::Running, None);
+    }
 }
 
 /// Stops tasks: each flushes and commits what it can within `grace`; a task
@@ -96,23 +147,47 @@ pub async fn stop_all(tasks: Vec<TaskHandle>, grace: Duration) {
     }
 }
 
-/// A plugin's view of the world: the connector's granted roots, its stderr
-/// (for panics) and nothing else.
+/// A plugin's view of the world: the connector's granted roots and
+/// endpoints, its stderr (for panics) and nothing else, within `sandbox`'s
+/// limits.
 pub fn plugin_state(
     worker: &WorkerConfig,
     connector: &ConnectorConfig,
     label: &str,
     secrets: Arc<Secrets>,
+    sandbox: Sandbox,
 ) -> Result<PluginState> {
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stderr();
     files::preopen(&mut builder, &worker.file_roots, &connector.file_grants)?;
+    net::grant(
+        &mut builder,
+        &worker.net_endpoints,
+        &connector.net_grants,
+        label,
+    );
     Ok(PluginState {
         wasi: builder.build(),
         table: ResourceTable::new(),
         log_target: label.into(),
         secrets,
+        sandbox,
     })
+}
+
+/// A trap as the task's trace shows it: what stopped the plugin, then
+/// where it was (the wasm backtrace). Limits the runtime enforces name
+/// themselves; the one wasmtime enforces alone, the stack, is named here.
+pub fn describe_trap(trap: &wasmtime::Error) -> String {
+    if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow) {
+        format!(
+            "exceeded the stack limit: the plugin's call stack grew past the {} KiB a \
+             WebAssembly call may use (runaway recursion?)\n{trap:?}",
+            crate::runtime::MAX_WASM_STACK >> 10
+        )
+    } else {
+        format!("{trap:?}")
+    }
 }
 
 /// The first wait before retrying a call that failed retriably; it
@@ -160,7 +235,13 @@ impl TaskContext {
             &self.connector,
             &self.label(),
             Arc::clone(&self.secrets),
+            self.sandbox(),
         )
+    }
+
+    /// A new instance's share of the task's limits.
+    fn sandbox(&self) -> Sandbox {
+        Sandbox::new(Arc::clone(&self.limits), Arc::clone(&self.metrics))
     }
 
     /// How the task's converter, transform and predicate instances get
@@ -169,9 +250,12 @@ impl TaskContext {
     pub fn pipeline_state(&self) -> impl Fn() -> PluginState + Clone + Send + 'static {
         let label = self.label();
         let secrets = Arc::clone(&self.secrets);
+        let limits = Arc::clone(&self.limits);
+        let metrics = Arc::clone(&self.metrics);
         move || {
             let mut state = crate::plugin::bare_state(&label);
             state.secrets = Arc::clone(&secrets);
+            state.sandbox = Sandbox::new(Arc::clone(&limits), Arc::clone(&metrics));
             state
         }
     }
@@ -221,7 +305,7 @@ impl TaskContext {
         loop {
             match f() {
                 Ok(Ok(value)) => return Ok(value),
-                Err(trap) => return Err(CallError::Trapped(format!("{trap:?}"))),
+                Err(trap) => return Err(CallError::Trapped(describe_trap(&trap))),
                 Ok(Err(e)) => {
                     let message = self.secrets.mask(&e.message);
                     let in_time = policy

@@ -24,7 +24,7 @@ pub struct FileRoots(pub BTreeMap<String, PathBuf>);
 impl FileRoots {
     /// Adds the root `name` from the worker key `files.root.<name>`.
     pub fn insert(&mut self, name: &str, path: PathBuf) -> Result<(), String> {
-        if !valid_root_name(name) {
+        if !super::valid_name(name) {
             return Err(format!(
                 "root name \"{name}\" must be letters, digits, '-' or '_'"
             ));
@@ -58,13 +58,6 @@ impl fmt::Display for FileRootGrant {
     }
 }
 
-fn valid_root_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 /// Parses `grant.files`: `<name>:ro` or `<name>:rw`, comma-separated; a
 /// name without access is read-only. Each root must exist in `roots`.
 pub fn parse_grants(value: &str, roots: &FileRoots) -> Result<Vec<FileRootGrant>, String> {
@@ -81,15 +74,11 @@ pub fn parse_grants(value: &str, roots: &FileRoots) -> Result<Vec<FileRootGrant>
             }
         };
         if !roots.0.contains_key(root) {
-            let defined: Vec<&str> = roots.0.keys().map(String::as_str).collect();
-            return Err(format!(
-                "\"{root}\" is not a file root of this worker (defined with files.root.<name>; \
-                 defined: {})",
-                if defined.is_empty() {
-                    "none".to_string()
-                } else {
-                    defined.join(", ")
-                }
+            return Err(super::undefined(
+                "a file root",
+                root,
+                "files.root.<name>",
+                roots.0.keys(),
             ));
         }
         if grants.iter().any(|g| g.root == root) {

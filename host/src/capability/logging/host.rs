@@ -4,6 +4,11 @@ use crate::runtime::PluginState;
 use crate::runtime::bindings::logging::{Host, Level};
 
 impl Host for PluginState {
+    fn panicked(&mut self, message: String) -> wasmtime::Result<()> {
+        let message = self.secrets.mask(&message);
+        wasmtime::bail!("the plugin panicked: {message}")
+    }
+
     fn log(&mut self, level: Level, message: String) {
         let plugin = &*self.log_target;
         let message = if self.secrets.is_empty() {

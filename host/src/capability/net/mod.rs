@@ -1,0 +1,246 @@
+//! Network: the worker names the endpoints that exist for plugins
+//! (`net.endpoint.<name>=host:port`); a connector grants some of them by
+//! name (`grant.net=<name>,<other>`). Its plugin may then open TCP
+//! connections (wasi:sockets) to those endpoints and nowhere else.
+//!
+//! The check is made on the address the plugin actually connects to:
+//! each granted endpoint's host is resolved again at that moment, and the
+//! address must be one of the results, on the endpoint's port. A plugin
+//! that reaches a granted port on another address, or a name that has come
+//! to resolve elsewhere since the grant, is refused. Without a grant a
+//! plugin has no network at all: no sockets, no name lookups.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::sockets::SocketAddrUse;
+
+/// The worker key prefix that names an endpoint.
+pub const ENDPOINT_PREFIX: &str = "net.endpoint.";
+/// The connector key that grants endpoints.
+pub const GRANT_KEY: &str = "grant.net";
+
+/// One endpoint a plugin may be granted: a host name or address, and a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl Endpoint {
+    /// Parses `host:port` (`[v6]:port` for an IPv6 address).
+    pub fn parse(value: &str) -> Result<Endpoint, String> {
+        let value = value.trim();
+        let (host, port) = value
+            .rsplit_once(':')
+            .ok_or_else(|| format!("\"{value}\" is not host:port"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(format!("\"{value}\" has no host"));
+        }
+        let port = port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("\"{port}\" is not a port number (1-65535)"))?;
+        Ok(Endpoint {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// The endpoints the worker offers, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetEndpoints(pub BTreeMap<String, Endpoint>);
+
+impl NetEndpoints {
+    /// Adds the endpoint `name` from the worker key `net.endpoint.<name>`.
+    pub fn insert(&mut self, name: &str, value: &str) -> Result<(), String> {
+        if !super::valid_name(name) {
+            return Err(format!(
+                "endpoint name \"{name}\" must be letters, digits, '-' or '_'"
+            ));
+        }
+        self.0.insert(name.to_string(), Endpoint::parse(value)?);
+        Ok(())
+    }
+}
+
+/// Parses `grant.net`: endpoint names, comma-separated, each defined by
+/// the worker.
+pub fn parse_grants(value: &str, endpoints: &NetEndpoints) -> Result<Vec<String>, String> {
+    let mut grants: Vec<String> = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !endpoints.0.contains_key(name) {
+            return Err(super::undefined(
+                "a network endpoint",
+                name,
+                "net.endpoint.<name>",
+                endpoints.0.keys(),
+            ));
+        }
+        if grants.iter().any(|g| g == name) {
+            return Err(format!("\"{name}\" is granted twice"));
+        }
+        grants.push(name.to_string());
+    }
+    Ok(grants)
+}
+
+/// Gives the plugin TCP to the granted endpoints, and name lookups to find
+/// them; with no grant, leaves its network off.
+pub fn grant(
+    builder: &mut WasiCtxBuilder,
+    endpoints: &NetEndpoints,
+    grants: &[String],
+    log_target: &str,
+) {
+    if grants.is_empty() {
+        return;
+    }
+    let granted: Arc<Vec<(String, Endpoint)>> = Arc::new(
+        grants
+            .iter()
+            .map(|name| (name.clone(), endpoints.0[name].clone()))
+            .collect(),
+    );
+    let log_target: Arc<str> = log_target.into();
+    builder.allow_tcp(true);
+    builder.allow_ip_name_lookup(true);
+    builder.socket_addr_check(move |address, use_| {
+        let granted = Arc::clone(&granted);
+        let log_target = Arc::clone(&log_target);
+        Box::pin(async move {
+            let verdict = check(&granted, address, use_).await;
+            if let Err(reason) = &verdict {
+                tracing::warn!(target: "sluice::plugin", plugin = &*log_target, "network access denied: {reason}");
+            }
+            verdict.is_ok()
+        })
+    });
+}
+
+/// Whether the plugin may use `address` as `use_`, and if not, why.
+async fn check(
+    granted: &[(String, Endpoint)],
+    address: SocketAddr,
+    use_: SocketAddrUse,
+) -> Result<(), String> {
+    match use_ {
+        // The implicit bind of an outgoing connection: any local address.
+        SocketAddrUse::TcpBind if address.ip().is_unspecified() && address.port() == 0 => Ok(()),
+        SocketAddrUse::TcpConnect => {
+            for (_, endpoint) in granted {
+                if endpoint.port != address.port() {
+                    continue;
+                }
+                if let Ok(resolved) = tokio::net::lookup_host(endpoint.to_string()).await {
+                    let resolved: Vec<SocketAddr> = resolved.collect();
+                    if resolved.contains(&address) {
+                        return Ok(());
+                    }
+                }
+            }
+            let names: Vec<String> = granted
+                .iter()
+                .map(|(name, endpoint)| format!("{name}={endpoint}"))
+                .collect();
+            Err(format!(
+                "connecting to {address}: no granted endpoint resolves to it (granted: {})",
+                names.join(", ")
+            ))
+        }
+        other => Err(format!(
+            "{other:?} on {address}: only outgoing TCP connections are granted"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoints() -> NetEndpoints {
+        let mut endpoints = NetEndpoints::default();
+        endpoints.insert("web", "localhost:8080").unwrap();
+        endpoints.insert("db", "127.0.0.1:5432").unwrap();
+        endpoints
+    }
+
+    #[test]
+    fn endpoints_and_grants_parse() {
+        assert_eq!(
+            Endpoint::parse("[::1]:80").unwrap(),
+            Endpoint {
+                host: "::1".into(),
+                port: 80
+            }
+        );
+        assert!(
+            Endpoint::parse("localhost")
+                .unwrap_err()
+                .contains("host:port")
+        );
+        assert!(Endpoint::parse("localhost:0").unwrap_err().contains("port"));
+        assert_eq!(
+            parse_grants("web, db", &endpoints()).unwrap(),
+            ["web", "db"]
+        );
+        let err = parse_grants("web,metadata", &endpoints()).unwrap_err();
+        assert!(
+            err.contains("\"metadata\"") && err.contains("db, web"),
+            "{err}"
+        );
+        assert!(
+            parse_grants("web,web", &endpoints())
+                .unwrap_err()
+                .contains("twice")
+        );
+    }
+
+    #[tokio::test]
+    async fn only_addresses_a_granted_name_resolves_to_are_allowed() {
+        let granted = vec![(
+            "web".to_string(),
+            Endpoint::parse("localhost:8080").unwrap(),
+        )];
+        let connect = |a: &str| check(&granted, a.parse().unwrap(), SocketAddrUse::TcpConnect);
+        assert!(connect("127.0.0.1:8080").await.is_ok());
+        // The right port on an address the name does not resolve to.
+        let err = connect("127.0.0.2:8080").await.unwrap_err();
+        assert!(err.contains("web=localhost:8080"), "{err}");
+        assert!(connect("127.0.0.1:8081").await.is_err());
+        assert!(
+            check(
+                &granted,
+                "0.0.0.0:0".parse().unwrap(),
+                SocketAddrUse::TcpBind
+            )
+            .await
+            .is_ok()
+        );
+        assert!(
+            check(
+                &granted,
+                "0.0.0.0:8080".parse().unwrap(),
+                SocketAddrUse::TcpListen
+            )
+            .await
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The limits a task's plugins run within, and what they used: a cap on
+//! linear memory summed over all of the task's plugin instances, a deadline
+//! on every call into a plugin (epoch interruption), and the task's metrics
+//! (memory high-water mark, time spent in plugins).
+//!
+//! A breach is a trap of the instance that breached, with a message naming
+//! the limit, its configuration key and by how much it was exceeded; the
+//! task then fails like on any other trap.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::{CallHook, ResourceLimiter, StoreContextMut, UpdateDeadline};
+
+use super::PluginState;
+
+/// How often the engine's epoch advances: the granularity of call
+/// deadlines. Checking the epoch costs compiled code a load and a compare
+/// at each loop head and function entry, whatever the tick.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The worker and connector keys of the limits.
+pub const MEMORY_MAX_KEY: &str = "task.memory.max.bytes";
+pub const CALL_TIMEOUT_KEY: &str = "task.call.timeout.ms";
+pub const HOST_CALL_TIMEOUT_KEY: &str = "task.host.call.timeout.ms";
+
+/// The limits of one task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskLimits {
+    /// The most linear memory the task's plugin instances may hold together.
+    pub memory_max: u64,
+    /// How long one call into a plugin may run, host calls it makes included.
+    pub call_timeout: Duration,
+    /// How long one host call made for the plugin (a SQL statement, an HTTP
+    /// request) may take.
+    pub host_call_timeout: Duration,
+}
+
+impl Default for TaskLimits {
+    fn default() -> Self {
+        TaskLimits {
+            memory_max: 256 << 20,
+            call_timeout: Duration::from_secs(60),
+            host_call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What a task's plugins used, shared by all of its instances and read by
+/// the metrics endpoint. Kept across the task's restarts.
+#[derive(Debug, Default)]
+pub struct TaskMetrics {
+    memory_bytes: AtomicU64,
+    memory_peak_bytes: AtomicU64,
+    plugin_nanos: AtomicU64,
+    plugin_calls: AtomicU64,
+    restarts: AtomicU64,
+}
+
+/// A reading of [`TaskMetrics`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskMetricsSnapshot {
+    /// Linear memory the task's live instances hold now.
+    pub memory_bytes: u64,
+    /// The most they held at once.
+    pub memory_peak_bytes: u64,
+    /// Time spent inside plugin calls, host calls they made included.
+    pub plugin_time: Duration,
+    /// Calls into plugins (each entry from the host counts once).
+    pub plugin_calls: u64,
+    /// Automatic restarts after a failure.
+    pub restarts: u64,
+}
+
+impl TaskMetrics {
+    pub fn snapshot(&self) -> TaskMetricsSnapshot {
+        TaskMetricsSnapshot {
+            memory_bytes: self.memory_bytes.load(Ordering::Relaxed),
+            memory_peak_bytes: self.memory_peak_bytes.load(Ordering::Relaxed),
+            plugin_time: Duration::from_nanos(self.plugin_nanos.load(Ordering::Relaxed)),
+            plugin_calls: self.plugin_calls.load(Ordering::Relaxed),
+            restarts: self.restarts.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn count_restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// One instance's share of its task's limits: the memory it holds (given
+/// back to the task when the instance is dropped) and the call it is in.
+pub struct Sandbox {
+    limits: Arc<TaskLimits>,
+    metrics: Arc<TaskMetrics>,
+    /// Linear memory this instance holds.
+    held: u64,
+    /// When the current call from the host began.
+    call_started: Option<Instant>,
+    /// Nesting of host-to-plugin entries (a host call may call back into
+    /// the plugin, for instance to allocate the list it returns).
+    depth: u32,
+}
+
+impl Sandbox {
+    pub fn new(limits: Arc<TaskLimits>, metrics: Arc<TaskMetrics>) -> Self {
+        Sandbox {
+            limits,
+            metrics,
+            held: 0,
+            call_started: None,
+            depth: 0,
+        }
+    }
+
+    /// A sandbox of its own, with default limits: for instances that are
+    /// not part of a task (configuration checks, plugin inspection).
+    pub fn detached() -> Self {
+        Sandbox::new(Arc::default(), Arc::default())
+    }
+
+    pub fn limits(&self) -> &TaskLimits {
+        &self.limits
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.metrics
+            .memory_bytes
+            .fetch_sub(self.held, Ordering::Relaxed);
+    }
+}
+
+impl ResourceLimiter for Sandbox {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let growth = (desired as u64).saturating_sub(current as u64);
+        // Tasks run on one thread each, so only this instance's task changes
+        // its counters, one instance at a time.
+        let task_total = self.metrics.memory_bytes.load(Ordering::Relaxed) + growth;
+        if task_total > self.limits.memory_max {
+            wasmtime::bail!(
+                "exceeded the memory limit: growing linear memory to {} would bring the task's \
+                 plugins to {}, over the limit of {} ({MEMORY_MAX_KEY}={}) by {}",
+                mib(desired as u64),
+                mib(task_total),
+                mib(self.limits.memory_max),
+                self.limits.memory_max,
+                mib(task_total - self.limits.memory_max),
+            );
+        }
+        self.held += growth;
+        self.metrics
+            .memory_bytes
+            .store(task_total, Ordering::Relaxed);
+        self.metrics
+            .memory_peak_bytes
+            .fetch_max(task_total, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+}
+
+/// The epoch ticks until `remaining` has passed (at least one).
+fn ticks(remaining: Duration) -> u64 {
+    (remaining.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64
+}
+
+/// Puts `store` under its sandbox: the memory limiter, and the deadline on
+/// each call with its time accounting.
+pub fn install(store: &mut wasmtime::Store<PluginState>) {
+    store.limiter(|state| &mut state.sandbox);
+    store.call_hook(track_call);
+    store.epoch_deadline_callback(check_deadline);
+}
+
+/// Starts the deadline when the host calls into the plugin, and adds the
+/// call's time to the task's when it returns.
+fn track_call(mut store: StoreContextMut<'_, PluginState>, hook: CallHook) -> wasmtime::Result<()> {
+    match hook {
+        CallHook::CallingWasm => {
+            let sandbox = &mut store.data_mut().sandbox;
+            sandbox.depth += 1;
+            if sandbox.depth == 1 {
+                sandbox.call_started = Some(Instant::now());
+                let ticks = ticks(sandbox.limits.call_timeout);
+                store.set_epoch_deadline(ticks);
+            }
+        }
+        CallHook::ReturningFromWasm => {
+            let sandbox = &mut store.data_mut().sandbox;
+            sandbox.depth = sandbox.depth.saturating_sub(1);
+            if sandbox.depth == 0
+                && let Some(started) = sandbox.call_started.take()
+            {
+                let nanos = started.elapsed().as_nanos() as u64;
+                sandbox
+                    .metrics
+                    .plugin_nanos
+                    .fetch_add(nanos, Ordering::Relaxed);
+                sandbox.metrics.plugin_calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        CallHook::CallingHost | CallHook::ReturningFromHost => {}
+    }
+    Ok(())
+}
+
+/// Called when a call's epoch deadline passes: a call over its time is
+/// stopped, one the ticks ran ahead of is given the rest of its time.
+fn check_deadline(store: StoreContextMut<'_, PluginState>) -> wasmtime::Result<UpdateDeadline> {
+    let sandbox = &store.data().sandbox;
+    let limit = sandbox.limits.call_timeout;
+    let elapsed = sandbox
+        .call_started
+        .map(|started| started.elapsed())
+        .unwrap_or_default();
+    if elapsed >= limit {
+        wasmtime::bail!(
+            "exceeded the call time limit: the call ran for {:.2} s, over the limit of {:.2} s \
+             ({CALL_TIMEOUT_KEY}={}) by {:.2} s",
+            elapsed.as_secs_f64(),
+            limit.as_secs_f64(),
+            limit.as_millis(),
+            (elapsed - limit).as_secs_f64(),
+        );
+    }
+    Ok(UpdateDeadline::Continue(ticks(limit - elapsed)))
+}
+
+/// Advances `engine`'s epoch every [`EPOCH_TICK`] on a thread of its own,
+/// until the engine is dropped.
+pub fn start_epoch_ticker(engine: &wasmtime::Engine) {
+    let engine = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("sluice-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    if let Err(e) = spawned {
+        // Without the ticker no call would ever reach its deadline: a
+        // worker that cannot start a thread is not going to run anyway.
+        panic!("starting the epoch ticker thread: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_summed_over_a_tasks_instances_and_given_back() {
+        let limits = Arc::new(TaskLimits {
+            memory_max: 10 << 20,
+            ..TaskLimits::default()
+        });
+        let metrics = Arc::new(TaskMetrics::default());
+        let mut a = Sandbox::new(limits.clone(), metrics.clone());
+        let mut b = Sandbox::new(limits.clone(), metrics.clone());
+        assert!(a.memory_growing(0, 4 << 20, None).unwrap());
+        assert!(b.memory_growing(0, 4 << 20, None).unwrap());
+        let err = b.memory_growing(4 << 20, 8 << 20, None).unwrap_err();
+        let message = format!("{err}");
+        assert!(
+            message.contains("12.0 MiB")
+                && message.contains("task.memory.max.bytes=10485760")
+                && message.contains("by 2.0 MiB"),
+            "{message}"
+        );
+        drop(a);
+        assert_eq!(metrics.snapshot().memory_bytes, 4 << 20);
+        assert!(b.memory_growing(4 << 20, 8 << 20, None).unwrap());
+        let seen = metrics.snapshot();
+        assert_eq!(seen.memory_bytes, 8 << 20);
+        assert_eq!(seen.memory_peak_bytes, 8 << 20);
+    }
+
+    #[test]
+    fn deadlines_are_whole_ticks() {
+        assert_eq!(ticks(Duration::from_millis(1)), 1);
+        assert_eq!(ticks(Duration::from_secs(1)), 100);
+    }
+}
