@@ -212,6 +212,10 @@ fn lines_appended_after_start_arrive() {
         "a partial line was sent"
     );
     append_lines(&input_path, &[" completed".to_string()]);
+    // Kafka first, then the file: a failure here says which side stalled.
+    wait_for("the completed line in Kafka", LONG, || {
+        (broker.high_watermark("lines-tail") > expected.len() as i64).then_some(())
+    });
     let output = wait_for_lines(&output_path, expected.len() + 1, LONG);
     assert_eq!(output.last().unwrap(), "partial completed");
     worker.stop();

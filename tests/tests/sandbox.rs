@@ -217,6 +217,11 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
 
     for attack in &attacks {
         let trace = failure_trace(&worker, attack.name);
+        eprintln!(
+            "{}: {}",
+            attack.name,
+            trace.lines().next().unwrap_or_default()
+        );
         for expected in &attack.expect {
             assert!(
                 trace.contains(expected.as_str()),

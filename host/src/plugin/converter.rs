@@ -9,6 +9,7 @@ use super::Plugin;
 use super::instance::WitConfig;
 use crate::runtime::bindings::converter::Converter;
 use crate::runtime::bindings::types::Data;
+use crate::runtime::limits::timed;
 use crate::runtime::{PluginState, Runtime};
 
 /// One converter, configured; the outer error of every call is a trap.
@@ -52,10 +53,10 @@ impl ConverterInstance {
         topic: &str,
         items: &[Option<Vec<u8>>],
     ) -> wasmtime::Result<Vec<Result<Option<Data>, String>>> {
-        self.world
-            .sluice_connect_conversion()
-            .converter_instance()
-            .call_to_data(&mut self.store, self.converter, topic, items)
+        let api = self.world.sluice_connect_conversion().converter_instance();
+        timed(&mut self.store, |store| {
+            api.call_to_data(store, self.converter, topic, items)
+        })
     }
 
     /// Data to bytes for Kafka, one result per item.
@@ -64,9 +65,9 @@ impl ConverterInstance {
         topic: &str,
         items: &[Option<Data>],
     ) -> wasmtime::Result<Vec<Result<Option<Vec<u8>>, String>>> {
-        self.world
-            .sluice_connect_conversion()
-            .converter_instance()
-            .call_from_data(&mut self.store, self.converter, topic, items)
+        let api = self.world.sluice_connect_conversion().converter_instance();
+        timed(&mut self.store, |store| {
+            api.call_from_data(store, self.converter, topic, items)
+        })
     }
 }

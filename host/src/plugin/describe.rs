@@ -14,6 +14,7 @@ use crate::runtime::bindings::sink::SinkConnector;
 use crate::runtime::bindings::source::SourceConnector;
 use crate::runtime::bindings::transform::Transform;
 use crate::runtime::bindings::types::{ConfigIssue, ConfigKey, PluginMetadata};
+use crate::runtime::limits::timed;
 use crate::runtime::{PluginState, Runtime};
 
 enum AnyWorld {
@@ -91,14 +92,14 @@ impl PluginDescriber {
     }
 
     pub fn metadata(&mut self) -> wasmtime::Result<PluginMetadata> {
-        on_interface!(self, interface => interface.call_metadata(&mut self.store))
+        on_interface!(self, interface => timed(&mut self.store, |store| interface.call_metadata(store)))
     }
 
     pub fn config_keys(&mut self) -> wasmtime::Result<Vec<ConfigKey>> {
-        on_interface!(self, interface => interface.call_config_keys(&mut self.store))
+        on_interface!(self, interface => timed(&mut self.store, |store| interface.call_config_keys(store)))
     }
 
     pub fn validate(&mut self, config: &WitConfig) -> wasmtime::Result<Vec<ConfigIssue>> {
-        on_interface!(self, interface => interface.call_validate(&mut self.store, config))
+        on_interface!(self, interface => timed(&mut self.store, |store| interface.call_validate(store, config)))
     }
 }

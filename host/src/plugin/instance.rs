@@ -11,6 +11,7 @@ use super::PluginKind;
 use crate::runtime::bindings::sink::SinkConnector;
 use crate::runtime::bindings::source::SourceConnector;
 use crate::runtime::bindings::types::{ConnectError, SinkRecord, SourceBatch, TopicPartition};
+use crate::runtime::limits::timed;
 use crate::runtime::{PluginState, Runtime};
 
 /// The `config` WIT type.
@@ -55,14 +56,14 @@ impl ConnectorInstance {
         max_tasks: u32,
     ) -> Result<Result<Vec<WitConfig>, ConnectError>> {
         match &self.world {
-            World::Source(w) => {
+            World::Source(w) => timed(&mut self.store, |store| {
                 w.sluice_connect_source()
-                    .call_task_configs(&mut self.store, config, max_tasks)
-            }
-            World::Sink(w) => {
+                    .call_task_configs(store, config, max_tasks)
+            }),
+            World::Sink(w) => timed(&mut self.store, |store| {
                 w.sluice_connect_sink()
-                    .call_task_configs(&mut self.store, config, max_tasks)
-            }
+                    .call_task_configs(store, config, max_tasks)
+            }),
         }
     }
 
@@ -75,7 +76,9 @@ impl ConnectorInstance {
         let api = source_world(&self.world)?
             .sluice_connect_source()
             .source_task();
-        api.call_start(&mut self.store, config, offsets)
+        timed(&mut self.store, |store| {
+            api.call_start(store, config, offsets)
+        })
     }
 
     pub fn poll(
@@ -86,7 +89,9 @@ impl ConnectorInstance {
         let api = source_world(&self.world)?
             .sluice_connect_source()
             .source_task();
-        api.call_poll(&mut self.store, task, max_records)
+        timed(&mut self.store, |store| {
+            api.call_poll(store, task, max_records)
+        })
     }
 
     pub fn commit(
@@ -97,14 +102,16 @@ impl ConnectorInstance {
         let api = source_world(&self.world)?
             .sluice_connect_source()
             .source_task();
-        api.call_commit(&mut self.store, task, offsets)
+        timed(&mut self.store, |store| {
+            api.call_commit(store, task, offsets)
+        })
     }
 
     pub fn stop_source_task(&mut self, task: ResourceAny) -> Result<Result<(), ConnectError>> {
         let api = source_world(&self.world)?
             .sluice_connect_source()
             .source_task();
-        let result = api.call_stop(&mut self.store, task)?;
+        let result = timed(&mut self.store, |store| api.call_stop(store, task))?;
         task.resource_drop(&mut self.store)?;
         Ok(result)
     }
@@ -114,7 +121,7 @@ impl ConnectorInstance {
         config: &WitConfig,
     ) -> Result<Result<ResourceAny, ConnectError>> {
         let api = sink_world(&self.world)?.sluice_connect_sink().sink_task();
-        api.call_start(&mut self.store, config)
+        timed(&mut self.store, |store| api.call_start(store, config))
     }
 
     pub fn open(
@@ -123,7 +130,9 @@ impl ConnectorInstance {
         partitions: &[TopicPartition],
     ) -> Result<Result<(), ConnectError>> {
         let api = sink_world(&self.world)?.sluice_connect_sink().sink_task();
-        api.call_open(&mut self.store, task, partitions)
+        timed(&mut self.store, |store| {
+            api.call_open(store, task, partitions)
+        })
     }
 
     pub fn close(
@@ -132,7 +141,9 @@ impl ConnectorInstance {
         partitions: &[TopicPartition],
     ) -> Result<Result<(), ConnectError>> {
         let api = sink_world(&self.world)?.sluice_connect_sink().sink_task();
-        api.call_close(&mut self.store, task, partitions)
+        timed(&mut self.store, |store| {
+            api.call_close(store, task, partitions)
+        })
     }
 
     pub fn put(
@@ -141,17 +152,17 @@ impl ConnectorInstance {
         records: &[SinkRecord],
     ) -> Result<Result<(), ConnectError>> {
         let api = sink_world(&self.world)?.sluice_connect_sink().sink_task();
-        api.call_put(&mut self.store, task, records)
+        timed(&mut self.store, |store| api.call_put(store, task, records))
     }
 
     pub fn flush(&mut self, task: ResourceAny) -> Result<Result<(), ConnectError>> {
         let api = sink_world(&self.world)?.sluice_connect_sink().sink_task();
-        api.call_flush(&mut self.store, task)
+        timed(&mut self.store, |store| api.call_flush(store, task))
     }
 
     pub fn stop_sink_task(&mut self, task: ResourceAny) -> Result<Result<(), ConnectError>> {
         let api = sink_world(&self.world)?.sluice_connect_sink().sink_task();
-        let result = api.call_stop(&mut self.store, task)?;
+        let result = timed(&mut self.store, |store| api.call_stop(store, task))?;
         task.resource_drop(&mut self.store)?;
         Ok(result)
     }

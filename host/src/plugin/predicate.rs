@@ -9,6 +9,7 @@ use super::Plugin;
 use super::instance::WitConfig;
 use crate::runtime::bindings::predicate::Predicate;
 use crate::runtime::bindings::types::{ConnectRecord, RecordBatch};
+use crate::runtime::limits::timed;
 use crate::runtime::{PluginState, Runtime};
 
 /// One predicate, configured; the outer error of every call is a trap.
@@ -47,10 +48,10 @@ impl PredicateInstance {
 
     /// One answer per record of a batch in the record-batch byte form.
     pub fn test_batch(&mut self, batch: &RecordBatch) -> wasmtime::Result<Vec<bool>> {
-        self.world
-            .sluice_connect_condition()
-            .predicate_instance()
-            .call_test(&mut self.store, self.predicate, batch)
+        let api = self.world.sluice_connect_condition().predicate_instance();
+        timed(&mut self.store, |store| {
+            api.call_test(store, self.predicate, batch)
+        })
     }
 
     /// One answer per record.

@@ -9,6 +9,7 @@ use super::Plugin;
 use super::instance::WitConfig;
 use crate::runtime::bindings::transform::Transform;
 use crate::runtime::bindings::types::{ConnectRecord, RecordBatch, RecordPart, TransformResults};
+use crate::runtime::limits::timed;
 use crate::runtime::{PluginState, Runtime};
 
 /// One transform, configured; the outer error of every call is a trap.
@@ -50,10 +51,13 @@ impl TransformInstance {
     /// Applies the transform to a batch in the record-batch byte form and
     /// returns its results in the same form, unchecked (see `sluice-wire`).
     pub fn apply_batch(&mut self, batch: &RecordBatch) -> wasmtime::Result<TransformResults> {
-        self.world
+        let api = self
+            .world
             .sluice_connect_transformation()
-            .transform_instance()
-            .call_apply(&mut self.store, self.transform, batch)
+            .transform_instance();
+        timed(&mut self.store, |store| {
+            api.call_apply(store, self.transform, batch)
+        })
     }
 
     /// One result per record: the new record, `None` when dropped, or why

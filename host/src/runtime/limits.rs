@@ -1,7 +1,8 @@
 //! The limits a task's plugins run within, and what they used: a cap on
 //! linear memory summed over all of the task's plugin instances, a deadline
 //! on every call into a plugin (epoch interruption), and the task's metrics
-//! (memory high-water mark, time spent in plugins).
+//! (memory high-water mark, time spent in plugins). Calls into plugins go
+//! through [`timed`].
 //!
 //! A breach is a trap of the instance that breached, with a message naming
 //! the limit, its configuration key and by how much it was exceeded; the
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::{CallHook, ResourceLimiter, StoreContextMut, UpdateDeadline};
+use wasmtime::{ResourceLimiter, Store, StoreContextMut, UpdateDeadline};
 
 use super::PluginState;
 
@@ -98,9 +99,6 @@ pub struct Sandbox {
     held: u64,
     /// When the current call from the host began.
     call_started: Option<Instant>,
-    /// Nesting of host-to-plugin entries (a host call may call back into
-    /// the plugin, for instance to allocate the list it returns).
-    depth: u32,
 }
 
 impl Sandbox {
@@ -110,7 +108,6 @@ impl Sandbox {
             metrics,
             held: 0,
             call_started: None,
-            depth: 0,
         }
     }
 
@@ -184,44 +181,44 @@ fn ticks(remaining: Duration) -> u64 {
     (remaining.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64
 }
 
-/// Puts `store` under its sandbox: the memory limiter, and the deadline on
-/// each call with its time accounting.
-pub fn install(store: &mut wasmtime::Store<PluginState>) {
+/// Puts `store` under its sandbox: the memory limiter, and a deadline on
+/// what runs before the first call (instantiation runs the component's
+/// initialisers).
+pub fn install(store: &mut Store<PluginState>) {
     store.limiter(|state| &mut state.sandbox);
-    store.call_hook(track_call);
     store.epoch_deadline_callback(check_deadline);
+    let sandbox = &mut store.data_mut().sandbox;
+    sandbox.call_started = Some(Instant::now());
+    let ticks = ticks(sandbox.limits.call_timeout);
+    store.set_epoch_deadline(ticks);
 }
 
-/// Starts the deadline when the host calls into the plugin, and adds the
-/// call's time to the task's when it returns.
-fn track_call(mut store: StoreContextMut<'_, PluginState>, hook: CallHook) -> wasmtime::Result<()> {
-    match hook {
-        CallHook::CallingWasm => {
-            let sandbox = &mut store.data_mut().sandbox;
-            sandbox.depth += 1;
-            if sandbox.depth == 1 {
-                sandbox.call_started = Some(Instant::now());
-                let ticks = ticks(sandbox.limits.call_timeout);
-                store.set_epoch_deadline(ticks);
-            }
-        }
-        CallHook::ReturningFromWasm => {
-            let sandbox = &mut store.data_mut().sandbox;
-            sandbox.depth = sandbox.depth.saturating_sub(1);
-            if sandbox.depth == 0
-                && let Some(started) = sandbox.call_started.take()
-            {
-                let nanos = started.elapsed().as_nanos() as u64;
-                sandbox
-                    .metrics
-                    .plugin_nanos
-                    .fetch_add(nanos, Ordering::Relaxed);
-                sandbox.metrics.plugin_calls.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        CallHook::CallingHost | CallHook::ReturningFromHost => {}
-    }
-    Ok(())
+/// Runs `call`, one call into the plugin of `store`, under the call
+/// deadline, and adds its time to the task's.
+///
+/// Every call into a plugin goes through here rather than through a
+/// wasmtime call hook: a call hook also runs on each of the guest's
+/// libcalls (`memory.copy` and the like), a dozen or more per record, and
+/// cost the transform chain 15% (see BENCHMARKS.md).
+pub fn timed<R>(
+    store: &mut Store<PluginState>,
+    call: impl FnOnce(&mut Store<PluginState>) -> R,
+) -> R {
+    let started = Instant::now();
+    let sandbox = &mut store.data_mut().sandbox;
+    sandbox.call_started = Some(started);
+    let ticks = ticks(sandbox.limits.call_timeout);
+    store.set_epoch_deadline(ticks);
+    let result = call(store);
+    let sandbox = &mut store.data_mut().sandbox;
+    sandbox.call_started = None;
+    let nanos = started.elapsed().as_nanos() as u64;
+    sandbox
+        .metrics
+        .plugin_nanos
+        .fetch_add(nanos, Ordering::Relaxed);
+    sandbox.metrics.plugin_calls.fetch_add(1, Ordering::Relaxed);
+    result
 }
 
 /// Called when a call's epoch deadline passes: a call over its time is

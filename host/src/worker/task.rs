@@ -175,9 +175,10 @@ pub fn plugin_state(
     })
 }
 
-/// A trap as the task's trace shows it: what stopped the plugin, then
-/// where it was (the wasm backtrace). Limits the runtime enforces name
-/// themselves; the one wasmtime enforces alone, the stack, is named here.
+/// A trap as the task's trace shows it: what stopped the plugin first (a
+/// limit names itself and by how much it was exceeded), then where it was
+/// (the wasm backtrace). The one limit wasmtime enforces alone, the stack,
+/// is named here.
 pub fn describe_trap(trap: &wasmtime::Error) -> String {
     if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow) {
         format!(
@@ -186,7 +187,7 @@ pub fn describe_trap(trap: &wasmtime::Error) -> String {
             crate::runtime::MAX_WASM_STACK >> 10
         )
     } else {
-        format!("{trap:?}")
+        format!("{}\n{trap:?}", trap.root_cause())
     }
 }
 
