@@ -5,3 +5,4 @@
 
 pub mod files;
 pub mod logging;
+pub mod sql;

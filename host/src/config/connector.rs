@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::pipeline::{ERROR_KEYS, PipelineSpec};
 use super::{ConfigError, ConfigErrors, list, suggest};
 use crate::capability::files::{self, FileRootGrant, FileRoots};
+use crate::capability::sql::{self, SqlConfig};
 use crate::plugin::{PluginKind, PluginRegistry};
 use crate::runtime::bindings::types::{ConfigKey, ConfigType};
 
@@ -21,6 +22,8 @@ const FRAMEWORK_KEYS: &[&str] = &[
     "transforms",
     "predicates",
     files::GRANT_KEY,
+    sql::GRANT_KEY,
+    sql::STATEMENT_TIMEOUT_KEY,
 ];
 /// Framework keys only sink connectors may set.
 const SINK_KEYS: &[&str] = &["topics"];
@@ -44,6 +47,8 @@ pub struct ConnectorConfig {
     /// The topics a sink consumes.
     pub topics: Vec<String>,
     pub file_grants: Vec<FileRootGrant>,
+    /// The datasources granted and the statement timeout.
+    pub sql: sql::Grant,
     /// Converters, transforms and error policy.
     pub pipeline: PipelineSpec,
     /// `producer.override.*` and `consumer.override.*`, prefix removed.
@@ -131,6 +136,7 @@ impl ConnectorConfig {
                 Vec::new()
             }),
         };
+        let sql = sql::Grant::from_connector_config(raw, context.sql, &mut errors);
         let pipeline = PipelineSpec::check(
             raw,
             context.worker_converters,
@@ -152,6 +158,7 @@ impl ConnectorConfig {
             tasks_max,
             topics,
             file_grants,
+            sql,
             pipeline,
             producer_overrides: prefixed("producer.override."),
             consumer_overrides: prefixed("consumer.override."),
@@ -163,6 +170,7 @@ impl ConnectorConfig {
 /// What checking a connector configuration needs from the worker.
 pub struct CheckContext<'a> {
     pub roots: &'a FileRoots,
+    pub sql: &'a SqlConfig,
     pub registry: &'a PluginRegistry,
     /// The worker's `key.converter`, `value.converter`, `header.converter`
     /// and their sub-keys.
@@ -273,6 +281,7 @@ mod tests {
         roots.insert("inbox", "/tmp".into()).unwrap();
         let context = CheckContext {
             roots: &roots,
+            sql: &SqlConfig::default(),
             registry: &PluginRegistry::default(),
             worker_converters: &BTreeMap::new(),
         };

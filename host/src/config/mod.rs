@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::capability::files::{FileRoots, ROOT_PREFIX};
+use crate::capability::sql::{self, SqlConfig};
 
 pub use connector::ConnectorConfig;
 
@@ -136,6 +137,8 @@ pub struct WorkerConfig {
     /// against the plugins once they are loaded.
     pub converters: BTreeMap<String, String>,
     pub file_roots: FileRoots,
+    /// `sql.datasource.<name>.*` and the default statement timeout.
+    pub sql: SqlConfig,
     /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed.
     pub producer: BTreeMap<String, String>,
     pub consumer: BTreeMap<String, String>,
@@ -180,6 +183,7 @@ const WORKER_KEYS: &[&str] = &[
     "rest.auth.basic.username",
     "rest.auth.basic.password",
     "rest.auth.bearer.token",
+    sql::STATEMENT_TIMEOUT_KEY,
 ];
 
 /// Worker keys whose sub-keys are passed on (converter settings, client
@@ -192,6 +196,7 @@ const WORKER_PREFIXES: &[&str] = &[
     "consumer.",
     "admin.",
     ROOT_PREFIX,
+    sql::DATASOURCE_PREFIX,
 ];
 
 impl WorkerConfig {
@@ -288,6 +293,7 @@ impl WorkerConfig {
                 errors.push(ConfigError::invalid(key, value, reason));
             }
         }
+        let sql = SqlConfig::from_worker_config(map, &mut errors);
         let prefixed = |prefix: &str| -> BTreeMap<String, String> {
             map.iter()
                 .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
@@ -306,6 +312,7 @@ impl WorkerConfig {
             listener,
             converters,
             file_roots,
+            sql,
             producer: prefixed("producer."),
             consumer: prefixed("consumer."),
             admin: prefixed("admin."),

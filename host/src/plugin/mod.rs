@@ -251,6 +251,7 @@ pub fn bare_state(log_target: &str) -> PluginState {
         table: ResourceTable::new(),
         log_target: log_target.into(),
         secrets: Default::default(),
+        sql: Default::default(),
     }
 }
 

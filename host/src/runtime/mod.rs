@@ -25,6 +25,8 @@ pub struct PluginState {
     pub log_target: Arc<str>,
     /// The connector's resolved secrets, masked in the plugin's log lines.
     pub secrets: Arc<Secrets>,
+    /// The datasources the connector was granted (none for other plugins).
+    pub sql: capability::sql::SqlContext,
 }
 
 impl WasiView for PluginState {
@@ -68,6 +70,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
         capability::logging::add_to_linker(&mut linker)?;
+        capability::sql::add_to_linker(&mut linker)?;
         std::fs::create_dir_all(cache_dir)
             .with_context(|| format!("creating the component cache {}", cache_dir.display()))?;
         Ok(Runtime {

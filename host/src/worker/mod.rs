@@ -242,6 +242,7 @@ impl Worker {
         })?;
         let context = CheckContext {
             roots: &self.config.file_roots,
+            sql: &self.config.sql,
             registry: &self.plugins,
             worker_converters: &self.config.converters,
         };
