@@ -14,6 +14,8 @@ pub mod source {
         trappable_error_type: {
             "sluice:connect/sql.sql-error" => crate::capability::sql::SqlFailure,
         },
+        // Values and errors compare, for tests of what crosses.
+        additional_derives: [PartialEq],
         with: {
             "sluice:connect/sql.connection": crate::capability::sql::SqlConnection,
             "sluice:connect/sql.rows": crate::capability::sql::SqlRows,

@@ -107,7 +107,36 @@ enum Wrap {
 /// out, abandoned mid-result); the next statement acquires another from
 /// the pool unless a transaction was open on it. A row stream's reader
 /// holds the lock until the result has been read or abandoned.
-type Slot<DB> = Arc<Mutex<Option<PoolConnection<DB>>>>;
+type Slot<DB> = Arc<Mutex<PooledSlot<DB>>>;
+
+/// A pooled connection that goes back to its pool on the runtime, since
+/// sqlx returns it with a task: the last holder of a slot may be a store
+/// dropped on any thread.
+struct PooledSlot<DB: Database> {
+    conn: Option<PoolConnection<DB>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<DB: Database> std::ops::Deref for PooledSlot<DB> {
+    type Target = Option<PoolConnection<DB>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: Database> std::ops::DerefMut for PooledSlot<DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+impl<DB: Database> Drop for PooledSlot<DB> {
+    fn drop(&mut self) {
+        let _runtime = self.runtime.enter();
+        drop(self.conn.take());
+    }
+}
 
 struct Session<DB: Database> {
     pool: sqlx::Pool<DB>,
@@ -115,10 +144,13 @@ struct Session<DB: Database> {
 }
 
 impl<DB: Database> Session<DB> {
-    fn new(pool: sqlx::Pool<DB>) -> Self {
+    fn new(pool: sqlx::Pool<DB>, runtime: &tokio::runtime::Handle) -> Self {
         Session {
             pool,
-            slot: Arc::new(Mutex::new(None)),
+            slot: Arc::new(Mutex::new(PooledSlot {
+                conn: None,
+                runtime: runtime.clone(),
+            })),
         }
     }
 
@@ -163,13 +195,13 @@ where
         &self,
         in_transaction: bool,
         deadline: Instant,
-    ) -> Result<OwnedMutexGuard<Option<PoolConnection<DB>>>, SqlError> {
+    ) -> Result<OwnedMutexGuard<PooledSlot<DB>>, SqlError> {
         let mut slot = Arc::clone(&self.slot).lock_owned().await;
         if slot.is_none() {
             if in_transaction {
                 return Err(lost_transaction());
             }
-            *slot = Some(self.pool.acquire().await.map_err(sql_error::<DB>)?);
+            slot.conn = Some(self.pool.acquire().await.map_err(sql_error::<DB>)?);
         }
         let conn = slot.as_mut().expect("acquired above");
         if let Err(error) = DB::arm_deadline(conn, deadline).await {
@@ -306,9 +338,9 @@ impl SqlConnection {
         runtime: tokio::runtime::Handle,
     ) -> Result<Self, SqlError> {
         let session = match &pool.pool {
-            AnyPool::Postgres(p) => AnySession::Postgres(Session::new(p.clone())),
-            AnyPool::MySql(p) => AnySession::MySql(Session::new(p.clone())),
-            AnyPool::Sqlite(p) => AnySession::Sqlite(Session::new(p.clone())),
+            AnyPool::Postgres(p) => AnySession::Postgres(Session::new(p.clone(), &runtime)),
+            AnyPool::MySql(p) => AnySession::MySql(Session::new(p.clone(), &runtime)),
+            AnyPool::Sqlite(p) => AnySession::Sqlite(Session::new(p.clone(), &runtime)),
         };
         let connection = SqlConnection {
             pool,
@@ -555,7 +587,7 @@ impl SqlConnection {
             columns,
             receiver,
             cancel,
-            _alive: alive,
+            alive: Some(alive),
             runtime: self.runtime.clone(),
             timeout: self.timeout,
             state: RowsState::Reading,
@@ -581,7 +613,7 @@ async fn start_query<DB: Backend>(
     wrap: Wrap,
     in_transaction: bool,
     deadline: Instant,
-) -> Result<(OwnedMutexGuard<Option<PoolConnection<DB>>>, Vec<Column>), SqlError>
+) -> Result<(OwnedMutexGuard<PooledSlot<DB>>, Vec<Column>), SqlError>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
@@ -623,7 +655,7 @@ type RowMessage = Result<Vec<SqlValue>, SqlError>;
 /// reading the rest of a large result.
 fn spawn_reader<DB: Backend>(
     runtime: &tokio::runtime::Handle,
-    mut slot: OwnedMutexGuard<Option<PoolConnection<DB>>>,
+    mut slot: OwnedMutexGuard<PooledSlot<DB>>,
     sql: String,
     params: Vec<SqlValue>,
     wrap: Wrap,
@@ -661,10 +693,13 @@ where
                 Err(error)
             }
         };
+        if ended.as_ref().is_err_and(breaks_connection) {
+            discard(&mut slot);
+        }
+        // The connection is free before the reader learns that the result
+        // has ended, so that its next statement finds it so.
+        drop(slot);
         if let Err(error) = ended {
-            if breaks_connection(&error) {
-                discard(&mut slot);
-            }
             let _ = sender.send(Err(error)).await;
         }
     });
@@ -677,8 +712,8 @@ pub struct SqlRows {
     receiver: mpsc::Receiver<RowMessage>,
     /// Stops the reader when the stream is dropped unfinished.
     cancel: CancellationToken,
-    /// Tells the connection that this stream still exists.
-    _alive: Arc<()>,
+    /// Tells the connection that this stream may still deliver rows.
+    alive: Option<Arc<()>>,
     runtime: tokio::runtime::Handle,
     timeout: Duration,
     state: RowsState,
@@ -731,7 +766,7 @@ impl SqlRows {
                 Ok(false)
             }),
         );
-        match read {
+        let result = match read {
             Ok(Ok(ended)) => {
                 if ended {
                     self.state = RowsState::Ended;
@@ -748,7 +783,12 @@ impl SqlRows {
                 self.state = RowsState::Failed(error.clone());
                 Err(error)
             }
+        };
+        if !matches!(self.state, RowsState::Reading) {
+            // Its reader is done or going: the connection is not busy.
+            self.alive = None;
         }
+        result
     }
 }
 
