@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub mod components;
 pub mod rest;
+pub mod sql;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
