@@ -5,6 +5,7 @@
 //! grant and an open of a datasource the connector was not granted fail
 //! its task with errors that say so and change nothing; a grant of a
 //! datasource the worker does not define fails validation, naming it.
+//! And a plugin that does not use SQL does not even import it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -219,4 +220,37 @@ fn a_source_emits_the_rows_of_a_query_and_is_refused_what_it_was_not_granted() {
             .execute(c, &format!("DROP TABLE {t}"), vec![])
             .expect("dropping the table");
     }
+}
+
+/// The interfaces a component imports.
+fn imports(runtime: &sluice::runtime::Runtime, path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).expect("reading a component");
+    let (component, _) = runtime.load_component(&bytes).expect("loading a component");
+    component
+        .component_type()
+        .imports(runtime.engine())
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+#[test]
+fn only_plugins_that_use_sql_import_it() {
+    const SQL: &str = "sluice:connect/sql@0.1.0";
+    let runtime = sluice::runtime::Runtime::new(&shared_cache_dir()).expect("a runtime");
+    let probe = Path::new(FIXTURE_DIR).join("sql_probe.wasm");
+    assert!(imports(&runtime, &probe).iter().any(|i| i == SQL));
+    let mut plugins = 0;
+    for entry in std::fs::read_dir(PLUGIN_DIR).expect("the plugin directory") {
+        let path = entry.expect("a directory entry").path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            plugins += 1;
+            let imported = imports(&runtime, &path);
+            assert!(
+                !imported.iter().any(|i| i == SQL),
+                "{} imports {SQL}: {imported:?}",
+                path.display()
+            );
+        }
+    }
+    assert!(plugins > 0, "no plugins in {PLUGIN_DIR}");
 }

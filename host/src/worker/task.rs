@@ -14,7 +14,6 @@ use super::status::{State, StatusBoard};
 use super::topics::ActiveTopics;
 use super::{sink_task, source_task};
 use crate::capability::files;
-use crate::capability::sql::SqlContext;
 use crate::config::secrets::Secrets;
 use crate::config::{ConnectorConfig, WorkerConfig};
 use crate::offsets::FileOffsetStore;
@@ -113,7 +112,7 @@ pub fn plugin_state(
         table: ResourceTable::new(),
         log_target: label.into(),
         secrets,
-        sql: SqlContext::new(&worker.sql, &connector.sql, &connector.name),
+        sql: crate::capability::sql::SqlContext::new(&worker.sql, &connector.sql, &connector.name),
     })
 }
 

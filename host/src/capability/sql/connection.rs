@@ -538,18 +538,22 @@ impl SqlConnection {
                 "no transaction is open: begin one first",
             ));
         }
+        let commit = matches!(operation, Operation::Commit);
         let result = self.run(operation, Wrap::Nothing);
         // Whether it worked or not, the transaction is over: committed,
         // rolled back, or rolled back by the database when its connection
-        // went.
-        let lost = result
+        // went. Only a call refused before it reached the database leaves
+        // it open.
+        let ended = !result
             .as_ref()
-            .is_err_and(|e| e.kind != ErrorKind::InvalidUse);
-        if result.is_ok() || lost {
-            self.in_transaction = false;
+            .is_err_and(|e| e.kind == ErrorKind::InvalidUse);
+        if commit && result.is_err() && ended {
+            // A failed COMMIT ends the transaction on PostgreSQL; make sure
+            // no database keeps it open on a connection that goes on.
+            let _ = self.run(Operation::Rollback, Wrap::Nothing);
         }
-        if lost {
-            on_session!(&self.session, s => s.discard());
+        if ended {
+            self.in_transaction = false;
         }
         result.map(drop)
     }

@@ -189,15 +189,10 @@ impl Backend for Sqlite {
         "BEGIN"
     }
 
-    fn arm_deadline(
-        conn: &mut SqliteConnection,
-        deadline: Instant,
-    ) -> impl std::future::Future<Output = Result<(), SqlError>> + Send {
-        async move {
-            let mut handle = conn.lock_handle().await.map_err(sql_error::<Sqlite>)?;
-            handle.set_progress_handler(PROGRESS_INSTRUCTIONS, move || Instant::now() < deadline);
-            Ok(())
-        }
+    async fn arm_deadline(conn: &mut SqliteConnection, deadline: Instant) -> Result<(), SqlError> {
+        let mut handle = conn.lock_handle().await.map_err(sql_error::<Sqlite>)?;
+        handle.set_progress_handler(PROGRESS_INSTRUCTIONS, move || Instant::now() < deadline);
+        Ok(())
     }
 }
 

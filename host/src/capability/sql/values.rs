@@ -163,11 +163,15 @@ pub mod pg_numeric {
                 out.extend_from_slice(&word.to_be_bytes());
             }
         };
-        match text {
-            "NaN" => return Ok(header(out, 0, 0, NAN, 0)),
-            "Infinity" | "+Infinity" => return Ok(header(out, 0, 0, POSITIVE_INFINITY, 0)),
-            "-Infinity" => return Ok(header(out, 0, 0, NEGATIVE_INFINITY, 0)),
-            _ => {}
+        let special = match text {
+            "NaN" => Some(NAN),
+            "Infinity" | "+Infinity" => Some(POSITIVE_INFINITY),
+            "-Infinity" => Some(NEGATIVE_INFINITY),
+            _ => None,
+        };
+        if let Some(sign) = special {
+            header(out, 0, 0, sign, 0);
+            return Ok(());
         }
         let (sign, unsigned) = match text.strip_prefix('-') {
             Some(rest) => (NEGATIVE, rest),
