@@ -49,6 +49,7 @@ pub mod log;
 pub mod predicate;
 pub mod sink;
 pub mod source;
+pub mod sql;
 pub mod transform;
 
 mod error;
@@ -69,6 +70,7 @@ pub use wit::{
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
+    pub use crate::sql::{self, SqlValue};
     pub use crate::{
         Config, ConfigIssue, ConfigKey, ConfigType, ConnectError, ConnectRecord, Converter, Data,
         ErrorKind, Header, Importance, Offsets, PluginMetadata, Predicate, RecordPart, Result,
@@ -92,7 +94,7 @@ static ALLOCATOR: allocator::SizeClassAllocator = allocator::SizeClassAllocator:
 pub use bindings::source::sluice::connect::types as wit;
 
 /// Bindings generated from `wit/` by wit-bindgen, one module per world. The
-/// shared interfaces (`types`, `logging`) are generated once and reused, so
+/// shared interfaces (`types`, `logging`, `sql`) are generated once and reused, so
 /// that a record type is the same Rust type in every world.
 #[doc(hidden)]
 pub mod bindings {
@@ -121,6 +123,7 @@ pub mod bindings {
             with: {
                 "sluice:connect/types@0.1.0": crate::bindings::source::sluice::connect::types,
                 "sluice:connect/logging@0.1.0": crate::bindings::source::sluice::connect::logging,
+                "sluice:connect/sql@0.1.0": crate::bindings::source::sluice::connect::sql,
             },
         });
     }

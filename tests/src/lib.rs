@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub mod bench;
 pub mod components;
 pub mod rest;
+pub mod sql;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};

@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use sluice_tests::sql::POSTGRES_URL;
 use sluice_tests::{
     Broker, FIXTURE_DIR, PLUGIN_DIR, Scratch, WorkerProcess, WorkerSetup, http_request, wait_for,
 };
@@ -102,6 +103,7 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
     let port = |l: &TcpListener| l.local_addr().unwrap().port();
 
     let worker_keys = [
+        ("sql.datasource.pg.url", POSTGRES_URL.to_string()),
         ("files.root.secrets", secrets.display().to_string()),
         ("net.endpoint.web", format!("localhost:{}", port(&granted))),
         (
@@ -188,6 +190,36 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
         pairs.extend(attack.extra.iter().map(|(k, v)| (*k, v.as_str())));
         setup.connector(&scratch, attack.name, &pairs);
     }
+    // The SQL ones: a table created through a read-only grant, and a
+    // datasource the connector was not granted.
+    let create = format!(
+        "CREATE TABLE sluice_hostile_{} (id int)",
+        std::process::id()
+    );
+    setup.connector(
+        &scratch,
+        "sql-read-only",
+        &[
+            ("connector.class", "sql-probe"),
+            ("mode", "write"),
+            ("datasource", "pg"),
+            ("grant.sql", "pg:ro"),
+            ("statement", &create),
+            ("topic", "loot"),
+            ("task.restart.enabled", "false"),
+        ],
+    );
+    setup.connector(
+        &scratch,
+        "sql-ungranted",
+        &[
+            ("connector.class", "sql-probe"),
+            ("mode", "open"),
+            ("datasource", "pg"),
+            ("topic", "loot"),
+            ("task.restart.enabled", "false"),
+        ],
+    );
     // What the hostile ones try, allowed: the denials above are the
     // sandbox's, not broken probes.
     setup.connector(
@@ -230,6 +262,17 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
             );
         }
         assert!(!trace.contains("TOP SECRET"), "{}: {trace}", attack.name);
+    }
+    for (name, expected) in [
+        ("sql-read-only", "read-only transaction"),
+        ("sql-ungranted", "datasource \\\"pg\\\" is not granted"),
+    ] {
+        let trace = failure_trace(&worker, name);
+        eprintln!("{name}: {}", trace.lines().next().unwrap_or_default());
+        assert!(
+            trace.contains(expected),
+            "{name}: the trace lacks {expected:?}:\n{trace}"
+        );
     }
     let during = delivered();
     assert!(

@@ -34,3 +34,4 @@ pub fn undefined<'a>(
         }
     )
 }
+pub mod sql;

@@ -9,6 +9,7 @@ use super::sandbox::{SANDBOX_KEYS, SandboxSpec};
 use super::{ConfigError, ConfigErrors, list, suggest};
 use crate::capability::files::{self, FileRootGrant, FileRoots};
 use crate::capability::net::{self, NetEndpoints};
+use crate::capability::sql::{self, SqlConfig};
 use crate::plugin::{PluginKind, PluginRegistry};
 use crate::runtime::bindings::types::{ConfigKey, ConfigType};
 use crate::runtime::limits::TaskLimits;
@@ -25,6 +26,8 @@ const FRAMEWORK_KEYS: &[&str] = &[
     "predicates",
     files::GRANT_KEY,
     net::GRANT_KEY,
+    sql::GRANT_KEY,
+    sql::STATEMENT_TIMEOUT_KEY,
 ];
 /// Framework keys only sink connectors may set.
 const SINK_KEYS: &[&str] = &["topics"];
@@ -50,6 +53,8 @@ pub struct ConnectorConfig {
     pub file_grants: Vec<FileRootGrant>,
     /// The names of the network endpoints granted.
     pub net_grants: Vec<String>,
+    /// The datasources granted and the statement timeout.
+    pub sql: sql::Grant,
     /// Converters, transforms and error policy.
     pub pipeline: PipelineSpec,
     /// The tasks' limits and restart policy.
@@ -147,6 +152,7 @@ impl ConnectorConfig {
                 Vec::new()
             }),
         };
+        let sql = sql::Grant::from_connector_config(raw, context.sql, &mut errors);
         let pipeline = PipelineSpec::check(
             raw,
             context.worker_converters,
@@ -170,6 +176,7 @@ impl ConnectorConfig {
             topics,
             file_grants,
             net_grants,
+            sql,
             pipeline,
             sandbox,
             producer_overrides: prefixed("producer.override."),
@@ -183,6 +190,7 @@ impl ConnectorConfig {
 pub struct CheckContext<'a> {
     pub roots: &'a FileRoots,
     pub endpoints: &'a NetEndpoints,
+    pub sql: &'a SqlConfig,
     pub registry: &'a PluginRegistry,
     /// The worker's `key.converter`, `value.converter`, `header.converter`
     /// and their sub-keys.
@@ -296,6 +304,7 @@ mod tests {
         let context = CheckContext {
             roots: &roots,
             endpoints: &NetEndpoints::default(),
+            sql: &SqlConfig::default(),
             registry: &PluginRegistry::default(),
             worker_converters: &BTreeMap::new(),
             task_limits: &TaskLimits::default(),

@@ -280,16 +280,6 @@ const FRAMEWORK: &[FrameworkKey] = &[
          Defaults to the worker's setting (60000 unless set).",
     ),
     (
-        limits::HOST_CALL_TIMEOUT_KEY,
-        "LONG",
-        None,
-        false,
-        "LOW",
-        LIMITS,
-        "How long one host call made for a plugin (a SQL statement) may take, in ms. \
-         Defaults to the worker's setting (30000 unless set).",
-    ),
-    (
         sandbox::RESTART_ENABLED_KEY,
         "BOOLEAN",
         Some("true"),

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::capability::files::{FileRoots, ROOT_PREFIX};
 use crate::capability::net::{ENDPOINT_PREFIX, NetEndpoints};
+use crate::capability::sql::{self, SqlConfig};
 use crate::runtime::limits::{self, TaskLimits};
 
 pub use connector::ConnectorConfig;
@@ -140,6 +141,8 @@ pub struct WorkerConfig {
     pub converters: BTreeMap<String, String>,
     pub file_roots: FileRoots,
     pub net_endpoints: NetEndpoints,
+    /// `sql.datasource.<name>.*` and the default statement timeout.
+    pub sql: SqlConfig,
     /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed.
     pub producer: BTreeMap<String, String>,
     pub consumer: BTreeMap<String, String>,
@@ -191,8 +194,8 @@ const WORKER_KEYS: &[&str] = &[
     "rest.auth.bearer.token",
     limits::MEMORY_MAX_KEY,
     limits::CALL_TIMEOUT_KEY,
-    limits::HOST_CALL_TIMEOUT_KEY,
     LIMITS_ENABLED_KEY,
+    sql::STATEMENT_TIMEOUT_KEY,
 ];
 
 const LIMITS_ENABLED_KEY: &str = "task.limits.enabled";
@@ -208,6 +211,7 @@ const WORKER_PREFIXES: &[&str] = &[
     "admin.",
     ROOT_PREFIX,
     ENDPOINT_PREFIX,
+    sql::DATASOURCE_PREFIX,
 ];
 
 impl WorkerConfig {
@@ -326,6 +330,7 @@ impl WorkerConfig {
                 true
             }
         };
+        let sql = SqlConfig::from_worker_config(map, &mut errors);
         let prefixed = |prefix: &str| -> BTreeMap<String, String> {
             map.iter()
                 .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
@@ -345,6 +350,7 @@ impl WorkerConfig {
             converters,
             file_roots,
             net_endpoints,
+            sql,
             producer: prefixed("producer."),
             consumer: prefixed("consumer."),
             admin: prefixed("admin."),

@@ -1,6 +1,6 @@
 //! How a connector's tasks are confined and kept alive: their limits
-//! (`task.memory.max.bytes`, `task.call.timeout.ms`,
-//! `task.host.call.timeout.ms`, defaulting to the worker's) and the restart
+//! (`task.memory.max.bytes`, `task.call.timeout.ms`, defaulting to the
+//! worker's) and the restart
 //! policy for a failed task (`task.restart.*`). Kafka Connect has neither:
 //! its tasks share the JVM's heap and stay FAILED until restarted by hand.
 
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::ConfigError;
-use crate::runtime::limits::{CALL_TIMEOUT_KEY, HOST_CALL_TIMEOUT_KEY, MEMORY_MAX_KEY, TaskLimits};
+use crate::runtime::limits::{CALL_TIMEOUT_KEY, MEMORY_MAX_KEY, TaskLimits};
 
 pub const RESTART_ENABLED_KEY: &str = "task.restart.enabled";
 pub const RESTART_INITIAL_KEY: &str = "task.restart.backoff.initial.ms";
@@ -19,7 +19,6 @@ pub const RESTART_RESET_KEY: &str = "task.restart.reset.after.ms";
 pub const SANDBOX_KEYS: &[&str] = &[
     MEMORY_MAX_KEY,
     CALL_TIMEOUT_KEY,
-    HOST_CALL_TIMEOUT_KEY,
     RESTART_ENABLED_KEY,
     RESTART_INITIAL_KEY,
     RESTART_MAX_KEY,
@@ -101,7 +100,6 @@ pub fn limits(
     TaskLimits {
         memory_max,
         call_timeout: millis(CALL_TIMEOUT_KEY, defaults.call_timeout, errors),
-        host_call_timeout: millis(HOST_CALL_TIMEOUT_KEY, defaults.host_call_timeout, errors),
     }
 }
 

@@ -252,6 +252,7 @@ pub fn bare_state(log_target: &str) -> PluginState {
         log_target: log_target.into(),
         secrets: Default::default(),
         sandbox: crate::runtime::limits::Sandbox::detached(),
+        sql: Default::default(),
     }
 }
 

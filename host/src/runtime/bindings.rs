@@ -1,15 +1,29 @@
 //! Host-side bindings generated from wit/, one module per world. The shared
-//! interfaces (`types`, `logging`) are generated once, in `source`, and
-//! reused by the other worlds so a record is one Rust type everywhere.
+//! interfaces (`types`, `logging`, `sql`) are generated once, in `source`,
+//! and reused by the other worlds so a record is one Rust type everywhere.
 
-/// The `source-connector` world, and the shared `types` and `logging`.
+/// The `source-connector` world, and the shared `types`, `logging` and
+/// `sql`.
 pub mod source {
     wasmtime::component::bindgen!({
         world: "source-connector",
         path: "../wit",
-        // A panicking plugin's last call: the host traps it with the
-        // panic's message.
-        imports: { "sluice:connect/logging.panicked": trappable },
+        // A panicking plugin's last call traps with the panic's message;
+        // a SQL call returns the plugin's errors as `sql-error` and traps on
+        // a host fault (a bad resource handle).
+        imports: {
+            "sluice:connect/logging.panicked": trappable,
+            "sluice:connect/sql": trappable,
+        },
+        trappable_error_type: {
+            "sluice:connect/sql.sql-error" => crate::capability::sql::SqlFailure,
+        },
+        // Values and errors compare, for tests of what crosses.
+        additional_derives: [PartialEq],
+        with: {
+            "sluice:connect/sql.connection": crate::capability::sql::SqlConnection,
+            "sluice:connect/sql.rows": crate::capability::sql::SqlRows,
+        },
     });
 }
 
@@ -21,6 +35,7 @@ pub mod sink {
         with: {
             "sluice:connect/types": super::source::sluice::connect::types,
             "sluice:connect/logging": super::source::sluice::connect::logging,
+            "sluice:connect/sql": super::source::sluice::connect::sql,
         },
     });
 }
@@ -62,6 +77,7 @@ pub mod predicate {
 }
 
 pub use source::sluice::connect::logging;
+pub use source::sluice::connect::sql;
 pub use source::sluice::connect::types;
 
 /// The fully qualified names of the interfaces that tell a plugin's kind.

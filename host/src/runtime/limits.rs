@@ -24,18 +24,16 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// The worker and connector keys of the limits.
 pub const MEMORY_MAX_KEY: &str = "task.memory.max.bytes";
 pub const CALL_TIMEOUT_KEY: &str = "task.call.timeout.ms";
-pub const HOST_CALL_TIMEOUT_KEY: &str = "task.host.call.timeout.ms";
 
 /// The limits of one task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskLimits {
     /// The most linear memory the task's plugin instances may hold together.
     pub memory_max: u64,
-    /// How long one call into a plugin may run, host calls it makes included.
+    /// How long one call into a plugin may run, host calls it makes
+    /// included. (A host call has its own deadline where Sluice implements
+    /// it: `sql.statement.timeout.ms` for SQL.)
     pub call_timeout: Duration,
-    /// How long one host call made for the plugin (a SQL statement, an HTTP
-    /// request) may take.
-    pub host_call_timeout: Duration,
 }
 
 impl Default for TaskLimits {
@@ -43,7 +41,6 @@ impl Default for TaskLimits {
         TaskLimits {
             memory_max: 256 << 20,
             call_timeout: Duration::from_secs(60),
-            host_call_timeout: Duration::from_secs(30),
         }
     }
 }

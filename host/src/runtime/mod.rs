@@ -33,6 +33,8 @@ pub struct PluginState {
     pub secrets: Arc<Secrets>,
     /// The task's limits, and this instance's share of what it used.
     pub sandbox: limits::Sandbox,
+    /// The datasources the connector was granted (none for other plugins).
+    pub sql: capability::sql::SqlContext,
 }
 
 impl WasiView for PluginState {
@@ -86,6 +88,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
         capability::logging::add_to_linker(&mut linker)?;
+        capability::sql::add_to_linker(&mut linker)?;
         std::fs::create_dir_all(cache_dir)
             .with_context(|| format!("creating the component cache {}", cache_dir.display()))?;
         Ok(Runtime {

@@ -244,6 +244,7 @@ impl Worker {
         let context = CheckContext {
             roots: &self.config.file_roots,
             endpoints: &self.config.net_endpoints,
+            sql: &self.config.sql,
             registry: &self.plugins,
             worker_converters: &self.config.converters,
             task_limits: &self.config.task_limits,

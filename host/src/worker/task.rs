@@ -172,6 +172,7 @@ pub fn plugin_state(
         log_target: label.into(),
         secrets,
         sandbox,
+        sql: crate::capability::sql::SqlContext::new(&worker.sql, &connector.sql, &connector.name),
     })
 }
 
