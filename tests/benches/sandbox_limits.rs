@@ -15,7 +15,9 @@
 use std::time::Instant;
 
 use sluice::worker::pipeline::Pipeline;
-use sluice_tests::bench::{end_to_end_runs, file_to_kafka, median, pipeline, source_records};
+use sluice_tests::bench::{
+    CHAIN, JSON_VALUE, end_to_end_runs, file_to_kafka, median, pipeline, source_records,
+};
 use sluice_tests::components::Components;
 use sluice_tests::*;
 
@@ -28,22 +30,10 @@ const SAMPLES: usize = 7;
 /// Lines moved end to end per run.
 const LINES: usize = 300_000;
 
-/// The pipeline measured, as a connector configures it.
-const PIPELINE: &[(&str, &str)] = &[
-    (
-        "value.converter",
-        "org.apache.kafka.connect.json.JsonConverter",
-    ),
-    ("value.converter.schemas.enable", "false"),
-    ("transforms", "hoist,insert,rename"),
-    ("transforms.hoist.type", "HoistField$Value"),
-    ("transforms.hoist.field", "line"),
-    ("transforms.insert.type", "InsertField$Value"),
-    ("transforms.insert.static.field", "origin"),
-    ("transforms.insert.static.value", "bench"),
-    ("transforms.rename.type", "ReplaceField$Value"),
-    ("transforms.rename.renames", "line:text"),
-];
+/// The pipeline measured: the chain, then the JsonConverter.
+fn pipeline_keys() -> Vec<(&'static str, &'static str)> {
+    JSON_VALUE.iter().chain(CHAIN).copied().collect()
+}
 
 fn main() {
     let in_process = in_process();
@@ -62,8 +52,8 @@ fn in_process() -> String {
     for batch in [1usize, 1000] {
         let input = source_records(batch, VALUE_BYTES);
         let batches = RECORDS_PER_SAMPLE / batch;
-        let mut unlimited = pipeline(&off, PIPELINE);
-        let mut limited = pipeline(&on, PIPELINE);
+        let mut unlimited = pipeline(&off, &pipeline_keys());
+        let mut limited = pipeline(&on, &pipeline_keys());
         let measure = |pipeline: &mut Pipeline| {
             let copies: Vec<_> = (0..batches).map(|_| input.clone()).collect();
             let start = Instant::now();
@@ -100,8 +90,13 @@ fn end_to_end() -> String {
         let measure = |limits: bool| {
             let name = format!("limits-{run}-{limits}");
             let worker = [("task.limits.enabled", limits.to_string())];
-            let (rate, last) =
-                file_to_kafka(&broker, &name, (LINES, VALUE_BYTES), PIPELINE, &worker);
+            let (rate, last) = file_to_kafka(
+                &broker,
+                &name,
+                (LINES, VALUE_BYTES),
+                &pipeline_keys(),
+                &worker,
+            );
             assert!(last.starts_with("{\"text\":"), "the chain ran: {last}");
             rate
         };

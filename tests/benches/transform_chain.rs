@@ -20,7 +20,9 @@ use std::time::Instant;
 use sluice::plugin::TransformInstance;
 use sluice::runtime::bindings::types::{ConnectRecord, Data};
 use sluice::worker::pipeline::Pipeline;
-use sluice_tests::bench::{end_to_end_runs, file_to_kafka, median, pipeline, source_records};
+use sluice_tests::bench::{
+    CHAIN, JSON_VALUE, end_to_end_runs, file_to_kafka, median, pipeline, source_records,
+};
 use sluice_tests::components::components;
 use sluice_tests::*;
 
@@ -33,27 +35,6 @@ const RECORDS_PER_SAMPLE: usize = 200_000;
 const SAMPLES: usize = 7;
 /// Lines moved end to end per run.
 const LINES: usize = 300_000;
-
-/// The three transforms of the chain, as a connector configures them.
-const CHAIN: &[(&str, &str)] = &[
-    ("transforms", "hoist,insert,rename"),
-    ("transforms.hoist.type", "HoistField$Value"),
-    ("transforms.hoist.field", "line"),
-    ("transforms.insert.type", "InsertField$Value"),
-    ("transforms.insert.static.field", "origin"),
-    ("transforms.insert.static.value", "bench"),
-    ("transforms.rename.type", "ReplaceField$Value"),
-    ("transforms.rename.renames", "line:text"),
-];
-
-/// JsonConverter without schemas, for the value.
-const JSON_VALUE: &[(&str, &str)] = &[
-    (
-        "value.converter",
-        "org.apache.kafka.connect.json.JsonConverter",
-    ),
-    ("value.converter.schemas.enable", "false"),
-];
 
 fn main() {
     let calls = one_plugin_call();

@@ -18,6 +18,28 @@ use sluice::worker::pipeline::Pipeline;
 use crate::components::{Components, record, text};
 use crate::{Broker, Scratch, WorkerSetup, free_port, numbered_lines, wait_for};
 
+/// The benchmarks' chain of three transforms, as a connector configures
+/// them: HoistField -> InsertField -> ReplaceField.
+pub const CHAIN: &[(&str, &str)] = &[
+    ("transforms", "hoist,insert,rename"),
+    ("transforms.hoist.type", "HoistField$Value"),
+    ("transforms.hoist.field", "line"),
+    ("transforms.insert.type", "InsertField$Value"),
+    ("transforms.insert.static.field", "origin"),
+    ("transforms.insert.static.value", "bench"),
+    ("transforms.rename.type", "ReplaceField$Value"),
+    ("transforms.rename.renames", "line:text"),
+];
+
+/// JsonConverter without schemas, for the value.
+pub const JSON_VALUE: &[(&str, &str)] = &[
+    (
+        "value.converter",
+        "org.apache.kafka.connect.json.JsonConverter",
+    ),
+    ("value.converter.schemas.enable", "false"),
+];
+
 /// The median of `samples` (which it sorts).
 pub fn median(samples: &mut [f64]) -> f64 {
     samples.sort_by(f64::total_cmp);

@@ -391,11 +391,10 @@ fn metrics_report_memory_high_water_mark_and_time_in_the_plugin() {
         seconds > 0.005 && calls >= 2.0,
         "{seconds} s in {calls} calls"
     );
-    let later = wait_for("more time in the plugin", LONG, || {
-        let later = metric(&worker, "sluice_task_plugin_seconds_total", "steady");
-        (later > seconds).then_some(later)
+    // The time keeps adding up while the task runs.
+    wait_for("more time in the plugin", LONG, || {
+        (metric(&worker, "sluice_task_plugin_seconds_total", "steady") > seconds).then_some(())
     });
-    assert!(later > seconds);
     worker.stop();
 }
 

@@ -5,6 +5,7 @@
 //! its tasks share the JVM's heap and stay FAILED until restarted by hand.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::ConfigError;
@@ -61,7 +62,8 @@ impl RestartPolicy {
 /// A connector's limits and restart policy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SandboxSpec {
-    pub limits: TaskLimits,
+    /// Shared by every plugin instance of the connector's tasks.
+    pub limits: Arc<TaskLimits>,
     pub restart: RestartPolicy,
 }
 
@@ -74,7 +76,7 @@ impl SandboxSpec {
         errors: &mut Vec<ConfigError>,
     ) -> SandboxSpec {
         SandboxSpec {
-            limits: limits(raw, worker, errors),
+            limits: Arc::new(limits(raw, worker, errors)),
             restart: restart_policy(raw, errors),
         }
     }

@@ -101,7 +101,7 @@ impl PluginRegistry {
                 .collect();
             files.sort();
             for path in files {
-                match load_plugin(runtime, &path) {
+                match Plugin::load(runtime, &path) {
                     Ok(plugin) => {
                         tracing::info!(
                             "loaded {} plugin {}@{} from {}",
@@ -259,7 +259,35 @@ pub fn bare_state(log_target: &str) -> PluginState {
 impl Plugin {
     /// Loads the component at `path` and asks it what it is.
     pub fn load(runtime: &Runtime, path: &Path) -> Result<Plugin> {
-        load_plugin(runtime, path)
+        let bytes = std::fs::read(path).context("reading the file")?;
+        let (component, digest) = runtime
+            .load_component(&bytes)
+            .context("not a valid WebAssembly component")?;
+        let kind = detect_kind(runtime, &component)?;
+        let target = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut instance = PluginDescriber::new(runtime, &component, kind, bare_state(&target))?;
+        let metadata = instance
+            .metadata()
+            .map_err(anyhow::Error::from)
+            .context("calling metadata")?;
+        let config_keys = instance
+            .config_keys()
+            .map_err(anyhow::Error::from)
+            .context("calling config-keys")?;
+        if metadata.name.trim().is_empty() {
+            bail!("the plugin's metadata has an empty name");
+        }
+        Ok(Plugin {
+            kind,
+            metadata,
+            config_keys,
+            path: path.to_path_buf(),
+            digest,
+            component,
+        })
     }
 
     /// The interfaces the component imports: the host capabilities
@@ -313,38 +341,6 @@ impl Plugin {
         }
         out
     }
-}
-
-fn load_plugin(runtime: &Runtime, path: &Path) -> Result<Plugin> {
-    let bytes = std::fs::read(path).context("reading the file")?;
-    let (component, digest) = runtime
-        .load_component(&bytes)
-        .context("not a valid WebAssembly component")?;
-    let kind = detect_kind(runtime, &component)?;
-    let target = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut instance = PluginDescriber::new(runtime, &component, kind, bare_state(&target))?;
-    let metadata = instance
-        .metadata()
-        .map_err(anyhow::Error::from)
-        .context("calling metadata")?;
-    let config_keys = instance
-        .config_keys()
-        .map_err(anyhow::Error::from)
-        .context("calling config-keys")?;
-    if metadata.name.trim().is_empty() {
-        bail!("the plugin's metadata has an empty name");
-    }
-    Ok(Plugin {
-        kind,
-        metadata,
-        config_keys,
-        path: path.to_path_buf(),
-        digest,
-        component,
-    })
 }
 
 #[cfg(test)]

@@ -113,10 +113,6 @@ impl Sandbox {
     pub fn detached() -> Self {
         Sandbox::new(Arc::default(), Arc::default())
     }
-
-    pub fn limits(&self) -> &TaskLimits {
-        &self.limits
-    }
 }
 
 impl Drop for Sandbox {

@@ -341,7 +341,7 @@ impl Worker {
             &config.name,
             Arc::clone(&prepared.resolved.secrets),
             // The connector part runs under the limits of its tasks.
-            Sandbox::new(Arc::new(config.sandbox.limits.clone()), Default::default()),
+            Sandbox::new(Arc::clone(&config.sandbox.limits), Default::default()),
         )
         .map_err(|e| format!("{e:#}"))?;
         let mut instance = ConnectorInstance::new(
@@ -388,7 +388,6 @@ impl Worker {
             worker_id: self.worker_id.clone(),
             topics: self.topics.clone(),
             secrets: Arc::clone(&prepared.resolved.secrets),
-            limits: Arc::new(prepared.config.sandbox.limits.clone()),
             metrics: self.status.task_metrics(&prepared.config.name, task_id),
         }
     }

@@ -20,7 +20,7 @@ use crate::offsets::FileOffsetStore;
 use crate::plugin::instance::WitConfig;
 use crate::plugin::{ConnectorInstance, Plugin, PluginKind};
 use crate::runtime::bindings::types::{ConnectError, ErrorKind};
-use crate::runtime::limits::{Sandbox, TaskLimits, TaskMetrics};
+use crate::runtime::limits::{Sandbox, TaskMetrics};
 use crate::runtime::{PluginState, Runtime};
 
 /// Everything a task loop needs.
@@ -41,8 +41,6 @@ pub struct TaskContext {
     pub topics: ActiveTopics,
     /// The connector's resolved secrets, masked in traces and log lines.
     pub secrets: Arc<Secrets>,
-    /// The limits every plugin instance of the task runs within.
-    pub limits: Arc<TaskLimits>,
     /// What the task's instances used, kept across restarts.
     pub metrics: Arc<TaskMetrics>,
 }
@@ -243,7 +241,10 @@ impl TaskContext {
 
     /// A new instance's share of the task's limits.
     fn sandbox(&self) -> Sandbox {
-        Sandbox::new(Arc::clone(&self.limits), Arc::clone(&self.metrics))
+        Sandbox::new(
+            Arc::clone(&self.connector.sandbox.limits),
+            Arc::clone(&self.metrics),
+        )
     }
 
     /// How the task's converter, transform and predicate instances get
@@ -252,7 +253,7 @@ impl TaskContext {
     pub fn pipeline_state(&self) -> impl Fn() -> PluginState + Clone + Send + 'static {
         let label = self.label();
         let secrets = Arc::clone(&self.secrets);
-        let limits = Arc::clone(&self.limits);
+        let limits = Arc::clone(&self.connector.sandbox.limits);
         let metrics = Arc::clone(&self.metrics);
         move || {
             let mut state = crate::plugin::bare_state(&label);

@@ -34,12 +34,7 @@ impl FileRoots {
     }
 }
 
-/// How a connector may use a root.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    ReadOnly,
-    ReadWrite,
-}
+pub use super::Access;
 
 /// One root granted to a connector.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,46 +45,18 @@ pub struct FileRootGrant {
 
 impl fmt::Display for FileRootGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let access = match self.access {
-            Access::ReadOnly => "ro",
-            Access::ReadWrite => "rw",
-        };
-        write!(f, "{}:{access}", self.root)
+        write!(f, "{}:{}", self.root, self.access)
     }
 }
 
 /// Parses `grant.files`: `<name>:ro` or `<name>:rw`, comma-separated; a
 /// name without access is read-only. Each root must exist in `roots`.
 pub fn parse_grants(value: &str, roots: &FileRoots) -> Result<Vec<FileRootGrant>, String> {
-    let mut grants: Vec<FileRootGrant> = Vec::new();
-    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (root, access) = match item.split_once(':') {
-            None => (item, Access::ReadOnly),
-            Some((root, "ro")) => (root, Access::ReadOnly),
-            Some((root, "rw")) => (root, Access::ReadWrite),
-            Some((_, other)) => {
-                return Err(format!(
-                    "\"{item}\": access must be ro or rw, not \"{other}\""
-                ));
-            }
-        };
-        if !roots.0.contains_key(root) {
-            return Err(super::undefined(
-                "a file root",
-                root,
-                "files.root.<name>",
-                roots.0.keys(),
-            ));
-        }
-        if grants.iter().any(|g| g.root == root) {
-            return Err(format!("\"{root}\" is granted twice"));
-        }
-        grants.push(FileRootGrant {
-            root: root.to_string(),
-            access,
-        });
-    }
-    Ok(grants)
+    let grants = super::parse_access_grants(value, &roots.0, "a file root", "files.root.<name>")?;
+    Ok(grants
+        .into_iter()
+        .map(|(root, access)| FileRootGrant { root, access })
+        .collect())
 }
 
 /// Makes each granted root visible to the plugin as `/<name>`.

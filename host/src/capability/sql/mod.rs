@@ -26,7 +26,7 @@ use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{Executor, Pool};
 use wasmtime::component::{HasData, Linker, ResourceTable};
 
-pub use super::files::Access;
+pub use super::Access;
 use crate::config::{ConfigError, suggest};
 use crate::runtime::PluginState;
 pub use crate::runtime::bindings::sql::{
@@ -290,11 +290,7 @@ pub struct DatasourceGrant {
 
 impl fmt::Display for DatasourceGrant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let access = match self.access {
-            Access::ReadOnly => "ro",
-            Access::ReadWrite => "rw",
-        };
-        write!(f, "{}:{access}", self.datasource)
+        write!(f, "{}:{}", self.datasource, self.access)
     }
 }
 
@@ -339,39 +335,16 @@ impl Grant {
 /// name without access is read-only, as a file root is. Each datasource
 /// must be defined by the worker.
 pub fn parse_grants(value: &str, sql: &SqlConfig) -> Result<Vec<DatasourceGrant>, String> {
-    let mut grants: Vec<DatasourceGrant> = Vec::new();
-    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (name, access) = match item.split_once(':') {
-            None => (item, Access::ReadOnly),
-            Some((name, "ro")) => (name, Access::ReadOnly),
-            Some((name, "rw")) => (name, Access::ReadWrite),
-            Some((_, other)) => {
-                return Err(format!(
-                    "\"{item}\": access must be ro or rw, not \"{other}\""
-                ));
-            }
-        };
-        if !sql.datasources.contains_key(name) {
-            let defined: Vec<&str> = sql.datasources.keys().map(String::as_str).collect();
-            return Err(format!(
-                "\"{name}\" is not a datasource of this worker (defined with \
-                 sql.datasource.<name>.url; defined: {})",
-                if defined.is_empty() {
-                    "none".to_string()
-                } else {
-                    defined.join(", ")
-                }
-            ));
-        }
-        if grants.iter().any(|g| g.datasource == name) {
-            return Err(format!("\"{name}\" is granted twice"));
-        }
-        grants.push(DatasourceGrant {
-            datasource: name.to_string(),
-            access,
-        });
-    }
-    Ok(grants)
+    let grants = super::parse_access_grants(
+        value,
+        &sql.datasources,
+        "a datasource",
+        "sql.datasource.<name>.url",
+    )?;
+    Ok(grants
+        .into_iter()
+        .map(|(datasource, access)| DatasourceGrant { datasource, access })
+        .collect())
 }
 
 /// A plugin instance's SQL: the datasources its connector was granted,
