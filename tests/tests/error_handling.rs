@@ -339,6 +339,56 @@ fn a_trapping_transform_is_bisected_and_only_its_records_are_dead_lettered() {
     worker.stop();
 }
 
+#[test]
+fn a_transform_over_its_time_limit_fails_the_task_and_blames_no_record() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("spin");
+    let lines: Vec<String> = (0..2_000)
+        .map(|i| match i {
+            1_500 => format!("line {i} spin"),
+            _ => format!("line {i}"),
+        })
+        .collect();
+    append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
+    broker.create_topic("spun");
+    let mut setup = with_fixtures(&scratch, &broker);
+    add(
+        &mut setup,
+        &scratch,
+        "spinning-source",
+        &[
+            ("connector.class", "file-source".to_string()),
+            ("file", "/inbox/in.txt".into()),
+            ("topic", "spun".into()),
+            ("grant.files", "inbox:ro".into()),
+            ("transforms", "poison".into()),
+            ("transforms.poison.type", "poison".into()),
+            ("errors.tolerance", "all".into()),
+            ("errors.deadletterqueue.topic.name", "spin-dlq".into()),
+            ("task.call.timeout.ms", "1000".into()),
+            ("task.restart.enabled", "false".into()),
+        ],
+    );
+    let worker = setup.spawn();
+    let trace = wait_for("the task to fail", LONG, || {
+        match worker.task_state("spinning-source", 0) {
+            Some((state, trace)) if state == "FAILED" => Some(trace),
+            _ => None,
+        }
+    });
+    assert!(
+        trace.starts_with("exceeded the call time limit")
+            && trace.contains("task.call.timeout.ms=1000"),
+        "{trace}"
+    );
+    // No record was blamed: the dead-letter topic is empty, and of the
+    // batch that held the spinning record, nothing was delivered.
+    assert_eq!(broker.high_watermark("spin-dlq"), 0);
+    let delivered = broker.high_watermark("spun");
+    assert!(delivered < 1_500, "{delivered} records delivered");
+    worker.stop();
+}
+
 /// The values for the `poison-sink` fixture: record `i` is `v{i}`, with
 /// words that make the sink trap, reject, or fail retriably on it.
 fn sink_values(count: usize, special: impl Fn(usize) -> Option<&'static str>) -> Vec<String> {

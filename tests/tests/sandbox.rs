@@ -5,8 +5,10 @@
 //! delivering all along. Then: automatic restarts with backoff, metrics,
 //! and grants of undefined resources refused at configuration time.
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sluice_tests::sql::POSTGRES_URL;
@@ -54,6 +56,50 @@ fn failure_trace(worker: &WorkerProcess, connector: &str) -> String {
     })
 }
 
+/// A plain HTTP/1.1 server on 127.0.0.1 that answers every request with
+/// `hello over http` and records each request's target.
+struct HttpServer {
+    port: u16,
+    targets: Arc<Mutex<Vec<String>>>,
+}
+
+impl HttpServer {
+    fn start() -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&targets);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                // The rest of the head, up to the blank line.
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let target = request_line.split(' ').nth(1).unwrap_or_default();
+                seen.lock().unwrap().push(target.to_string());
+                let body = "hello over http";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        HttpServer { port, targets }
+    }
+
+    fn targets(&self) -> Vec<String> {
+        self.targets.lock().unwrap().clone()
+    }
+}
+
 /// What one hostile connector tries, and what its trace must say.
 struct Attack {
     name: &'static str,
@@ -97,10 +143,13 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
     let granted = TcpListener::bind("127.0.0.1:0").unwrap();
     let ungranted = TcpListener::bind("127.0.0.1:0").unwrap();
     let elsewhere = TcpListener::bind("127.0.0.2:0").unwrap();
+    // Accepts connections (the kernel's backlog does) and never sends.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     for listener in [&granted, &ungranted, &elsewhere] {
         listener.set_nonblocking(true).unwrap();
     }
     let port = |l: &TcpListener| l.local_addr().unwrap().port();
+    let api = HttpServer::start();
 
     let worker_keys = [
         ("sql.datasource.pg.url", POSTGRES_URL.to_string()),
@@ -109,6 +158,11 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
         (
             "net.endpoint.other",
             format!("localhost:{}", port(&elsewhere)),
+        ),
+        ("net.endpoint.api", format!("localhost:{}", api.port)),
+        (
+            "net.endpoint.silent",
+            format!("localhost:{}", port(&silent)),
         ),
     ];
     let mut setup = worker_with_fixtures(&scratch, &broker, &worker_keys);
@@ -162,6 +216,34 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
             format!("tcp:127.0.0.1:{}", port(&granted)),
             &["denied: connecting to"],
         ),
+        Attack::new(
+            "http-ungranted-host",
+            format!("http:http://127.0.0.1:{}/ungranted", port(&ungranted)),
+            &["denied: HTTP GET", "HttpRequestDenied"],
+        )
+        .with("grant.net", "api"),
+        Attack::new(
+            "http-resolves-elsewhere",
+            format!("http:http://127.0.0.2:{}/elsewhere", port(&elsewhere)),
+            &["denied: HTTP GET", "HttpRequestDenied"],
+        )
+        .with("grant.net", "other"),
+        Attack::new(
+            "http-no-network",
+            format!("http:http://localhost:{}/no-network", api.port),
+            &["denied: HTTP GET", "HttpRequestDenied"],
+        ),
+        Attack::new(
+            "blocked-read",
+            format!("tcp-read:localhost:{}", port(&silent)),
+            &[
+                "exceeded the call time limit",
+                "blocked in the host call wasi:io/",
+                "task.call.timeout.ms=2000",
+            ],
+        )
+        .with("grant.net", "silent")
+        .with("task.call.timeout.ms", "2000"),
         Attack::new(
             "loop",
             "loop",
@@ -238,6 +320,13 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
         &probe(&allowed_tcp, "allowed", &[("grant.net", "web")]),
     );
 
+    let allowed_http = format!("http:http://localhost:{}/hello", api.port);
+    setup.connector(
+        &scratch,
+        "allowed-http",
+        &probe(&allowed_http, "allowed", &[("grant.net", "api")]),
+    );
+
     let worker = setup.spawn();
     worker.wait_ready();
     let delivered = || broker.high_watermark("steady");
@@ -286,7 +375,7 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
     });
     assert_eq!(worker.task_state("steady", 0).unwrap().0, "RUNNING");
 
-    let allowed = broker.read_values("allowed", 2, LONG);
+    let allowed = broker.read_values("allowed", 3, LONG);
     let allowed: Vec<String> = allowed
         .iter()
         .map(|v| String::from_utf8_lossy(v).into_owned())
@@ -299,6 +388,15 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
         allowed.iter().any(|v| v.contains("connected to localhost")),
         "{allowed:?}"
     );
+    assert!(
+        allowed
+            .iter()
+            .any(|v| v.contains("HTTP 200: hello over http")),
+        "{allowed:?}"
+    );
+    // Only the granted request reached the server: the one without a
+    // grant, to the same server, did not.
+    assert_eq!(api.targets(), ["/hello"]);
     assert_eq!(
         broker.high_watermark("loot"),
         0,

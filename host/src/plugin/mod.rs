@@ -248,6 +248,8 @@ pub fn detect_kind(runtime: &Runtime, component: &Component) -> Result<PluginKin
 pub fn bare_state(log_target: &str) -> PluginState {
     PluginState {
         wasi: WasiCtxBuilder::new().inherit_stderr().build(),
+        http: Default::default(),
+        http_grant: crate::capability::net::HttpGrant::none(log_target),
         table: ResourceTable::new(),
         log_target: log_target.into(),
         secrets: Default::default(),

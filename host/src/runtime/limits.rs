@@ -25,6 +25,31 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub const MEMORY_MAX_KEY: &str = "task.memory.max.bytes";
 pub const CALL_TIMEOUT_KEY: &str = "task.call.timeout.ms";
 
+/// A limit's breach, as the error of the trap it causes. A breach is the
+/// plugin's or the limit's problem, not the record's: the task fails
+/// rather than blaming records by bisecting the batch.
+#[derive(Debug)]
+pub struct LimitExceeded(pub String);
+
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for LimitExceeded {}
+
+impl LimitExceeded {
+    pub fn trap(message: String) -> wasmtime::Error {
+        wasmtime::Error::new(LimitExceeded(message))
+    }
+
+    /// Whether `trap` was caused by a limit's breach.
+    pub fn caused(trap: &wasmtime::Error) -> bool {
+        trap.is::<LimitExceeded>()
+    }
+}
+
 /// The limits of one task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskLimits {
@@ -96,6 +121,8 @@ pub struct Sandbox {
     held: u64,
     /// When the current call from the host began.
     call_started: Option<Instant>,
+    /// Whether calls run under the deadline (see [`install`]).
+    enforced: bool,
 }
 
 impl Sandbox {
@@ -105,6 +132,18 @@ impl Sandbox {
             metrics,
             held: 0,
             call_started: None,
+            enforced: false,
+        }
+    }
+
+    /// The deadline of the call the plugin is in, if limits are enforced.
+    pub fn call_deadline(&self) -> Option<CallDeadline> {
+        match (self.enforced, self.call_started) {
+            (true, Some(started)) => Some(CallDeadline {
+                started,
+                limit: self.limits.call_timeout,
+            }),
+            _ => None,
         }
     }
 
@@ -135,7 +174,7 @@ impl ResourceLimiter for Sandbox {
         // its counters, one instance at a time.
         let task_total = self.metrics.memory_bytes.load(Ordering::Relaxed) + growth;
         if task_total > self.limits.memory_max {
-            wasmtime::bail!(
+            return Err(LimitExceeded::trap(format!(
                 "exceeded the memory limit: growing linear memory to {} would bring the task's \
                  plugins to {}, over the limit of {} ({MEMORY_MAX_KEY}={}) by {}",
                 mib(desired as u64),
@@ -143,7 +182,7 @@ impl ResourceLimiter for Sandbox {
                 mib(self.limits.memory_max),
                 self.limits.memory_max,
                 mib(task_total - self.limits.memory_max),
-            );
+            )));
         }
         self.held += growth;
         self.metrics
@@ -165,6 +204,37 @@ impl ResourceLimiter for Sandbox {
     }
 }
 
+/// When a call into a plugin must end: the epoch callback checks it while
+/// wasm runs, and WASI's blocking calls wait no longer (see `blocking`).
+#[derive(Clone, Copy, Debug)]
+pub struct CallDeadline {
+    started: Instant,
+    limit: Duration,
+}
+
+impl CallDeadline {
+    pub fn at(&self) -> Instant {
+        self.started + self.limit
+    }
+
+    /// The trap message of a call that ran past its deadline, naming the
+    /// host call it was blocked in, if it was.
+    pub fn exceeded(&self, blocked_in: Option<&str>) -> String {
+        let elapsed = self.started.elapsed();
+        let blocked = blocked_in
+            .map(|call| format!(" (blocked in the host call {call})"))
+            .unwrap_or_default();
+        format!(
+            "exceeded the call time limit: the call ran for {:.2} s{blocked}, over the limit of \
+             {:.2} s ({CALL_TIMEOUT_KEY}={}) by {:.2} s",
+            elapsed.as_secs_f64(),
+            self.limit.as_secs_f64(),
+            self.limit.as_millis(),
+            elapsed.saturating_sub(self.limit).as_secs_f64(),
+        )
+    }
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
 }
@@ -181,6 +251,7 @@ pub fn install(store: &mut Store<PluginState>) {
     store.limiter(|state| &mut state.sandbox);
     store.epoch_deadline_callback(check_deadline);
     let sandbox = &mut store.data_mut().sandbox;
+    sandbox.enforced = true;
     sandbox.call_started = Some(Instant::now());
     let ticks = ticks(sandbox.limits.call_timeout);
     store.set_epoch_deadline(ticks);
@@ -219,19 +290,11 @@ pub fn timed<R>(
 fn check_deadline(store: StoreContextMut<'_, PluginState>) -> wasmtime::Result<UpdateDeadline> {
     let sandbox = &store.data().sandbox;
     let limit = sandbox.limits.call_timeout;
-    let elapsed = sandbox
-        .call_started
-        .map(|started| started.elapsed())
-        .unwrap_or_default();
+    let started = sandbox.call_started.unwrap_or_else(Instant::now);
+    let elapsed = started.elapsed();
     if elapsed >= limit {
-        wasmtime::bail!(
-            "exceeded the call time limit: the call ran for {:.2} s, over the limit of {:.2} s \
-             ({CALL_TIMEOUT_KEY}={}) by {:.2} s",
-            elapsed.as_secs_f64(),
-            limit.as_secs_f64(),
-            limit.as_millis(),
-            (elapsed - limit).as_secs_f64(),
-        );
+        let deadline = CallDeadline { started, limit };
+        return Err(LimitExceeded::trap(deadline.exceeded(None)));
     }
     Ok(UpdateDeadline::Continue(ticks(limit - elapsed)))
 }

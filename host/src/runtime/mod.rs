@@ -4,6 +4,7 @@
 //! the task's limits.
 
 pub mod bindings;
+pub mod blocking;
 pub mod limits;
 
 use std::hash::{Hash, Hasher};
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::capability;
 use crate::config::secrets::Secrets;
@@ -26,6 +28,9 @@ pub const MAX_WASM_STACK: usize = 512 << 10;
 /// The state every plugin instance's store carries.
 pub struct PluginState {
     pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    /// Which endpoints its HTTP requests may go to.
+    pub http_grant: capability::net::HttpGrant,
     pub table: ResourceTable,
     /// Who the plugin's log lines are attributed to (`connector/task-0`).
     pub log_target: Arc<str>,
@@ -42,6 +47,16 @@ impl WasiView for PluginState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_grant,
         }
     }
 }
@@ -87,6 +102,10 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
+        blocking::add_to_linker(&mut linker).context("linking WASI's blocking calls")?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("linking wasi:http")?;
         capability::logging::add_to_linker(&mut linker)?;
         capability::sql::add_to_linker(&mut linker)?;
         std::fs::create_dir_all(cache_dir)

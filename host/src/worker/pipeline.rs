@@ -17,6 +17,7 @@ use crate::config::ConfigError;
 use crate::config::pipeline::{ConverterSpec, PipelineSpec, PredicateSpec, TransformSpec};
 use crate::plugin::{ConverterInstance, PredicateInstance, TransformInstance, bare_state};
 use crate::runtime::bindings::types::{ConnectRecord, Data, Header, SinkRecord};
+use crate::runtime::limits::LimitExceeded;
 use crate::runtime::{PluginState, Runtime};
 
 /// Where in the pipeline a record failed; Kafka Connect's stage names are
@@ -155,7 +156,9 @@ impl<T> Renewable<T> {
     /// When the plugin traps, the instance is dropped and the items are
     /// halved until each trapping item is alone: it gets the trap's message
     /// as its error, and every other item its output. A batch with one
-    /// poisonous record costs about 2·log2(n) calls.
+    /// poisonous record costs about 2·log2(n) calls. A trap on one of the
+    /// task's limits (time, memory) is no record's fault: it fails the
+    /// task instead, rather than paying the limit again for every half.
     pub fn call_isolating<I, O>(
         &mut self,
         items: &[I],
@@ -185,6 +188,10 @@ impl<T> Renewable<T> {
                     );
                 }
                 out.extend(outputs.into_iter().map(Ok));
+            }
+            Err(trap) if LimitExceeded::caused(&trap) => {
+                self.instance = None;
+                bail!("{}", super::task::describe_trap(&trap));
             }
             Err(trap) => {
                 // A trapped instance is dead: never call it again.
@@ -851,6 +858,30 @@ mod tests {
         let trapped: Vec<usize> = (0..items.len()).filter(|&i| out[i].is_err()).collect();
         assert_eq!(trapped, [0, 2, 5]);
         assert_eq!(out[3].as_ref().unwrap(), &4);
+    }
+
+    #[test]
+    fn a_limit_breach_fails_the_call_instead_of_being_isolated() {
+        let (mut plugin, made) = doubler();
+        let items: Vec<i32> = (0..100).collect();
+        let mut calls = 0;
+        let err = plugin
+            .call_isolating(&items, &mut |_, _| -> wasmtime::Result<Vec<i32>> {
+                calls += 1;
+                Err(LimitExceeded::trap(
+                    "exceeded the call time limit: the call ran for 2.00 s".into(),
+                ))
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("exceeded the call time limit"),
+            "{err}"
+        );
+        // Paid once, not once per half.
+        assert_eq!(calls, 1);
+        // The instance that breached is not reused.
+        plugin.call_isolating(&[1], &mut double).unwrap();
+        assert_eq!(made.load(Ordering::SeqCst), 2);
     }
 
     #[test]

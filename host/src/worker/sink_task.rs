@@ -318,7 +318,8 @@ impl Delivery<'_> {
     /// ones after it are put again. A
     /// trap kills the instance: a fresh one takes over and the records are
     /// split in halves, each put and flushed on its own, until the record
-    /// that traps is alone.
+    /// that traps is alone. A trap on one of the task's limits fails the
+    /// task instead: it is not any one record's fault.
     fn put_durably(
         &mut self,
         consumed: &[Consumed],
@@ -373,6 +374,10 @@ impl Delivery<'_> {
                         ctx.plugin.metadata.name
                     );
                 }
+                Err(CallError::LimitExceeded(trap)) => anyhow::bail!(
+                    "the plugin {} trapped in put: {trap}",
+                    ctx.plugin.metadata.name
+                ),
                 Err(CallError::Trapped(trap)) => {
                     tracing::warn!(
                         "{}: the plugin trapped on a batch of {} records; isolating the record that causes it: {trap}",

@@ -20,7 +20,7 @@ use crate::offsets::FileOffsetStore;
 use crate::plugin::instance::WitConfig;
 use crate::plugin::{ConnectorInstance, Plugin, PluginKind};
 use crate::runtime::bindings::types::{ConnectError, ErrorKind};
-use crate::runtime::limits::{Sandbox, TaskMetrics};
+use crate::runtime::limits::{LimitExceeded, Sandbox, TaskMetrics};
 use crate::runtime::{PluginState, Runtime};
 
 /// Everything a task loop needs.
@@ -158,7 +158,7 @@ pub fn plugin_state(
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stderr();
     files::preopen(&mut builder, &worker.file_roots, &connector.file_grants)?;
-    net::grant(
+    let http_grant = net::grant(
         &mut builder,
         &worker.net_endpoints,
         &connector.net_grants,
@@ -166,6 +166,8 @@ pub fn plugin_state(
     );
     Ok(PluginState {
         wasi: builder.build(),
+        http: Default::default(),
+        http_grant,
         table: ResourceTable::new(),
         log_target: label.into(),
         secrets,
@@ -199,6 +201,9 @@ const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 pub enum CallError {
     /// The plugin trapped: its instance is dead and must not be reused.
     Trapped(String),
+    /// The plugin broke one of the task's limits (and trapped): not a
+    /// record's fault, so the task fails rather than isolating a record.
+    LimitExceeded(String),
     /// The plugin returned an error (fatal, or retriable past
     /// `errors.retry.timeout`), naming a record of the call's batch or not.
     Failed {
@@ -283,7 +288,7 @@ impl TaskContext {
     ) -> Result<T> {
         match self.try_call(what, f) {
             Ok(value) => Ok(value),
-            Err(CallError::Trapped(trap)) => bail!(
+            Err(CallError::Trapped(trap) | CallError::LimitExceeded(trap)) => bail!(
                 "the plugin {} trapped in {what}: {trap}",
                 self.plugin.metadata.name
             ),
@@ -308,6 +313,9 @@ impl TaskContext {
         loop {
             match f() {
                 Ok(Ok(value)) => return Ok(value),
+                Err(trap) if LimitExceeded::caused(&trap) => {
+                    return Err(CallError::LimitExceeded(describe_trap(&trap)));
+                }
                 Err(trap) => return Err(CallError::Trapped(describe_trap(&trap))),
                 Ok(Err(e)) => {
                     let message = self.secrets.mask(&e.message);

@@ -1,7 +1,8 @@
 //! Network: the worker names the endpoints that exist for plugins
 //! (`net.endpoint.<name>=host:port`); a connector grants some of them by
 //! name (`grant.net=<name>,<other>`). Its plugin may then open TCP
-//! connections (wasi:sockets) to those endpoints and nowhere else.
+//! connections (wasi:sockets) and send HTTP requests (wasi:http, see
+//! [`http`]) to those endpoints and nowhere else.
 //!
 //! The check is made on the address the plugin actually connects to:
 //! each granted endpoint's host is resolved again at that moment, and the
@@ -17,6 +18,10 @@ use std::sync::Arc;
 
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::sockets::SocketAddrUse;
+
+pub mod http;
+
+pub use http::HttpGrant;
 
 /// The worker key prefix that names an endpoint.
 pub const ENDPOINT_PREFIX: &str = "net.endpoint.";
@@ -101,24 +106,29 @@ pub fn parse_grants(value: &str, endpoints: &NetEndpoints) -> Result<Vec<String>
     Ok(grants)
 }
 
+/// The endpoints one plugin was granted, by name.
+type Granted = Arc<Vec<(String, Endpoint)>>;
+
 /// Gives the plugin TCP to the granted endpoints, and name lookups to find
-/// them; with no grant, leaves its network off.
+/// them; with no grant, leaves its network off. Returns what checks its
+/// HTTP requests.
 pub fn grant(
     builder: &mut WasiCtxBuilder,
     endpoints: &NetEndpoints,
     grants: &[String],
     log_target: &str,
-) {
-    if grants.is_empty() {
-        return;
-    }
-    let granted: Arc<Vec<(String, Endpoint)>> = Arc::new(
+) -> HttpGrant {
+    let granted: Granted = Arc::new(
         grants
             .iter()
             .map(|name| (name.clone(), endpoints.0[name].clone()))
             .collect(),
     );
     let log_target: Arc<str> = log_target.into();
+    let http = HttpGrant::new(Arc::clone(&granted), Arc::clone(&log_target));
+    if grants.is_empty() {
+        return http;
+    }
     builder.allow_tcp(true);
     builder.allow_ip_name_lookup(true);
     builder.socket_addr_check(move |address, use_| {
@@ -127,11 +137,44 @@ pub fn grant(
         Box::pin(async move {
             let verdict = check(&granted, address, use_).await;
             if let Err(reason) = &verdict {
-                tracing::warn!(target: "sluice::plugin", plugin = &*log_target, "network access denied: {reason}");
+                denied(&log_target, reason);
             }
             verdict.is_ok()
         })
     });
+    http
+}
+
+fn denied(log_target: &str, reason: &str) {
+    tracing::warn!(target: "sluice::plugin", plugin = log_target, "network access denied: {reason}");
+}
+
+/// Whether a granted endpoint's host, resolved now, yields `address` on
+/// the endpoint's port.
+async fn resolves_to_granted(granted: &[(String, Endpoint)], address: SocketAddr) -> bool {
+    for (_, endpoint) in granted {
+        if endpoint.port != address.port() {
+            continue;
+        }
+        if let Ok(mut resolved) = tokio::net::lookup_host(endpoint.to_string()).await
+            && resolved.any(|a| a == address)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// The granted endpoints, for a denial's message.
+fn granted_list(granted: &[(String, Endpoint)]) -> String {
+    if granted.is_empty() {
+        return "none".to_string();
+    }
+    let names: Vec<String> = granted
+        .iter()
+        .map(|(name, endpoint)| format!("{name}={endpoint}"))
+        .collect();
+    names.join(", ")
 }
 
 /// Whether the plugin may use `address` as `use_`, and if not, why.
@@ -144,24 +187,12 @@ async fn check(
         // The implicit bind of an outgoing connection: any local address.
         SocketAddrUse::TcpBind if address.ip().is_unspecified() && address.port() == 0 => Ok(()),
         SocketAddrUse::TcpConnect => {
-            for (_, endpoint) in granted {
-                if endpoint.port != address.port() {
-                    continue;
-                }
-                if let Ok(resolved) = tokio::net::lookup_host(endpoint.to_string()).await {
-                    let resolved: Vec<SocketAddr> = resolved.collect();
-                    if resolved.contains(&address) {
-                        return Ok(());
-                    }
-                }
+            if resolves_to_granted(granted, address).await {
+                return Ok(());
             }
-            let names: Vec<String> = granted
-                .iter()
-                .map(|(name, endpoint)| format!("{name}={endpoint}"))
-                .collect();
             Err(format!(
                 "connecting to {address}: no granted endpoint resolves to it (granted: {})",
-                names.join(", ")
+                granted_list(granted)
             ))
         }
         other => Err(format!(
