@@ -242,6 +242,35 @@ fn with_fixtures(scratch: &Scratch, broker: &Broker) -> WorkerSetup {
     WorkerSetup::with_plugin_dir(scratch, broker, Path::new(&dirs), &[])
 }
 
+/// A worker with the fixtures running `name`: file-source reading `lines`
+/// through the `poison` transform into `topic`, tolerating errors into the
+/// dead-letter topic `dlq`, with `extra` keys.
+fn poisoned_source(
+    scratch: &Scratch,
+    broker: &Broker,
+    name: &str,
+    lines: &[String],
+    (topic, dlq): (&str, &str),
+    extra: &[(&'static str, String)],
+) -> WorkerSetup {
+    append_lines(&scratch.dir("inbox").join("in.txt"), lines);
+    broker.create_topic(topic);
+    let mut setup = with_fixtures(scratch, broker);
+    let mut pairs = vec![
+        ("connector.class", "file-source".to_string()),
+        ("file", "/inbox/in.txt".into()),
+        ("topic", topic.into()),
+        ("grant.files", "inbox:ro".into()),
+        ("transforms", "poison".into()),
+        ("transforms.poison.type", "poison".into()),
+        ("errors.tolerance", "all".into()),
+        ("errors.deadletterqueue.topic.name", dlq.into()),
+    ];
+    pairs.extend_from_slice(extra);
+    add(&mut setup, scratch, name, &pairs);
+    setup
+}
+
 #[test]
 fn a_trapping_transform_is_bisected_and_only_its_records_are_dead_lettered() {
     let broker = Broker::start();
@@ -255,23 +284,14 @@ fn a_trapping_transform_is_bisected_and_only_its_records_are_dead_lettered() {
             _ => format!("line {i}"),
         })
         .collect();
-    append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
-    broker.create_topic("bisected");
-    let mut setup = with_fixtures(&scratch, &broker);
-    add(
-        &mut setup,
+    let setup = poisoned_source(
         &scratch,
+        &broker,
         "poisoned-source",
+        &lines,
+        ("bisected", "source-dlq"),
         &[
-            ("connector.class", "file-source".to_string()),
-            ("file", "/inbox/in.txt".into()),
-            ("topic", "bisected".into()),
-            ("grant.files", "inbox:ro".into()),
-            ("transforms", "poison".into()),
-            ("transforms.poison.type", "poison".into()),
-            ("errors.tolerance", "all".into()),
             ("errors.log.enable", "true".into()),
-            ("errors.deadletterqueue.topic.name", "source-dlq".into()),
             (
                 "errors.deadletterqueue.context.headers.enable",
                 "true".into(),
@@ -349,22 +369,13 @@ fn a_transform_over_its_time_limit_fails_the_task_and_blames_no_record() {
             _ => format!("line {i}"),
         })
         .collect();
-    append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
-    broker.create_topic("spun");
-    let mut setup = with_fixtures(&scratch, &broker);
-    add(
-        &mut setup,
+    let setup = poisoned_source(
         &scratch,
+        &broker,
         "spinning-source",
+        &lines,
+        ("spun", "spin-dlq"),
         &[
-            ("connector.class", "file-source".to_string()),
-            ("file", "/inbox/in.txt".into()),
-            ("topic", "spun".into()),
-            ("grant.files", "inbox:ro".into()),
-            ("transforms", "poison".into()),
-            ("transforms.poison.type", "poison".into()),
-            ("errors.tolerance", "all".into()),
-            ("errors.deadletterqueue.topic.name", "spin-dlq".into()),
             ("task.call.timeout.ms", "1000".into()),
             ("task.restart.enabled", "false".into()),
         ],
