@@ -527,6 +527,51 @@ fn a_sink_that_traps_or_rejects_in_put_loses_only_those_records() {
 }
 
 #[test]
+fn a_put_over_its_time_limit_fails_the_task_and_blames_no_record() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("put-spin");
+    let values = sink_values(300, |i| (i == 150).then_some("spin"));
+    produce(&broker, "spins", values);
+    let mut setup = with_fixtures(&scratch, &broker);
+    add(
+        &mut setup,
+        &scratch,
+        "spinning-sink",
+        &poison_sink(
+            "spins",
+            &[
+                ("errors.tolerance", "all"),
+                ("errors.deadletterqueue.topic.name", "put-spin-dlq"),
+                ("task.call.timeout.ms", "1000"),
+                ("task.restart.enabled", "false"),
+            ],
+        ),
+    );
+    let worker = setup.spawn();
+    let trace = wait_for("the task to fail", LONG, || {
+        match worker.task_state("spinning-sink", 0) {
+            Some((state, trace)) if state == "FAILED" => Some(trace),
+            _ => None,
+        }
+    });
+    assert!(
+        trace.contains("exceeded the call time limit")
+            && trace.contains("task.call.timeout.ms=1000"),
+        "{trace}"
+    );
+    // Not bisected onto a record: nothing in the dead-letter topic, and
+    // nothing committed past the record that spins.
+    assert_eq!(broker.high_watermark("put-spin-dlq"), 0);
+    if let Some(offset) = committed(&broker, "spinning-sink", "spins") {
+        assert!(
+            offset <= 150,
+            "committed past the spinning record: {offset}"
+        );
+    }
+    worker.stop();
+}
+
+#[test]
 fn a_retriable_put_error_past_the_retry_timeout_fails_the_task_without_tolerance() {
     let broker = Broker::start();
     let scratch = Scratch::new("put-timeout");

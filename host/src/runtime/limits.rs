@@ -4,9 +4,10 @@
 //! (memory high-water mark, time spent in plugins). Calls into plugins go
 //! through [`timed`].
 //!
-//! A breach is a trap of the instance that breached, with a message naming
-//! the limit, its configuration key and by how much it was exceeded; the
-//! task then fails like on any other trap.
+//! A breach is a trap of the instance that breached, whose error is a
+//! [`LimitExceeded`] naming the limit, its configuration key and by how
+//! much it was exceeded. The task then fails: unlike other traps, a breach
+//! is never isolated onto one record of a batch.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,8 +57,9 @@ pub struct TaskLimits {
     /// The most linear memory the task's plugin instances may hold together.
     pub memory_max: u64,
     /// How long one call into a plugin may run, host calls it makes
-    /// included. (A host call has its own deadline where Sluice implements
-    /// it: `sql.statement.timeout.ms` for SQL.)
+    /// included: WASI's blocking calls end at this deadline (see
+    /// `blocking`). SQL statements also have their own,
+    /// `sql.statement.timeout.ms`, which the database enforces.
     pub call_timeout: Duration,
 }
 
