@@ -458,6 +458,17 @@ impl WorkerProcess {
             task["trace"].as_str().unwrap_or_default().to_string(),
         ))
     }
+
+    /// Waits up to `timeout` for task 0 of `connector` to be FAILED, and
+    /// returns its trace.
+    pub fn failure_trace(&self, connector: &str, timeout: Duration) -> String {
+        wait_for(&format!("{connector} to fail"), timeout, || {
+            match self.task_state(connector, 0) {
+                Some((state, trace)) if state == "FAILED" => Some(trace),
+                _ => None,
+            }
+        })
+    }
 }
 
 impl Drop for WorkerProcess {

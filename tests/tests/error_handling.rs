@@ -213,12 +213,7 @@ fn untolerated_malformed_record_fails_the_task_and_commits_nothing_after_it() {
         &json_sink("orders", &[("errors.tolerance", "none")]),
     );
     let worker = setup.spawn();
-    let trace = wait_for("the task to fail", LONG, || {
-        match worker.task_state("strict-sink", 0) {
-            Some((state, trace)) if state == "FAILED" => Some(trace),
-            _ => None,
-        }
-    });
+    let trace = worker.failure_trace("strict-sink", LONG);
     assert!(
         trace.contains("topic \"orders\", partition 0, offset 7"),
         "the trace names the first bad record: {trace}"
@@ -381,12 +376,7 @@ fn a_transform_over_its_time_limit_fails_the_task_and_blames_no_record() {
         ],
     );
     let worker = setup.spawn();
-    let trace = wait_for("the task to fail", LONG, || {
-        match worker.task_state("spinning-source", 0) {
-            Some((state, trace)) if state == "FAILED" => Some(trace),
-            _ => None,
-        }
-    });
+    let trace = worker.failure_trace("spinning-source", LONG);
     assert!(
         trace.starts_with("exceeded the call time limit")
             && trace.contains("task.call.timeout.ms=1000"),
@@ -548,12 +538,7 @@ fn a_put_over_its_time_limit_fails_the_task_and_blames_no_record() {
         ),
     );
     let worker = setup.spawn();
-    let trace = wait_for("the task to fail", LONG, || {
-        match worker.task_state("spinning-sink", 0) {
-            Some((state, trace)) if state == "FAILED" => Some(trace),
-            _ => None,
-        }
-    });
+    let trace = worker.failure_trace("spinning-sink", LONG);
     assert!(
         trace.contains("exceeded the call time limit")
             && trace.contains("task.call.timeout.ms=1000"),
@@ -585,12 +570,7 @@ fn a_retriable_put_error_past_the_retry_timeout_fails_the_task_without_tolerance
         &poison_sink("deliveries", &[("errors.tolerance", "none")]),
     );
     let worker = setup.spawn();
-    let trace = wait_for("the task to fail", LONG, || {
-        match worker.task_state("impatient-sink", 0) {
-            Some((state, trace)) if state == "FAILED" => Some(trace),
-            _ => None,
-        }
-    });
+    let trace = worker.failure_trace("impatient-sink", LONG);
     assert!(
         trace.contains("topic \"deliveries\", partition 0, offset 150"),
         "the trace names the record: {trace}"

@@ -46,16 +46,6 @@ fn probe<'a>(
     pairs
 }
 
-/// Waits for the task of `connector` to fail and returns its trace.
-fn failure_trace(worker: &WorkerProcess, connector: &str) -> String {
-    wait_for(&format!("{connector} to fail"), LONG, || {
-        match worker.task_state(connector, 0) {
-            Some((state, trace)) if state == "FAILED" => Some(trace),
-            _ => None,
-        }
-    })
-}
-
 /// A plain HTTP/1.1 server on 127.0.0.1 that answers every request with
 /// `hello over http` and records each request's target.
 struct HttpServer {
@@ -337,7 +327,7 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
     let started = Instant::now();
 
     for attack in &attacks {
-        let trace = failure_trace(&worker, attack.name);
+        let trace = worker.failure_trace(attack.name, LONG);
         eprintln!(
             "{}: {}",
             attack.name,
@@ -356,7 +346,7 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
         ("sql-read-only", "read-only transaction"),
         ("sql-ungranted", "datasource \\\"pg\\\" is not granted"),
     ] {
-        let trace = failure_trace(&worker, name);
+        let trace = worker.failure_trace(name, LONG);
         eprintln!("{name}: {}", trace.lines().next().unwrap_or_default());
         assert!(
             trace.contains(expected),

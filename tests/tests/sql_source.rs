@@ -73,16 +73,6 @@ fn worker(scratch: &Scratch, broker: &Broker) -> WorkerSetup {
     )
 }
 
-/// Waits for `connector`'s task to fail and returns its trace.
-fn failure_trace(worker: &WorkerProcess, connector: &str) -> String {
-    wait_for(&format!("{connector} to fail"), LONG, || {
-        worker
-            .task_state(connector, 0)
-            .filter(|(state, _)| state == "FAILED")
-            .map(|(_, trace)| trace)
-    })
-}
-
 #[test]
 fn a_source_emits_the_rows_of_a_query_and_is_refused_what_it_was_not_granted() {
     let (mut pg, pg_conn, pg_table) = rows_table(Db::Postgres);
@@ -156,12 +146,12 @@ fn a_source_emits_the_rows_of_a_query_and_is_refused_what_it_was_not_granted() {
         }
     }
 
-    let trace = failure_trace(&worker, "pg-write");
+    let trace = worker.failure_trace("pg-write", LONG);
     assert!(
         trace.contains("ReadOnly") && trace.contains("read-only transaction"),
         "{trace}"
     );
-    let trace = failure_trace(&worker, "open-ungranted");
+    let trace = worker.failure_trace("open-ungranted", LONG);
     assert!(
         trace.contains("NotGranted")
             && trace.contains("datasource \\\"maria\\\" is not granted")
