@@ -14,7 +14,7 @@ use sqlx::mysql::{
 };
 use sqlx::{Arguments, Decode, Row, TypeInfo, ValueRef};
 
-use super::session::{Backend, sql_error};
+use super::session::{Backend, bind_all, column_error, column_of, sql_error};
 use super::values;
 use super::{Column, ErrorKind, SqlError, SqlValue, ValueKind};
 
@@ -159,13 +159,7 @@ impl Backend for MySql {
     const MAX_PARAMETERS: usize = u16::MAX as usize;
 
     fn arguments(params: &[SqlValue]) -> Result<MySqlArguments, SqlError> {
-        let mut arguments = MySqlArguments::default();
-        for (index, value) in params.iter().enumerate() {
-            add(&mut arguments, value).map_err(|e| {
-                SqlError::new(ErrorKind::Data, format!("parameter {}: {e}", index + 1))
-            })?;
-        }
-        Ok(arguments)
+        bind_all(params, MySqlArguments::default(), "", add)
     }
 
     fn parameter_types(_params: &[SqlValue]) -> Vec<MySqlTypeInfo> {
@@ -174,23 +168,13 @@ impl Backend for MySql {
     }
 
     fn column(column: &MySqlColumn) -> Column {
-        let type_name = sqlx::Column::type_info(column).name();
-        Column {
-            name: sqlx::Column::name(column).to_string(),
-            type_name: type_name.to_string(),
-            kind: value_kind(type_name),
-        }
+        column_of(column, value_kind(sqlx::Column::type_info(column).name()))
     }
 
     fn read_row(row: &MySqlRow, out: &mut Vec<SqlValue>) -> Result<(), SqlError> {
         for (index, column) in row.columns().iter().enumerate() {
             let value = row.try_get_raw(index).map_err(sql_error::<MySql>)?;
-            out.push(read_value(value).map_err(|e| {
-                SqlError::new(
-                    ErrorKind::Data,
-                    format!("column \"{}\": {e}", sqlx::Column::name(column)),
-                )
-            })?);
+            out.push(read_value(value).map_err(|e| column_error(sqlx::Column::name(column), e))?);
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use sqlx::postgres::{
 };
 use sqlx::{Arguments, Row, TypeInfo, ValueRef};
 
-use super::session::{Backend, check_copy_shape, sql_error};
+use super::session::{Backend, bind_all, check_copy_shape, column_error, column_of, sql_error};
 use super::values::{self, pg_numeric};
 use super::{Column, ErrorKind, SqlError, SqlValue, ValueKind};
 
@@ -370,13 +370,9 @@ impl Backend for Postgres {
     const MAX_PARAMETERS: usize = u16::MAX as usize;
 
     fn arguments(params: &[SqlValue]) -> Result<PgArguments, SqlError> {
-        let mut arguments = PgArguments::default();
-        for (index, value) in params.iter().enumerate() {
-            arguments.add(Parameter(value)).map_err(|e| {
-                SqlError::new(ErrorKind::Data, format!("parameter ${}: {e}", index + 1))
-            })?;
-        }
-        Ok(arguments)
+        bind_all(params, PgArguments::default(), "$", |arguments, value| {
+            arguments.add(Parameter(value))
+        })
     }
 
     fn parameter_types(params: &[SqlValue]) -> Vec<PgTypeInfo> {
@@ -404,23 +400,14 @@ impl Backend for Postgres {
     }
 
     fn column(column: &PgColumn) -> Column {
-        let type_info = sqlx::Column::type_info(column);
-        Column {
-            name: sqlx::Column::name(column).to_string(),
-            type_name: type_info.name().to_string(),
-            kind: value_kind(type_info),
-        }
+        column_of(column, value_kind(sqlx::Column::type_info(column)))
     }
 
     fn read_row(row: &PgRow, out: &mut Vec<SqlValue>) -> Result<(), SqlError> {
         for (index, column) in row.columns().iter().enumerate() {
             let name = sqlx::Column::name(column);
             let value = row.try_get_raw(index).map_err(sql_error::<Postgres>)?;
-            out.push(
-                read_value(name, value).map_err(|e| {
-                    SqlError::new(ErrorKind::Data, format!("column \"{name}\": {e}"))
-                })?,
-            );
+            out.push(read_value(name, value).map_err(|e| column_error(name, e))?);
         }
         Ok(())
     }

@@ -76,6 +76,41 @@ pub trait Backend: Database + HasStatementCache {
     }
 }
 
+/// Binds `params` in order into `arguments` with `add`; a value that cannot
+/// be bound is a data error naming its placeholder (`{placeholder}1` for
+/// the first).
+pub fn bind_all<'q, A, E: std::fmt::Display>(
+    params: &'q [SqlValue],
+    mut arguments: A,
+    placeholder: &str,
+    mut add: impl FnMut(&mut A, &'q SqlValue) -> Result<(), E>,
+) -> Result<A, SqlError> {
+    for (index, value) in params.iter().enumerate() {
+        add(&mut arguments, value).map_err(|e| {
+            SqlError::new(
+                ErrorKind::Data,
+                format!("parameter {placeholder}{}: {e}", index + 1),
+            )
+        })?;
+    }
+    Ok(arguments)
+}
+
+/// A result column as the plugin sees it: its name, the database's name
+/// of its type, and `kind`.
+pub fn column_of<C: sqlx::Column>(column: &C, kind: Option<super::ValueKind>) -> Column {
+    Column {
+        name: column.name().to_string(),
+        type_name: sqlx::TypeInfo::name(column.type_info()).to_string(),
+        kind,
+    }
+}
+
+/// A value of column `name` that cannot be read as a `sql-value`.
+pub fn column_error(name: &str, error: impl std::fmt::Display) -> SqlError {
+    SqlError::new(ErrorKind::Data, format!("column \"{name}\": {error}"))
+}
+
 /// A sqlx error as a `sql-error`.
 pub fn sql_error<DB: Backend>(error: sqlx::Error) -> SqlError {
     use sqlx::Error as E;

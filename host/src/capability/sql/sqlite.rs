@@ -15,7 +15,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Arguments, Decode, Row, TypeInfo, ValueRef};
 
-use super::session::{Backend, sql_error};
+use super::session::{Backend, bind_all, column_error, column_of, sql_error};
 use super::values;
 use super::{Column, ErrorKind, SqlError, SqlValue, ValueKind};
 
@@ -116,13 +116,7 @@ impl Backend for Sqlite {
     const MAX_PARAMETERS: usize = 32_766;
 
     fn arguments(params: &[SqlValue]) -> Result<SqliteArguments<'_>, SqlError> {
-        let mut arguments = SqliteArguments::default();
-        for (index, value) in params.iter().enumerate() {
-            add(&mut arguments, value).map_err(|e| {
-                SqlError::new(ErrorKind::Data, format!("parameter {}: {e}", index + 1))
-            })?;
-        }
-        Ok(arguments)
+        bind_all(params, SqliteArguments::default(), "", add)
     }
 
     fn parameter_types(_params: &[SqlValue]) -> Vec<SqliteTypeInfo> {
@@ -131,23 +125,14 @@ impl Backend for Sqlite {
     }
 
     fn column(column: &SqliteColumn) -> Column {
-        let type_name = sqlx::Column::type_info(column).name();
-        Column {
-            name: sqlx::Column::name(column).to_string(),
-            type_name: type_name.to_string(),
-            kind: value_kind(type_name),
-        }
+        column_of(column, value_kind(sqlx::Column::type_info(column).name()))
     }
 
     fn read_row(row: &SqliteRow, out: &mut Vec<SqlValue>) -> Result<(), SqlError> {
         for (index, column) in row.columns().iter().enumerate() {
             out.push(
-                read_value(sqlx::Column::type_info(column), row, index).map_err(|e| {
-                    SqlError::new(
-                        ErrorKind::Data,
-                        format!("column \"{}\": {e}", sqlx::Column::name(column)),
-                    )
-                })?,
+                read_value(sqlx::Column::type_info(column), row, index)
+                    .map_err(|e| column_error(sqlx::Column::name(column), e))?,
             );
         }
         Ok(())
