@@ -500,7 +500,13 @@ impl SharedPool {
         let read_only = key.read_only;
         let pool = match &datasource.target {
             Target::Postgres(options) => {
-                let mut settings = vec![("statement_timeout", timeout.as_millis().to_string())];
+                // UTC, as MySQL sessions are: a zone-less timestamp bound to
+                // a TIMESTAMPTZ column (or COPY text of one) is read in the
+                // session's zone, which must not depend on the server's.
+                let mut settings = vec![
+                    ("statement_timeout", timeout.as_millis().to_string()),
+                    ("TimeZone", "UTC".to_string()),
+                ];
                 if read_only {
                     settings.push(("default_transaction_read_only", "on".to_string()));
                 }
