@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use sluice_tests::bench::{peak_rss, stop_with_rusage};
 use sluice_tests::*;
 
 const LINES: usize = 1_000_000;
@@ -242,24 +243,6 @@ fn sluice_sink(broker: &Broker, run: usize, topic: &str) -> Sample {
     let seconds = start.elapsed().as_secs_f64();
     let peak_rss = stop_with_rusage(worker);
     Sample { seconds, peak_rss }
-}
-
-/// The worker's peak RSS so far, then a clean stop.
-fn stop_with_rusage(worker: WorkerProcess) -> u64 {
-    let rss = peak_rss(worker.pid());
-    assert!(worker.stop().success(), "the worker did not stop cleanly");
-    rss
-}
-
-/// VmHWM of a running process, in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc status");
-    kib * 1024
 }
 
 /// The ceiling for file -> Kafka: read lines, produce them with the same

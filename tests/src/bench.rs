@@ -16,7 +16,7 @@ use sluice::runtime::bindings::types::ConnectRecord;
 use sluice::worker::pipeline::Pipeline;
 
 use crate::components::{Components, record, text};
-use crate::{Broker, Scratch, WorkerSetup, free_port, numbered_lines, wait_for};
+use crate::{Broker, Scratch, WorkerProcess, WorkerSetup, free_port, numbered_lines, wait_for};
 
 /// The benchmarks' chain of three transforms, as a connector configures
 /// them: HoistField -> InsertField -> ReplaceField.
@@ -142,4 +142,22 @@ pub fn value_at(broker: &Broker, topic: &str, offset: i64) -> String {
             .and_then(Result::ok)
     });
     String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned()
+}
+
+/// The worker's peak RSS so far, then a clean stop.
+pub fn stop_with_rusage(worker: WorkerProcess) -> u64 {
+    let rss = peak_rss(worker.pid());
+    assert!(worker.stop().success(), "the worker did not stop cleanly");
+    rss
+}
+
+/// VmHWM of a running process, in bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("reading /proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status");
+    kib * 1024
 }

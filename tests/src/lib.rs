@@ -20,6 +20,7 @@ pub mod sql;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 /// Where the build put the first-party plugin components.
@@ -151,6 +152,36 @@ impl Broker {
                 1,
             ))
             .unwrap_or_else(|e| panic!("creating topic {topic}: {e:#}"));
+    }
+
+    /// Creates `topic` with one partition and writes `values` to it, in
+    /// order, waiting until the broker has acknowledged them all.
+    pub fn produce(&self, topic: &str, values: impl IntoIterator<Item = String>) {
+        self.create_topic(topic);
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .set("linger.ms", "20")
+            .set("batch.num.messages", "10000")
+            .create()
+            .expect("creating a test producer");
+        for payload in values {
+            let mut record = BaseRecord::<(), str>::to(topic)
+                .payload(&payload)
+                .partition(0);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, back)) => {
+                        record = back;
+                        producer.poll(Duration::from_millis(5));
+                    }
+                }
+            }
+            producer.poll(Duration::ZERO);
+        }
+        producer
+            .flush(Duration::from_secs(60))
+            .expect("the broker acknowledged the test records");
     }
 
     /// The offset after the last record of `topic` partition 0 (0 when it

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use sluice_tests::*;
 
@@ -37,36 +36,7 @@ fn value(i: usize) -> String {
 
 /// Creates `topic` with one partition and writes the 100,000 records.
 fn produce_orders(broker: &Broker, topic: &str) {
-    produce(broker, topic, (0..RECORDS).map(value));
-}
-
-/// Creates `topic` with one partition and writes `values` to it, in order.
-fn produce(broker: &Broker, topic: &str, values: impl IntoIterator<Item = String>) {
-    broker.create_topic(topic);
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("linger.ms", "20")
-        .set("batch.num.messages", "10000")
-        .create()
-        .expect("creating a test producer");
-    for payload in values {
-        let mut record = BaseRecord::<(), str>::to(topic)
-            .payload(&payload)
-            .partition(0);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                }
-            }
-        }
-        producer.poll(Duration::ZERO);
-    }
-    producer
-        .flush(Duration::from_secs(60))
-        .expect("the broker acknowledged the test records");
+    broker.produce(topic, (0..RECORDS).map(value));
 }
 
 /// Every record of `topic` partition 0: its offset, value and headers.
@@ -433,7 +403,7 @@ fn a_sink_that_traps_or_rejects_in_put_loses_only_those_records() {
         2_700 => Some("stuck"),
         _ => None,
     });
-    produce(&broker, "deliveries", values.clone());
+    broker.produce("deliveries", values.clone());
     let mut setup = with_fixtures(&scratch, &broker);
     add(
         &mut setup,
@@ -521,7 +491,7 @@ fn a_put_over_its_time_limit_fails_the_task_and_blames_no_record() {
     let broker = Broker::start();
     let scratch = Scratch::new("put-spin");
     let values = sink_values(300, |i| (i == 150).then_some("spin"));
-    produce(&broker, "spins", values);
+    broker.produce("spins", values);
     let mut setup = with_fixtures(&scratch, &broker);
     add(
         &mut setup,
@@ -561,7 +531,7 @@ fn a_retriable_put_error_past_the_retry_timeout_fails_the_task_without_tolerance
     let broker = Broker::start();
     let scratch = Scratch::new("put-timeout");
     let values = sink_values(300, |i| (i == 150).then_some("stuck"));
-    produce(&broker, "deliveries", values.clone());
+    broker.produce("deliveries", values.clone());
     let mut setup = with_fixtures(&scratch, &broker);
     add(
         &mut setup,

@@ -69,7 +69,12 @@ fn comparable(value: &SqlValue) -> String {
 /// Every row of `table` ordered by `id`, as comparable strings.
 fn rows_of(admin: &mut SqlPlugin, c: Conn, table: &str) -> Vec<Vec<String>> {
     admin
-        .select(c, &format!("SELECT * FROM {table} ORDER BY id"), vec![], 500)
+        .select(
+            c,
+            &format!("SELECT * FROM {table} ORDER BY id"),
+            vec![],
+            500,
+        )
         .unwrap_or_else(|e| panic!("reading {table}: {e:?}"))
         .iter()
         .map(|row| row.iter().map(comparable).collect())
@@ -87,8 +92,22 @@ fn column_names(admin: &mut SqlPlugin, c: Conn, table: &str) -> Vec<String> {
 }
 
 const TYPED_COLUMNS: [&str; 16] = [
-    "id", "tiny", "small", "regular", "big", "real_value", "double_value", "amount", "flag",
-    "name", "note", "payload", "day", "moment", "at", "instant",
+    "id",
+    "tiny",
+    "small",
+    "regular",
+    "big",
+    "real_value",
+    "double_value",
+    "amount",
+    "flag",
+    "name",
+    "note",
+    "payload",
+    "day",
+    "moment",
+    "at",
+    "instant",
 ];
 
 /// A table with a column of every type the connectors map.
@@ -142,7 +161,10 @@ fn typed_row(i: i64) -> Vec<SqlValue> {
         SqlValue::Text(format!(
             "row {i}: ünïcödé ✓ 🚀 O'Brien \"quoted\" back\\slash\ttab\nline"
         )),
-        null_every(3, SqlValue::Text("a longer note ".repeat((i % 40) as usize))),
+        null_every(
+            3,
+            SqlValue::Text("a longer note ".repeat((i % 40) as usize)),
+        ),
         null_every(
             13,
             SqlValue::Bytes((0..(i % 50)).map(|b| (b * i % 256) as u8).collect()),
@@ -185,7 +207,10 @@ fn round_trip(db: Db) {
         &scratch,
         "typed-source",
         &[
-            ("connector.class", "io.confluent.connect.jdbc.JdbcSourceConnector"),
+            (
+                "connector.class",
+                "io.confluent.connect.jdbc.JdbcSourceConnector",
+            ),
             ("datasource", ds),
             ("grant.sql", &format!("{ds}:ro")),
             ("mode", "incrementing"),
@@ -201,7 +226,10 @@ fn round_trip(db: Db) {
         &scratch,
         "typed-sink",
         &[
-            ("connector.class", "io.confluent.connect.jdbc.JdbcSinkConnector"),
+            (
+                "connector.class",
+                "io.confluent.connect.jdbc.JdbcSinkConnector",
+            ),
             ("datasource", ds),
             ("grant.sql", &format!("{ds}:rw")),
             ("topics", &topic),
@@ -239,13 +267,25 @@ fn round_trip(db: Db) {
     assert_eq!(field("small")["type"], "int16");
     assert_eq!(field("small")["optional"], true);
     assert_eq!(field("real_value")["type"], "float");
-    assert_eq!(field("amount")["name"], "org.apache.kafka.connect.data.Decimal");
+    assert_eq!(
+        field("amount")["name"],
+        "org.apache.kafka.connect.data.Decimal"
+    );
     assert_eq!(field("amount")["parameters"]["scale"], "4");
     assert_eq!(field("payload")["type"], "bytes");
     assert_eq!(field("day")["name"], "org.apache.kafka.connect.data.Date");
-    assert_eq!(field("moment")["name"], "org.apache.kafka.connect.data.Time");
-    assert_eq!(field("at")["name"], "org.apache.kafka.connect.data.Timestamp");
-    assert_eq!(field("instant")["name"], "org.apache.kafka.connect.data.Timestamp");
+    assert_eq!(
+        field("moment")["name"],
+        "org.apache.kafka.connect.data.Time"
+    );
+    assert_eq!(
+        field("at")["name"],
+        "org.apache.kafka.connect.data.Timestamp"
+    );
+    assert_eq!(
+        field("instant")["name"],
+        "org.apache.kafka.connect.data.Timestamp"
+    );
     assert_eq!(field("name")["optional"], false);
     let ids: Vec<i64> = records
         .iter()
@@ -256,12 +296,7 @@ fn round_trip(db: Db) {
     let expected = rows_of(&mut admin, c, &source_table);
     let copied = wait_for("the sink to write every row", LONG, || {
         let n = admin
-            .select(
-                c,
-                &format!("SELECT COUNT(*) FROM {topic}"),
-                vec![],
-                1,
-            )
+            .select(c, &format!("SELECT COUNT(*) FROM {topic}"), vec![], 1)
             .ok()
             .and_then(|rows| match rows[0][0] {
                 SqlValue::Int(n) => Some(n),
@@ -308,7 +343,13 @@ fn now_ms(db: Db) -> &'static str {
 }
 
 /// Inserts rows `ids` with the database's current time.
-fn insert_rows(admin: &mut SqlPlugin, c: Conn, db: Db, table: &str, ids: std::ops::RangeInclusive<i64>) {
+fn insert_rows(
+    admin: &mut SqlPlugin,
+    c: Conn,
+    db: Db,
+    table: &str,
+    ids: std::ops::RangeInclusive<i64>,
+) {
     let statement = format!(
         "INSERT INTO {table} (id, name, updated_at) VALUES ({}, {}, {})",
         db.p(1),
@@ -413,7 +454,12 @@ fn incremental_capture(db: Db) {
     );
     let worker = setup.spawn();
     worker.wait_ready();
-    assert_eq!(id_counts(&broker, &inc_topic, 1000).len(), 1000, "{}", worker.log());
+    assert_eq!(
+        id_counts(&broker, &inc_topic, 1000).len(),
+        1000,
+        "{}",
+        worker.log()
+    );
     assert_eq!(id_counts(&broker, &upd_topic, 1000).len(), 1000);
 
     // New rows arrive once each in both modes; updated rows arrive again in
@@ -438,7 +484,11 @@ fn incremental_capture(db: Db) {
     let updated: Vec<Value> = changed[1000..]
         .iter()
         .map(|r| payload(r))
-        .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with("updated ")))
+        .filter(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("updated "))
+        })
         .collect();
     assert_eq!(updated.len(), 100, "the updated rows came again");
 
@@ -478,7 +528,12 @@ fn incremental_capture(db: Db) {
     let expected = rows_of(&mut admin, c, &source_table);
     wait_for("the destination to equal the source", LONG, || {
         let actual = admin
-            .select(c, &format!("SELECT * FROM {destination} ORDER BY id"), vec![], 1000)
+            .select(
+                c,
+                &format!("SELECT * FROM {destination} ORDER BY id"),
+                vec![],
+                1000,
+            )
             .ok()?;
         let actual: Vec<Vec<String>> = actual
             .iter()
@@ -503,4 +558,172 @@ fn incremental_capture_survives_sigkill_on_postgres() {
 #[test]
 fn incremental_capture_survives_sigkill_on_mariadb() {
     incremental_capture(Db::MariaDb);
+}
+
+/// A JsonConverter record with schemas: an order whose `amount` has the
+/// schema type `amount_type`.
+fn order(id: Option<i64>, amount: Value, amount_type: &str, name: &str) -> String {
+    serde_json::json!({
+        "schema": {
+            "type": "struct",
+            "name": "order",
+            "optional": false,
+            "fields": [
+                {"field": "id", "type": "int64", "optional": true},
+                {"field": "amount", "type": amount_type, "optional": false},
+                {"field": "name", "type": "string", "optional": false},
+            ],
+        },
+        "payload": {"id": id, "amount": amount, "name": name},
+    })
+    .to_string()
+}
+
+/// Record `i` (offset `i - 1`) of the bad-input topic. Three do not fit
+/// the table: 60 has a string amount, 150 no id (the key), 240 a name
+/// longer than its column; the database finds two, the sink one.
+fn order_record(i: i64) -> String {
+    match i {
+        60 => order(Some(i), Value::from("a lot"), "string", "bad amount"),
+        150 => order(None, Value::from(1.5), "double", "no key"),
+        240 => order(Some(i), Value::from(2.5), "double", &"x".repeat(30)),
+        _ => order(
+            Some(i),
+            Value::from(i as f64 / 4.0),
+            "double",
+            &format!("order {i}"),
+        ),
+    }
+}
+
+fn bad_input(db: Db) {
+    const RECORDS: i64 = 300;
+    let (mut admin, c) = admin(db);
+    let tolerant_table = table("jdbc_tolerant");
+    let strict_table = table("jdbc_strict");
+    for t in [&tolerant_table, &strict_table] {
+        admin
+            .execute(
+                c,
+                &format!(
+                    "CREATE TABLE {t} (id BIGINT PRIMARY KEY, amount NUMERIC(10, 2) NOT NULL, \
+                     name VARCHAR(20) NOT NULL)"
+                ),
+                vec![],
+            )
+            .expect("creating a table");
+    }
+    let topic = format!("orders_{tolerant_table}");
+    let dlq = format!("dlq_{tolerant_table}");
+    let broker = Broker::start();
+    broker.produce(&topic, (1..=RECORDS).map(order_record));
+
+    let scratch = Scratch::new("jdbc-bad-input");
+    let mut setup = worker(&scratch, &broker);
+    let ds = datasource(db);
+    let grant = format!("{ds}:rw");
+    let common = [
+        ("connector.class", "jdbc-sink"),
+        ("datasource", ds),
+        ("grant.sql", grant.as_str()),
+        ("topics", topic.as_str()),
+        ("pk.mode", "record_value"),
+        ("pk.fields", "id"),
+        ("value.converter", JSON),
+        ("task.restart.enabled", "false"),
+    ];
+    let mut tolerant = common.to_vec();
+    tolerant.extend_from_slice(&[
+        ("table.name.format", tolerant_table.as_str()),
+        ("insert.mode", "insert"),
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", dlq.as_str()),
+        ("errors.deadletterqueue.context.headers.enable", "true"),
+    ]);
+    setup.connector(&scratch, "tolerant", &tolerant);
+    let mut strict = common.to_vec();
+    strict.extend_from_slice(&[
+        ("table.name.format", strict_table.as_str()),
+        ("insert.mode", "upsert"),
+    ]);
+    setup.connector(&scratch, "strict", &strict);
+    let worker = setup.spawn();
+    worker.wait_ready();
+
+    // Tolerated: each bad record is a dead letter saying what is wrong with
+    // it; every other record is in the table.
+    let letters = broker.read_records(&dlq, 3, LONG);
+    assert_eq!(letters.len(), 3, "{}", worker.log());
+    let bad_offsets: Vec<String> = letters
+        .iter()
+        .map(|l| l.headers["__connect.errors.offset"].clone())
+        .collect();
+    assert_eq!(bad_offsets, ["59", "149", "239"]);
+    for (letter, what) in letters.iter().zip(["amount", "id", "name"]) {
+        assert_eq!(
+            letter
+                .headers
+                .get("__connect.errors.stage")
+                .map(String::as_str),
+            Some("TASK_PUT")
+        );
+        let message = &letter.headers["__connect.errors.exception.message"];
+        assert!(message.contains(what), "{message}");
+    }
+    let expected_ids: Vec<i64> = (1..=RECORDS)
+        .filter(|i| ![60, 150, 240].contains(i))
+        .collect();
+    let ids_of = |admin: &mut SqlPlugin, t: &str| -> Vec<i64> {
+        admin
+            .select(c, &format!("SELECT id FROM {t} ORDER BY id"), vec![], 1000)
+            .expect("reading ids")
+            .iter()
+            .map(|row| match row[0] {
+                SqlValue::Int(id) => id,
+                ref other => panic!("an id of {other:?}"),
+            })
+            .collect()
+    };
+    wait_for("the tolerant sink to write every good record", LONG, || {
+        (ids_of(&mut admin, &tolerant_table) == expected_ids).then_some(())
+    });
+    let amounts = admin
+        .select(
+            c,
+            &format!("SELECT amount FROM {tolerant_table} WHERE id = 241"),
+            vec![],
+            1,
+        )
+        .expect("reading an amount");
+    assert_eq!(amounts, [[SqlValue::Numeric("60.25".into())]]);
+
+    // Not tolerated: the task fails with a trace naming the record, and
+    // the table holds exactly the records before it: nothing of the failed
+    // batch after it.
+    let trace = worker.failure_trace("strict", LONG);
+    assert!(
+        trace.contains(&topic) && trace.contains("59") && trace.contains("amount"),
+        "{trace}"
+    );
+    assert_eq!(
+        ids_of(&mut admin, &strict_table),
+        (1..60).collect::<Vec<_>>()
+    );
+
+    worker.stop();
+    for t in [&tolerant_table, &strict_table] {
+        admin
+            .execute(c, &format!("DROP TABLE {t}"), vec![])
+            .expect("dropping a table");
+    }
+}
+
+#[test]
+fn records_that_do_not_fit_follow_the_error_policy_on_postgres() {
+    bad_input(Db::Postgres);
+}
+
+#[test]
+fn records_that_do_not_fit_follow_the_error_policy_on_mariadb() {
+    bad_input(Db::MariaDb);
 }

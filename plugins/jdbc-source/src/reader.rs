@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sluice_sdk::prelude::*;
 use sluice_sdk::sql::{Connection, Rows, ValueKind};
+use sluice_sdk::source::PartitionRef;
 
 use crate::config::{Mode, SourceConfig};
 use crate::dialect::{Sql, split_qualified};
@@ -371,8 +372,9 @@ impl TableReader {
                 count = values.len() / width;
             }
         }
+        let partition = batch.partition(&self.partition);
         for row in values.chunks(width).take(count) {
-            self.emit(row, batch)?;
+            self.emit(row, partition, batch)?;
         }
         Ok(Page { caught_up: !full })
     }
@@ -406,8 +408,9 @@ impl TableReader {
                 return Err(self.sql_error("reading", e));
             }
         };
+        let partition = batch.partition(&self.partition);
         for row in rows.rows() {
-            self.emit(row, batch)?;
+            self.emit(row, partition, batch)?;
         }
         Ok(Page { caught_up: false })
     }
@@ -516,7 +519,12 @@ impl TableReader {
     }
 
     /// Appends the record of `row` and advances the position past it.
-    fn emit(&mut self, row: &[SqlValue], batch: &mut SourceBatch) -> Result<()> {
+    fn emit(
+        &mut self,
+        row: &[SqlValue],
+        partition: PartitionRef,
+        batch: &mut SourceBatch,
+    ) -> Result<()> {
         let shape = self.shape.as_ref().expect("shaped before reading");
         let mut fields = Vec::with_capacity(shape.fields.len());
         for (field, value) in shape.fields.iter().zip(row) {
@@ -543,7 +551,6 @@ impl TableReader {
         if self.mode.uses_timestamp() {
             self.position.timestamp = self.row_timestamp(row).or(self.position.timestamp);
         }
-        let partition = batch.partition(&self.partition);
         let mut record = SourceRecord::new(
             &self.topic,
             Data::structured(Some(schema), Value::Struct(fields)),
