@@ -1,0 +1,261 @@
+//! Writing a batch: all of it in one transaction, so a table never holds
+//! part of a put. When the database refuses a statement the transaction is
+//! rolled back, the refused record is found (from the row the database
+//! names, or by running the failed statement's rows one by one in a
+//! transaction that is then rolled back), and the records before it are
+//! written again on their own, so the host can hand the refused one to its
+//! error policy and put the rest again.
+
+use sluice_sdk::sql::{Connection, SqlError, SqlValue};
+
+use crate::batch::{self, Batch, Chunk, Op, Rows, Run};
+use crate::dialect::Sql;
+use crate::shape::Shapes;
+use crate::tables::Tables;
+
+/// A record the database refused, after the records before it were
+/// written and committed.
+#[derive(Debug)]
+pub struct Refusal {
+    pub record: usize,
+    pub table: usize,
+    pub error: SqlError,
+}
+
+/// Why nothing of the batch was written.
+#[derive(Debug)]
+pub enum WriteError {
+    /// Retrying the whole put may succeed (a lost connection, a timeout, a
+    /// conflict with another transaction).
+    Retriable(SqlError),
+    /// The database refused the batch and the record it refused could not
+    /// be told (a failed commit, a failure that did not happen again).
+    Unlocated {
+        error: SqlError,
+        table: Option<usize>,
+    },
+}
+
+/// A statement that failed in a transaction.
+struct Failed {
+    error: SqlError,
+    /// The chunk that failed; `None` for `begin` or `commit`.
+    chunk: Option<usize>,
+}
+
+/// Everything a write needs besides the batch.
+pub struct Writer<'a> {
+    pub conn: &'a Connection,
+    pub sql: Sql,
+    pub tables: &'a Tables,
+    pub shapes: &'a Shapes,
+    pub batch_size: usize,
+}
+
+impl Writer<'_> {
+    /// Writes the first `end` records of `batch` in one transaction. If the
+    /// database refuses record `r`, the records before `r` are written and
+    /// committed (again in one transaction) and `r` is returned.
+    pub fn write(&self, batch: &mut Batch, end: usize) -> Result<Option<Refusal>, WriteError> {
+        let mut end = end;
+        let mut refusal = None;
+        // Each pass ends earlier than the last, so this ends.
+        while end > 0 {
+            let runs = batch::runs(&batch.entries[..end]);
+            let chunks = batch::chunks(
+                &runs,
+                &batch.rows,
+                |layout| self.shapes.layout(layout).key_count,
+                self.batch_size,
+            );
+            let failed = match self.transaction(batch, &runs, &chunks, None) {
+                Ok(()) => break,
+                Err(failed) => failed,
+            };
+            if failed.error.is_retriable() {
+                return Err(WriteError::Retriable(failed.error));
+            }
+            let Some(k) = failed.chunk else {
+                return Err(WriteError::Unlocated {
+                    error: failed.error,
+                    table: None,
+                });
+            };
+            let located = match named_record(&failed.error, &chunks[k]) {
+                Some(record) => Ok((record, k, failed.error)),
+                None => self.locate(batch, &runs, &chunks, k)?.ok_or(failed.error),
+            };
+            match located {
+                Ok((record, chunk, error)) => {
+                    end = record;
+                    refusal = Some(Refusal {
+                        record,
+                        table: runs[chunks[chunk].run].table,
+                        error,
+                    });
+                }
+                Err(error) => {
+                    return Err(WriteError::Unlocated {
+                        error,
+                        table: Some(runs[chunks[k].run].table),
+                    });
+                }
+            }
+        }
+        Ok(refusal)
+    }
+
+    /// Finds the record chunk `failed` failed on: in a transaction, runs
+    /// the chunks before it as they ran, then its rows one statement each
+    /// (the host names the row that fails), and rolls back. `None` if no
+    /// record fails that way; else the record, its chunk and the error.
+    fn locate(
+        &self,
+        batch: &mut Batch,
+        runs: &[Run],
+        chunks: &[Chunk],
+        failed: usize,
+    ) -> Result<Option<(usize, usize, SqlError)>, WriteError> {
+        match self.transaction(batch, runs, &chunks[..=failed], Some(failed)) {
+            // Nothing failed this time; the transaction was rolled back.
+            Ok(()) => Ok(None),
+            Err(Failed { error, .. }) if error.is_retriable() => Err(WriteError::Retriable(error)),
+            Err(Failed {
+                error,
+                chunk: Some(k),
+            }) => Ok(named_record(&error, &chunks[k]).map(|record| (record, k, error))),
+            Err(Failed { chunk: None, .. }) => Ok(None),
+        }
+    }
+
+    /// Runs `chunks` in one transaction and commits it, or, with
+    /// `one_by_one`, runs that chunk's rows one statement each and rolls
+    /// the transaction back whatever happens.
+    fn transaction(
+        &self,
+        batch: &mut Batch,
+        runs: &[Run],
+        chunks: &[Chunk],
+        one_by_one: Option<usize>,
+    ) -> Result<(), Failed> {
+        let failed = |chunk| move |error| Failed { error, chunk };
+        self.conn.begin().map_err(failed(None))?;
+        for (k, chunk) in chunks.iter().enumerate() {
+            let run = &runs[chunk.run];
+            let one_by_one = one_by_one == Some(k);
+            if let Err(error) = self.execute(&mut batch.rows, run, &chunk.rows, one_by_one) {
+                // The statement's error says more than a failed rollback.
+                let _ = self.conn.rollback();
+                return Err(failed(Some(k))(error));
+            }
+        }
+        if one_by_one.is_some() {
+            let _ = self.conn.rollback();
+            return Ok(());
+        }
+        self.conn.commit().map_err(failed(None))
+    }
+
+    /// Runs one chunk: a bulk load, a multi-row statement, or (for
+    /// `one_by_one`, and always for updates) one statement per row.
+    fn execute(
+        &self,
+        rows: &mut [Vec<SqlValue>],
+        run: &Run,
+        chunk: &Rows,
+        one_by_one: bool,
+    ) -> Result<(), SqlError> {
+        let table = self.tables.sql_name(run.table);
+        let layout = self.shapes.layout(run.layout);
+        let columns = &layout.quoted;
+        let key_count = layout.key_count;
+        let sql = self.sql;
+        if one_by_one {
+            let statement = match run.op {
+                Op::Skip => return Ok(()),
+                Op::Insert => sql.insert(table, columns, 1),
+                Op::Upsert => sql.upsert(table, columns, key_count, 1),
+                Op::Delete => sql.delete(table, columns, 1),
+                Op::Update => match sql.update(table, columns, key_count) {
+                    Some(statement) => statement,
+                    None => return Ok(()),
+                },
+            };
+            return match chunk {
+                Rows::Range(range) => self.conn.execute_batch(&statement, &rows[range.clone()]),
+                Rows::Picked(picked) => {
+                    let picked: Vec<Vec<SqlValue>> =
+                        picked.iter().map(|&i| rows[i].clone()).collect();
+                    self.conn.execute_batch(&statement, &picked)
+                }
+            }
+            .map(drop);
+        }
+        match (run.op, chunk) {
+            (Op::Skip, _) => Ok(()),
+            (Op::Insert, Rows::Range(range)) => {
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                self.conn
+                    .copy_in(table, &columns, &rows[range.clone()])
+                    .map(drop)
+            }
+            (Op::Update, Rows::Range(range)) => match sql.update(table, columns, key_count) {
+                Some(statement) => self
+                    .conn
+                    .execute_batch(&statement, &rows[range.clone()])
+                    .map(drop),
+                // Every column is a key column: there is nothing to set.
+                None => Ok(()),
+            },
+            (Op::Upsert, _) => {
+                let statement = sql.upsert(table, columns, key_count, chunk.len());
+                self.with_params(rows, chunk, |params| self.conn.execute(&statement, params))
+            }
+            (Op::Delete, _) => {
+                let statement = sql.delete(table, columns, chunk.len());
+                self.with_params(rows, chunk, |params| self.conn.execute(&statement, params))
+            }
+            (Op::Insert | Op::Update, Rows::Picked(_)) => {
+                unreachable!("inserts and updates are cut into ranges")
+            }
+        }
+    }
+
+    /// Runs `statement` with the rows of `chunk` as one list of parameters.
+    /// The values move into the list and back, rather than being copied:
+    /// the batch keeps them in case it must be written again.
+    fn with_params(
+        &self,
+        rows: &mut [Vec<SqlValue>],
+        chunk: &Rows,
+        statement: impl FnOnce(&[SqlValue]) -> Result<u64, SqlError>,
+    ) -> Result<(), SqlError> {
+        let width = chunk.records().next().map_or(0, |r| rows[r].len());
+        let mut params = Vec::with_capacity(width * chunk.len());
+        for record in chunk.records() {
+            params.extend(
+                rows[record]
+                    .iter_mut()
+                    .map(|v| std::mem::replace(v, SqlValue::Null)),
+            );
+        }
+        let result = statement(&params);
+        let mut params = params.into_iter();
+        for record in chunk.records() {
+            for (slot, value) in rows[record].iter_mut().zip(&mut params) {
+                *slot = value;
+            }
+        }
+        result.map(drop)
+    }
+}
+
+/// The record a failed statement names: the row the database named, or
+/// the only row of the statement.
+fn named_record(error: &SqlError, chunk: &Chunk) -> Option<usize> {
+    match error.row {
+        Some(row) => chunk.rows.record(row as usize),
+        None if chunk.rows.len() == 1 => chunk.rows.record(0),
+        None => None,
+    }
+}
