@@ -669,7 +669,10 @@ pub(crate) mod tests {
         value: Option<Data>,
     ) -> Result<(usize, String), String> {
         let row = shapes.read(&mut record(key, value))?;
-        Ok((row.shape, format!("{:?}", row.values).replace("SqlValue::", "")))
+        Ok((
+            row.shape,
+            format!("{:?}", row.values).replace("SqlValue::", ""),
+        ))
     }
 
     fn names(shapes: &Shapes, shape: usize) -> Vec<String> {

@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 
 use sluice_sdk::prelude::*;
-use sluice_sdk::sql::{Connection, SqlError};
+use sluice_sdk::sql::SqlError;
 
 use crate::config::SinkConfig;
 use crate::dialect::{Sql, TableId};
+use crate::session::Session;
 use crate::shape::{ColumnSpec, Shape};
 use crate::values::FieldType;
 
@@ -131,7 +132,7 @@ impl Tables {
     /// the table or adding columns as configured.
     pub fn resolve(
         &mut self,
-        conn: &Connection,
+        conn: &impl Session,
         table: usize,
         shape_id: usize,
         shape: &Shape,
@@ -145,7 +146,7 @@ impl Tables {
 
     fn work_out(
         &mut self,
-        conn: &Connection,
+        conn: &impl Session,
         table: usize,
         shape: &Shape,
     ) -> Result<Resolution, Problem> {
@@ -231,12 +232,12 @@ impl Tables {
     /// the columns are there anyway (another task added them first).
     fn run_ddl(
         &mut self,
-        conn: &Connection,
+        conn: &impl Session,
         table: usize,
         ddl: &str,
         wanted: &[ColumnSpec],
     ) -> Result<(), Problem> {
-        sluice_sdk::log::info(&format!("changing table {}: {ddl}", self.name(table)));
+        crate::log_info(&format!("changing table {}: {ddl}", self.name(table)));
         let outcome = conn.execute(ddl, &[]);
         // Whatever happened, what the table is now is what counts.
         self.refresh(conn, table)?;
@@ -274,7 +275,7 @@ impl Tables {
 
     /// Reads the table's columns from the catalog; what was resolved
     /// against the old columns is worked out again.
-    fn refresh(&mut self, conn: &Connection, table: usize) -> Result<(), Problem> {
+    fn refresh(&mut self, conn: &impl Session, table: usize) -> Result<(), Problem> {
         let id = &self.tables[table].id;
         let query = self.sql.columns_query(id.schema.is_some());
         let mut params = Vec::with_capacity(2);
@@ -286,18 +287,18 @@ impl Tables {
             error,
             doing: format!("reading the columns of table {id}"),
         };
-        let mut rows = conn.query(query, &params).map_err(failed)?;
-        let mut columns = Vec::new();
-        while let Some(batch) = rows.next_batch(1000).map_err(failed)? {
-            for row in batch.rows() {
-                if let [name, data_type, ..] = row {
-                    columns.push(DbColumn {
-                        name: text(name),
-                        data_type: text(data_type),
-                    });
-                }
-            }
-        }
+        let columns = conn
+            .query_all(query, &params)
+            .map_err(failed)?
+            .iter()
+            .filter_map(|row| match row.as_slice() {
+                [name, data_type, ..] => Some(DbColumn {
+                    name: text(name),
+                    data_type: text(data_type),
+                }),
+                _ => None,
+            })
+            .collect();
         self.tables[table].columns = Some(columns);
         self.resolved.retain(|(t, _), _| *t != table);
         Ok(())

@@ -6,10 +6,11 @@
 //! written again on their own, so the host can hand the refused one to its
 //! error policy and put the rest again.
 
-use sluice_sdk::sql::{Connection, SqlError, SqlValue};
+use sluice_sdk::sql::{SqlError, SqlValue};
 
 use crate::batch::{self, Batch, Chunk, Op, Rows, Run};
 use crate::dialect::Sql;
+use crate::session::Session;
 use crate::shape::Shapes;
 use crate::tables::Tables;
 
@@ -44,15 +45,15 @@ struct Failed {
 }
 
 /// Everything a write needs besides the batch.
-pub struct Writer<'a> {
-    pub conn: &'a Connection,
+pub struct Writer<'a, S: Session> {
+    pub conn: &'a S,
     pub sql: Sql,
     pub tables: &'a Tables,
     pub shapes: &'a Shapes,
     pub batch_size: usize,
 }
 
-impl Writer<'_> {
+impl<S: Session> Writer<'_, S> {
     /// Writes the first `end` records of `batch` in one transaction. If the
     /// database refuses record `r`, the records before `r` are written and
     /// committed (again in one transaction) and `r` is returned.
@@ -257,5 +258,260 @@ fn named_record(error: &SqlError, chunk: &Chunk) -> Option<usize> {
         Some(row) => chunk.rows.record(row as usize),
         None if chunk.rows.len() == 1 => chunk.rows.record(0),
         None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sluice_sdk::data::{Schema, Value};
+    use sluice_sdk::prelude::*;
+    use sluice_sdk::sql::Dialect;
+
+    use super::*;
+    use crate::batch::Entry;
+    use crate::session::fake::FakeDb;
+    use crate::shape::tests::{config, id_key, record};
+
+    /// A record keyed by `id` whose value has the one field `name`; a
+    /// `None` name makes a tombstone.
+    fn named(id: i64, name: Option<&str>) -> SinkRecord {
+        let value = name.map(|n| {
+            Data::structured(
+                Some(Schema::structure(vec![(
+                    "name".into(),
+                    Schema::of(SchemaType::String),
+                )])),
+                Value::Struct(vec![("name".into(), Value::String(n.into()))]),
+            )
+        });
+        record(Some(id_key(id)), value)
+    }
+
+    struct Setup {
+        shapes: Shapes,
+        tables: Tables,
+        batch: Batch,
+    }
+
+    fn setup(op: Op, records: Vec<SinkRecord>) -> Setup {
+        let config = config(&[("pk.mode", "record_key"), ("delete.enabled", "true")]);
+        let sql = Sql::new(Dialect::Postgresql).unwrap();
+        let mut shapes = Shapes::new(&config, sql);
+        let mut tables = Tables::new(&config, sql);
+        let mut batch = Batch::default();
+        for mut record in records {
+            let row = shapes.read(&mut record).unwrap();
+            let shape = shapes.get(row.shape);
+            let entry = Entry {
+                table: tables.for_topic(&record.topic),
+                shape: row.shape,
+                layout: shape.layout,
+                op: if shape.is_delete() { Op::Delete } else { op },
+            };
+            batch.push(entry, row.values);
+        }
+        Setup {
+            shapes,
+            tables,
+            batch,
+        }
+    }
+
+    fn write(
+        db: &FakeDb,
+        setup: &mut Setup,
+        batch_size: usize,
+    ) -> Result<Option<Refusal>, WriteError> {
+        let writer = Writer {
+            conn: db,
+            sql: Sql::new(Dialect::Postgresql).unwrap(),
+            tables: &setup.tables,
+            shapes: &setup.shapes,
+            batch_size,
+        };
+        let end = setup.batch.len();
+        writer.write(&mut setup.batch, end)
+    }
+
+    fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_batch_is_written_in_one_transaction() {
+        let db = FakeDb::default();
+        let records = (0..5).map(|i| named(i, Some(&format!("r{i}")))).collect();
+        let mut s = setup(Op::Insert, records);
+        assert!(write(&db, &mut s, 2).unwrap().is_none());
+        assert_eq!(db.committed(), names(&["r0", "r1", "r2", "r3", "r4"]));
+        assert_eq!(
+            db.calls(),
+            ["begin", "copy 2", "copy 2", "copy 1", "commit"]
+        );
+    }
+
+    #[test]
+    fn a_refused_bulk_load_commits_the_records_before_the_named_row() {
+        let db = FakeDb::default();
+        let records = vec![
+            named(0, Some("r0")),
+            named(1, Some("r1")),
+            named(2, Some("bad")),
+            named(3, Some("r3")),
+        ];
+        let mut s = setup(Op::Insert, records);
+        let refusal = write(&db, &mut s, 10).unwrap().unwrap();
+        assert_eq!(refusal.record, 2);
+        assert_eq!(refusal.error.sqlstate.as_deref(), Some("23514"));
+        assert_eq!(db.committed(), names(&["r0", "r1"]));
+        assert_eq!(
+            db.calls(),
+            ["begin", "copy 4", "rollback", "begin", "copy 2", "commit"]
+        );
+    }
+
+    #[test]
+    fn a_refused_upsert_is_found_row_by_row_then_the_rest_committed() {
+        let db = FakeDb::default();
+        let records = vec![
+            named(0, Some("r0")),
+            named(1, Some("r1")),
+            named(2, Some("r2")),
+            named(3, Some("bad")),
+            named(4, Some("r4")),
+        ];
+        let mut s = setup(Op::Upsert, records);
+        let refusal = write(&db, &mut s, 2).unwrap().unwrap();
+        assert_eq!(refusal.record, 3);
+        assert_eq!(db.committed(), names(&["r0", "r1", "r2"]));
+        assert_eq!(
+            db.calls(),
+            [
+                // The batch: the second statement fails.
+                "begin",
+                "insert 4 params",
+                "insert 4 params",
+                "rollback",
+                // The search: the first statement as it ran, the second row by row.
+                "begin",
+                "insert 4 params",
+                "insert each of 2",
+                "rollback",
+                // The records before the refused one.
+                "begin",
+                "insert 4 params",
+                "insert 2 params",
+                "commit",
+            ]
+        );
+        // The values moved back into the batch after each statement.
+        assert!(s.batch.rows[4].iter().all(|v| !matches!(v, SqlValue::Null)));
+    }
+
+    #[test]
+    fn an_upsert_writes_the_last_record_of_a_key() {
+        let db = FakeDb::default();
+        let records = vec![
+            named(1, Some("first")),
+            named(2, Some("other")),
+            named(1, Some("last")),
+        ];
+        let mut s = setup(Op::Upsert, records);
+        assert!(write(&db, &mut s, 100).unwrap().is_none());
+        assert_eq!(db.committed(), names(&["other", "last"]));
+    }
+
+    #[test]
+    fn deletes_keep_their_place_between_upserts() {
+        let db = FakeDb::default();
+        let records = vec![named(1, Some("a")), named(1, None), named(1, Some("b"))];
+        let mut s = setup(Op::Upsert, records);
+        assert!(write(&db, &mut s, 100).unwrap().is_none());
+        assert_eq!(
+            db.calls(),
+            [
+                "begin",
+                "insert 2 params",
+                "delete 1 params",
+                "insert 2 params",
+                "commit"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_retriable_failure_writes_nothing() {
+        let db = FakeDb::default();
+        db.state.borrow_mut().retriable = true;
+        let records = vec![named(0, Some("r0")), named(1, Some("bad"))];
+        let mut s = setup(Op::Upsert, records);
+        assert!(matches!(
+            write(&db, &mut s, 10),
+            Err(WriteError::Retriable(_))
+        ));
+        assert!(db.committed().is_empty());
+    }
+
+    #[test]
+    fn a_failure_that_does_not_happen_again_fails_without_a_record() {
+        let db = FakeDb::default();
+        db.state.borrow_mut().flaky = Some(1);
+        let records = vec![named(0, Some("r0")), named(1, Some("bad"))];
+        let mut s = setup(Op::Upsert, records);
+        match write(&db, &mut s, 10) {
+            Err(WriteError::Unlocated { table: Some(0), .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(db.committed().is_empty());
+    }
+
+    #[test]
+    fn a_failed_commit_fails_without_a_record() {
+        let db = FakeDb::default();
+        db.state.borrow_mut().fail_commit = true;
+        let mut s = setup(Op::Insert, vec![named(0, Some("r0"))]);
+        assert!(matches!(
+            write(&db, &mut s, 10),
+            Err(WriteError::Unlocated { table: None, .. })
+        ));
+        assert!(db.committed().is_empty());
+    }
+
+    #[test]
+    fn an_update_names_its_row() {
+        let db = FakeDb::default();
+        let records = vec![
+            named(0, Some("r0")),
+            named(1, Some("bad")),
+            named(2, Some("r2")),
+        ];
+        let mut s = setup(Op::Update, records);
+        let refusal = write(&db, &mut s, 10).unwrap().unwrap();
+        assert_eq!(refusal.record, 1);
+        assert_eq!(db.committed(), names(&["r0"]));
+        assert_eq!(
+            db.calls(),
+            [
+                "begin",
+                "update each of 3",
+                "rollback",
+                "begin",
+                "update each of 1",
+                "commit"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_record_refused_ends_the_batch_before_it() {
+        let db = FakeDb::default();
+        let mut s = setup(
+            Op::Insert,
+            vec![named(0, Some("bad")), named(1, Some("r1"))],
+        );
+        let refusal = write(&db, &mut s, 10).unwrap().unwrap();
+        assert_eq!(refusal.record, 0);
+        assert!(db.committed().is_empty());
+        assert_eq!(db.calls(), ["begin", "copy 2", "rollback"]);
     }
 }
