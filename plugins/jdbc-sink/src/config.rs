@@ -37,6 +37,17 @@ pub enum InsertMode {
     Update,
 }
 
+impl InsertMode {
+    /// The name as `insert.mode` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            InsertMode::Insert => "insert",
+            InsertMode::Upsert => "upsert",
+            InsertMode::Update => "update",
+        }
+    }
+}
+
 /// Where the primary key of a row comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PkMode {
@@ -47,6 +58,18 @@ pub enum PkMode {
     RecordKey,
     /// Fields of the record's value.
     RecordValue,
+}
+
+impl PkMode {
+    /// The name as `pk.mode` writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PkMode::None => "none",
+            PkMode::Kafka => "kafka",
+            PkMode::RecordKey => "record_key",
+            PkMode::RecordValue => "record_value",
+        }
+    }
 }
 
 /// A checked configuration.
@@ -204,37 +227,27 @@ impl SinkConfig {
             }
         }
 
-        let insert_mode = match choice(config, INSERT_MODE, "insert") {
-            "insert" => Some(InsertMode::Insert),
-            "upsert" => Some(InsertMode::Upsert),
-            "update" => Some(InsertMode::Update),
-            other => {
-                issue(
-                    INSERT_MODE,
-                    format!(
-                        "Invalid value {other} for configuration insert.mode: must be one of \
-                         insert, upsert, update"
-                    ),
-                );
-                None
-            }
-        };
-        let pk_mode = match choice(config, PK_MODE, "none") {
-            "none" => Some(PkMode::None),
-            "kafka" => Some(PkMode::Kafka),
-            "record_key" => Some(PkMode::RecordKey),
-            "record_value" => Some(PkMode::RecordValue),
-            other => {
-                issue(
-                    PK_MODE,
-                    format!(
-                        "Invalid value {other} for configuration pk.mode: must be one of none, \
-                         kafka, record_key, record_value"
-                    ),
-                );
-                None
-            }
-        };
+        let insert_mode = choice(
+            config,
+            INSERT_MODE,
+            &[InsertMode::Insert, InsertMode::Upsert, InsertMode::Update],
+            InsertMode::name,
+        );
+        let insert_mode = insert_mode
+            .map_err(|problem| issue(INSERT_MODE, problem))
+            .ok();
+        let pk_mode = choice(
+            config,
+            PK_MODE,
+            &[
+                PkMode::None,
+                PkMode::Kafka,
+                PkMode::RecordKey,
+                PkMode::RecordValue,
+            ],
+            PkMode::name,
+        );
+        let pk_mode = pk_mode.map_err(|problem| issue(PK_MODE, problem)).ok();
 
         let mut pk_fields = config.list(PK_FIELDS);
         if let Some(duplicate) = first_duplicate(&pk_fields) {
@@ -374,28 +387,29 @@ pub fn validate(config: &Config) -> Vec<ConfigIssue> {
     }]
 }
 
-/// The trimmed, lower-cased value of an enumerated key (Confluent accepts
-/// any case), or `default`.
-fn choice<'a>(config: &'a Config, key: &str, default: &'a str) -> &'a str {
-    match config.get(key).map(str::trim) {
-        None | Some("") => default,
-        Some(raw) => {
-            for known in [
-                "insert",
-                "upsert",
-                "update",
-                "none",
-                "kafka",
-                "record_key",
-                "record_value",
-            ] {
-                if raw.eq_ignore_ascii_case(known) {
-                    return known;
-                }
-            }
-            raw
-        }
-    }
+/// The value of an enumerated key, in any case as Confluent accepts it;
+/// the first of `values` when the key is not set.
+fn choice<T: Copy>(
+    config: &Config,
+    key: &str,
+    values: &[T],
+    name: fn(T) -> &'static str,
+) -> Result<T, String> {
+    let raw = match config.get(key).map(str::trim) {
+        None | Some("") => return Ok(values[0]),
+        Some(raw) => raw,
+    };
+    values
+        .iter()
+        .copied()
+        .find(|v| raw.eq_ignore_ascii_case(name(*v)))
+        .ok_or_else(|| {
+            let names: Vec<&str> = values.iter().map(|v| name(*v)).collect();
+            format!(
+                "Invalid value {raw} for configuration {key}: must be one of {}",
+                names.join(", ")
+            )
+        })
 }
 
 fn first_duplicate(names: &[String]) -> Option<&str> {

@@ -61,6 +61,15 @@ impl Sql {
         }
     }
 
+    /// The database's name, for messages.
+    pub fn name(self) -> &'static str {
+        if self.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "MySQL/MariaDB"
+        }
+    }
+
     fn is_postgres(self) -> bool {
         self.dialect == Dialect::Postgresql
     }

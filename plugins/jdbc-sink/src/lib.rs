@@ -80,16 +80,15 @@ impl SinkTask for JdbcSinkTask {
         }
         let sql = Sql::new(conn.dialect()).ok_or_else(|| {
             ConnectError::fatal(format!(
-                "datasource \"{datasource}\" is a {:?} database; the JDBC sink writes to \
-                 PostgreSQL and MySQL/MariaDB",
-                conn.dialect()
+                "datasource \"{datasource}\" is a SQLite database; the JDBC sink writes to \
+                 PostgreSQL and MySQL/MariaDB"
             ))
         })?;
         log_info(&format!(
-            "writing to datasource \"{datasource}\" ({:?}), insert.mode={:?}, pk.mode={:?}",
-            conn.dialect(),
-            config.insert_mode,
-            config.pk_mode
+            "writing to datasource \"{datasource}\" ({}), insert.mode={}, pk.mode={}",
+            sql.name(),
+            config.insert_mode.name(),
+            config.pk_mode.name()
         ));
         Ok(JdbcSinkTask {
             sink: Sink::new(conn, sql, &config),

@@ -211,16 +211,17 @@ impl Shapes {
                 value.schema[0].type_.kafka_name()
             ));
         }
-        let key = if self.pk_mode == PkMode::RecordKey {
-            match record.key.take() {
-                None => None,
-                Some(data) => part(data, "key")?.filter(|k| !is_null_root(k)),
-            }
-            .map(Some)
-            .ok_or("it has no key, and pk.mode=record_key takes the primary key from the key")?
-        } else {
-            None
+        // Only record_key reads the key; the other modes ignore whatever it
+        // holds (raw bytes, no schema).
+        let key = match (self.pk_mode, record.key.take()) {
+            (PkMode::RecordKey, Some(data)) => part(data, "key")?.filter(|k| !is_null_root(k)),
+            _ => None,
         };
+        if self.pk_mode == PkMode::RecordKey && key.is_none() {
+            return Err(
+                "it has no key, and pk.mode=record_key takes the primary key from the key".into(),
+            );
+        }
 
         let shape = self.shape_of(key.as_ref(), value.as_ref())?;
         let values = self.row(shape, record, key, value)?;

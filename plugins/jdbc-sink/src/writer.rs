@@ -69,6 +69,10 @@ impl<S: Session> Writer<'_, S> {
                 |layout| self.shapes.layout(layout).key_count,
                 self.batch_size,
             );
+            if chunks.is_empty() {
+                // Only deletes from tables that do not exist.
+                break;
+            }
             let failed = match self.transaction(batch, &runs, &chunks, None) {
                 Ok(()) => break,
                 Err(failed) => failed,
