@@ -54,7 +54,9 @@ impl SinkConnector for JdbcSink {
 }
 
 pub struct JdbcSinkTask {
-    sink: Sink<Connection>,
+    config: SinkConfig,
+    /// `None` until the datasource could be opened.
+    sink: Option<Sink<Connection>>,
 }
 
 impl SinkTask for JdbcSinkTask {
@@ -66,37 +68,25 @@ impl SinkTask for JdbcSinkTask {
                 .collect();
             ConnectError::fatal(format!("invalid configuration: {}", problems.join("; ")))
         })?;
-        let datasource = &config.datasource;
-        let conn = sql::open(datasource).map_err(|e| {
-            let mut error = ConnectError::from(e);
-            error.message = format!("opening datasource \"{datasource}\": {}", error.message);
-            error
-        })?;
-        if conn.is_read_only() {
-            return Err(ConnectError::fatal(format!(
-                "datasource \"{datasource}\" is granted read-only, and the sink writes: grant it \
-                 with grant.sql={datasource}:rw"
-            )));
+        let mut task = JdbcSinkTask { config, sink: None };
+        // A database that cannot be reached now may be by the first put,
+        // which the host retries; anything else (no grant, read-only, the
+        // wrong database) will not get better.
+        match task.connect() {
+            Ok(_) => {}
+            Err(error) if error.kind == ErrorKind::Retriable => {
+                log_warn(&format!("{}; trying again at the first put", error.message))
+            }
+            Err(error) => return Err(error),
         }
-        let sql = Sql::new(conn.dialect()).ok_or_else(|| {
-            ConnectError::fatal(format!(
-                "datasource \"{datasource}\" is a SQLite database; the JDBC sink writes to \
-                 PostgreSQL and MySQL/MariaDB"
-            ))
-        })?;
-        log_info(&format!(
-            "writing to datasource \"{datasource}\" ({}), insert.mode={}, pk.mode={}",
-            sql.name(),
-            config.insert_mode.name(),
-            config.pk_mode.name()
-        ));
-        Ok(JdbcSinkTask {
-            sink: Sink::new(conn, sql, &config),
-        })
+        Ok(task)
     }
 
     fn put(&mut self, records: Vec<SinkRecord>) -> Result<()> {
-        self.sink.put(records)
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.connect()?.put(records)
     }
 
     /// Every put was committed before it returned.
@@ -105,11 +95,59 @@ impl SinkTask for JdbcSinkTask {
     }
 }
 
+impl JdbcSinkTask {
+    /// The sink on its connection, opening the datasource if it is not
+    /// open yet.
+    fn connect(&mut self) -> Result<&mut Sink<Connection>> {
+        if self.sink.is_none() {
+            self.sink = Some(open(&self.config)?);
+        }
+        Ok(self.sink.as_mut().expect("opened above"))
+    }
+}
+
+/// Opens the configured datasource, which must be granted read-write and
+/// be PostgreSQL or MySQL/MariaDB.
+fn open(config: &SinkConfig) -> Result<Sink<Connection>> {
+    let datasource = &config.datasource;
+    let conn = sql::open(datasource).map_err(|e| {
+        let mut error = ConnectError::from(e);
+        error.message = format!("opening datasource \"{datasource}\": {}", error.message);
+        error
+    })?;
+    if conn.is_read_only() {
+        return Err(ConnectError::fatal(format!(
+            "datasource \"{datasource}\" is granted read-only, and the sink writes: grant it with \
+             grant.sql={datasource}:rw"
+        )));
+    }
+    let sql = Sql::new(conn.dialect()).ok_or_else(|| {
+        ConnectError::fatal(format!(
+            "datasource \"{datasource}\" is a SQLite database; the JDBC sink writes to \
+             PostgreSQL and MySQL/MariaDB"
+        ))
+    })?;
+    log_info(&format!(
+        "writing to datasource \"{datasource}\" ({}), insert.mode={}, pk.mode={}",
+        sql.name(),
+        config.insert_mode.name(),
+        config.pk_mode.name()
+    ));
+    Ok(Sink::new(conn, sql, config))
+}
+
 /// Logs into the host's log; the unit tests, which run without a host,
 /// print instead.
 fn log_info(message: &str) {
     #[cfg(target_family = "wasm")]
     sluice_sdk::log::info(message);
+    #[cfg(not(target_family = "wasm"))]
+    eprintln!("{message}");
+}
+
+fn log_warn(message: &str) {
+    #[cfg(target_family = "wasm")]
+    sluice_sdk::log::warn(message);
     #[cfg(not(target_family = "wasm"))]
     eprintln!("{message}");
 }
