@@ -46,6 +46,27 @@ impl std::fmt::Display for TableId {
     }
 }
 
+/// The columns of a statement: their quoted names in row order, the last
+/// `key_count` of them the key, and the casts their placeholders need
+/// (empty when none does).
+#[derive(Clone, Copy, Debug)]
+pub struct Columns<'a> {
+    pub names: &'a [String],
+    pub key_count: usize,
+    pub casts: &'a [Option<String>],
+}
+
+impl Columns<'_> {
+    fn cast(&self, column: usize) -> Option<&str> {
+        self.casts.get(column).and_then(|c| c.as_deref())
+    }
+
+    /// The value columns and the key columns.
+    fn split(&self) -> (&[String], &[String]) {
+        self.names.split_at(self.names.len() - self.key_count)
+    }
+}
+
 /// The SQL of one database: the connection's dialect, fixed for the task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sql {
@@ -98,30 +119,33 @@ impl Sql {
         }
     }
 
-    /// Appends placeholder `n` (1-based).
-    fn placeholder(self, out: &mut String, n: usize) {
+    /// Appends placeholder `n` (1-based), with its cast if it has one.
+    fn placeholder(self, out: &mut String, n: usize, cast: Option<&str>) {
         if self.is_postgres() {
             write!(out, "${n}").expect("writing to a String");
         } else {
             out.push('?');
         }
+        if let Some(cast) = cast {
+            write!(out, "::{cast}").expect("writing to a String");
+        }
     }
 
-    /// Appends `rows` tuples of `width` placeholders, numbered from 1:
-    /// `($1,$2),($3,$4)`.
-    fn tuples(self, out: &mut String, width: usize, rows: usize) {
+    /// Appends `rows` tuples of placeholders for `columns`, numbered from
+    /// 1: `($1,$2),($3,$4)`.
+    fn tuples(self, out: &mut String, columns: &Columns<'_>, rows: usize) {
         let mut n = 0;
         for row in 0..rows {
             if row > 0 {
                 out.push(',');
             }
             out.push('(');
-            for column in 0..width {
+            for column in 0..columns.names.len() {
                 if column > 0 {
                     out.push(',');
                 }
                 n += 1;
-                self.placeholder(out, n);
+                self.placeholder(out, n, columns.cast(column));
             }
             out.push(')');
         }
@@ -133,21 +157,25 @@ impl Sql {
     }
 
     /// `INSERT INTO t (c, ...) VALUES (..), ...` of `rows` rows.
-    pub fn insert(self, table: &str, columns: &[String], rows: usize) -> String {
-        let mut out = String::with_capacity(64 + rows * columns.len() * 6);
-        write!(out, "INSERT INTO {table} ({}) VALUES ", columns.join(",")).expect("String");
-        self.tuples(&mut out, columns.len(), rows);
+    pub fn insert(self, table: &str, columns: &Columns<'_>, rows: usize) -> String {
+        let mut out = String::with_capacity(64 + rows * columns.names.len() * 6);
+        write!(
+            out,
+            "INSERT INTO {table} ({}) VALUES ",
+            columns.names.join(",")
+        )
+        .expect("String");
+        self.tuples(&mut out, columns, rows);
         out
     }
 
-    /// A multi-row upsert. `columns` are in row order, the last
-    /// `key_count` of them the key: PostgreSQL's `ON CONFLICT (key) DO
-    /// UPDATE SET c = EXCLUDED.c`, MySQL's `ON DUPLICATE KEY UPDATE
-    /// c = VALUES(c)`. When every column is a key column there is nothing
-    /// to update: `DO NOTHING`, or `k = k` on MySQL.
-    pub fn upsert(self, table: &str, columns: &[String], key_count: usize, rows: usize) -> String {
+    /// A multi-row upsert: PostgreSQL's `ON CONFLICT (key) DO UPDATE SET
+    /// c = EXCLUDED.c`, MySQL's `ON DUPLICATE KEY UPDATE c = VALUES(c)`.
+    /// When every column is a key column there is nothing to update: `DO
+    /// NOTHING`, or `k = k` on MySQL.
+    pub fn upsert(self, table: &str, columns: &Columns<'_>, rows: usize) -> String {
         let mut out = self.insert(table, columns, rows);
-        let (values, keys) = columns.split_at(columns.len() - key_count);
+        let (values, keys) = columns.split();
         if self.is_postgres() {
             write!(out, " ON CONFLICT ({}) DO ", keys.join(",")).expect("String");
             if values.is_empty() {
@@ -180,87 +208,123 @@ impl Sql {
     /// `UPDATE t SET a = $1, ... WHERE k = $n AND ...` for one row in row
     /// order (the values, then the key). `None` when every column is a key
     /// column: there is nothing to set.
-    pub fn update(self, table: &str, columns: &[String], key_count: usize) -> Option<String> {
-        let (values, keys) = columns.split_at(columns.len() - key_count);
+    pub fn update(self, table: &str, columns: &Columns<'_>) -> Option<String> {
+        let (values, _) = columns.split();
         if values.is_empty() {
             return None;
         }
         let mut out = format!("UPDATE {table} SET ");
-        let mut n = 0;
         for (i, c) in values.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            n += 1;
             write!(out, "{c} = ").expect("String");
-            self.placeholder(&mut out, n);
+            self.placeholder(&mut out, i + 1, columns.cast(i));
         }
         out.push_str(" WHERE ");
-        self.key_equals(&mut out, keys, n);
+        self.key_equals(&mut out, columns, values.len());
         Some(out)
     }
 
-    /// `k1 = $n+1 AND k2 = $n+2`.
-    fn key_equals(self, out: &mut String, keys: &[String], first: usize) {
-        for (i, k) in keys.iter().enumerate() {
+    /// `k1 = $n+1 AND k2 = $n+2` for the key columns, which start at
+    /// column `first`.
+    fn key_equals(self, out: &mut String, columns: &Columns<'_>, first: usize) {
+        for (i, k) in columns.names[first..].iter().enumerate() {
             if i > 0 {
                 out.push_str(" AND ");
             }
             write!(out, "{k} = ").expect("String");
-            self.placeholder(out, first + i + 1);
+            self.placeholder(out, first + i + 1, columns.cast(first + i));
         }
     }
 
-    /// Deletes the rows of `rows` keys: `WHERE k IN ($1, ...)`, or
-    /// `WHERE (a, b) IN (($1, $2), ...)` for a composite key; one row by
-    /// plain equalities.
-    pub fn delete(self, table: &str, keys: &[String], rows: usize) -> String {
+    /// Deletes the rows of `rows` keys (every column is a key column):
+    /// `WHERE k IN ($1, ...)`, or `WHERE (a, b) IN (($1, $2), ...)` for a
+    /// composite key; one row by plain equalities.
+    pub fn delete(self, table: &str, keys: &Columns<'_>, rows: usize) -> String {
         let mut out = format!("DELETE FROM {table} WHERE ");
         if rows == 1 {
             self.key_equals(&mut out, keys, 0);
-        } else if keys.len() == 1 {
-            write!(out, "{} IN (", keys[0]).expect("String");
+        } else if keys.names.len() == 1 {
+            write!(out, "{} IN (", keys.names[0]).expect("String");
             for n in 1..=rows {
                 if n > 1 {
                     out.push(',');
                 }
-                self.placeholder(&mut out, n);
+                self.placeholder(&mut out, n, keys.cast(0));
             }
             out.push(')');
         } else {
-            write!(out, "({}) IN (", keys.join(",")).expect("String");
-            self.tuples(&mut out, keys.len(), rows);
+            write!(out, "({}) IN (", keys.names.join(",")).expect("String");
+            self.tuples(&mut out, keys, rows);
             out.push(')');
         }
         out
     }
 
-    /// The query of a table's columns (name, data type, nullability), in
-    /// order, from `information_schema.columns`. Its parameters are the
+    /// The cast a PostgreSQL placeholder needs to go into a column of type
+    /// `udt_schema.udt_name`; `text` when some value for it is text. The
+    /// host binds each value with its own type, which PostgreSQL assigns
+    /// to a column of a like type (an int8 to an integer column) but not
+    /// text to an integer, a uuid, a json or an enum column. Casting to
+    /// the column's type reads the text as that type, as COPY reads it for
+    /// inserts, and changes nothing for other values (an explicit cast
+    /// allows what an assignment does). MySQL converts strings by itself.
+    pub fn cast(self, udt_schema: &str, udt_name: &str, text: bool) -> Option<String> {
+        const TEXT: &[&str] = &["text", "varchar", "bpchar", "name"];
+        const BOUND: &[&str] = &[
+            "bool",
+            "int2",
+            "int4",
+            "int8",
+            "float4",
+            "float8",
+            "numeric",
+            "bytea",
+            "date",
+            "time",
+            "timestamp",
+            "timestamptz",
+        ];
+        let builtin = udt_schema == "pg_catalog";
+        let needed = if builtin && TEXT.contains(&udt_name) {
+            false
+        } else if builtin && BOUND.contains(&udt_name) {
+            text
+        } else {
+            true
+        };
+        (self.is_postgres() && needed)
+            .then(|| format!("{}.{}", self.quote(udt_schema), self.quote(udt_name)))
+    }
+
+    /// The query of a table's columns, in order, from
+    /// `information_schema.columns`: name and data type, and on PostgreSQL
+    /// the type's schema and name for casts. Its parameters are the
     /// schema, when the name has one, and the table name. PostgreSQL's
-    /// catalog names are domains over `name`: cast to text for the host.
+    /// catalog columns are domains over `name`: cast to text for the host.
     pub fn columns_query(self, qualified: bool) -> &'static str {
         match (self.is_postgres(), qualified) {
             (true, false) => {
-                "SELECT column_name::text, data_type::text, is_nullable::text \
+                "SELECT column_name::text, data_type::text, udt_schema::text, udt_name::text \
                  FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND table_name = $1 \
                  ORDER BY ordinal_position"
             }
             (true, true) => {
-                "SELECT column_name::text, data_type::text, is_nullable::text \
+                "SELECT column_name::text, data_type::text, udt_schema::text, udt_name::text \
                  FROM information_schema.columns \
                  WHERE table_schema = $1 AND table_name = $2 \
                  ORDER BY ordinal_position"
             }
             (false, false) => {
-                "SELECT column_name, data_type, is_nullable \
+                "SELECT column_name, data_type \
                  FROM information_schema.columns \
                  WHERE table_schema = DATABASE() AND table_name = ? \
                  ORDER BY ordinal_position"
             }
             (false, true) => {
-                "SELECT column_name, data_type, is_nullable \
+                "SELECT column_name, data_type \
                  FROM information_schema.columns \
                  WHERE table_schema = ? AND table_name = ? \
                  ORDER BY ordinal_position"
@@ -491,16 +555,24 @@ mod tests {
         assert!(Sql::new(Dialect::Sqlite).is_none());
     }
 
+    fn columns<'a>(names: &'a [String], key_count: usize) -> Columns<'a> {
+        Columns {
+            names,
+            key_count,
+            casts: &[],
+        }
+    }
+
     #[test]
     fn inserts_have_a_tuple_per_row() {
         let cols = names(PG, &["a", "b"]);
         assert_eq!(
-            PG.insert("\"t\"", &cols, 2),
+            PG.insert("\"t\"", &columns(&cols, 0), 2),
             "INSERT INTO \"t\" (\"a\",\"b\") VALUES ($1,$2),($3,$4)"
         );
         let cols = names(MY, &["a", "b"]);
         assert_eq!(
-            MY.insert("`t`", &cols, 1),
+            MY.insert("`t`", &columns(&cols, 0), 1),
             "INSERT INTO `t` (`a`,`b`) VALUES (?,?)"
         );
     }
@@ -509,13 +581,13 @@ mod tests {
     fn upserts_update_the_values_on_a_key_conflict() {
         let cols = names(PG, &["a", "b", "k1", "k2"]);
         assert_eq!(
-            PG.upsert("\"t\"", &cols, 2, 2),
+            PG.upsert("\"t\"", &columns(&cols, 2), 2),
             "INSERT INTO \"t\" (\"a\",\"b\",\"k1\",\"k2\") VALUES ($1,$2,$3,$4),($5,$6,$7,$8) \
              ON CONFLICT (\"k1\",\"k2\") DO UPDATE SET \"a\"=EXCLUDED.\"a\",\"b\"=EXCLUDED.\"b\""
         );
         let cols = names(MY, &["a", "k"]);
         assert_eq!(
-            MY.upsert("`t`", &cols, 1, 2),
+            MY.upsert("`t`", &columns(&cols, 1), 2),
             "INSERT INTO `t` (`a`,`k`) VALUES (?,?),(?,?) ON DUPLICATE KEY UPDATE `a`=VALUES(`a`)"
         );
     }
@@ -524,12 +596,12 @@ mod tests {
     fn upserts_of_only_key_columns_change_nothing() {
         let cols = names(PG, &["k"]);
         assert_eq!(
-            PG.upsert("\"t\"", &cols, 1, 1),
+            PG.upsert("\"t\"", &columns(&cols, 1), 1),
             "INSERT INTO \"t\" (\"k\") VALUES ($1) ON CONFLICT (\"k\") DO NOTHING"
         );
         let cols = names(MY, &["k1", "k2"]);
         assert_eq!(
-            MY.upsert("`t`", &cols, 2, 1),
+            MY.upsert("`t`", &columns(&cols, 2), 1),
             "INSERT INTO `t` (`k1`,`k2`) VALUES (?,?) ON DUPLICATE KEY UPDATE `k1`=`k1`"
         );
     }
@@ -538,37 +610,91 @@ mod tests {
     fn updates_set_values_where_the_key_matches() {
         let cols = names(PG, &["a", "b", "k1", "k2"]);
         assert_eq!(
-            PG.update("\"t\"", &cols, 2).unwrap(),
+            PG.update("\"t\"", &columns(&cols, 2)).unwrap(),
             "UPDATE \"t\" SET \"a\" = $1, \"b\" = $2 WHERE \"k1\" = $3 AND \"k2\" = $4"
         );
         let cols = names(MY, &["a", "k"]);
         assert_eq!(
-            MY.update("`t`", &cols, 1).unwrap(),
+            MY.update("`t`", &columns(&cols, 1)).unwrap(),
             "UPDATE `t` SET `a` = ? WHERE `k` = ?"
         );
-        assert!(PG.update("\"t\"", &names(PG, &["k"]), 1).is_none());
+        let only_key = names(PG, &["k"]);
+        assert!(PG.update("\"t\"", &columns(&only_key, 1)).is_none());
     }
 
     #[test]
     fn deletes_list_the_keys() {
         let k = names(PG, &["k"]);
         assert_eq!(
-            PG.delete("\"t\"", &k, 3),
+            PG.delete("\"t\"", &columns(&k, 1), 3),
             "DELETE FROM \"t\" WHERE \"k\" IN ($1,$2,$3)"
         );
         assert_eq!(
-            PG.delete("\"t\"", &k, 1),
+            PG.delete("\"t\"", &columns(&k, 1), 1),
             "DELETE FROM \"t\" WHERE \"k\" = $1"
         );
         let k = names(MY, &["a", "b"]);
         assert_eq!(
-            MY.delete("`t`", &k, 2),
+            MY.delete("`t`", &columns(&k, 2), 2),
             "DELETE FROM `t` WHERE (`a`,`b`) IN ((?,?),(?,?))"
         );
         assert_eq!(
-            MY.delete("`t`", &k, 1),
+            MY.delete("`t`", &columns(&k, 2), 1),
             "DELETE FROM `t` WHERE `a` = ? AND `b` = ?"
         );
+    }
+
+    #[test]
+    fn placeholders_carry_their_casts() {
+        let cols = names(PG, &["doc", "n", "id"]);
+        let uuid = PG.cast("pg_catalog", "uuid", true);
+        let casts = [PG.cast("pg_catalog", "jsonb", true), None, uuid];
+        let with = Columns {
+            names: &cols,
+            key_count: 1,
+            casts: &casts,
+        };
+        assert_eq!(
+            PG.upsert("\"t\"", &with, 2),
+            "INSERT INTO \"t\" (\"doc\",\"n\",\"id\") VALUES \
+             ($1::\"pg_catalog\".\"jsonb\",$2,$3::\"pg_catalog\".\"uuid\"),\
+             ($4::\"pg_catalog\".\"jsonb\",$5,$6::\"pg_catalog\".\"uuid\") \
+             ON CONFLICT (\"id\") DO UPDATE SET \"doc\"=EXCLUDED.\"doc\",\"n\"=EXCLUDED.\"n\""
+        );
+        assert_eq!(
+            PG.update("\"t\"", &with).unwrap(),
+            "UPDATE \"t\" SET \"doc\" = $1::\"pg_catalog\".\"jsonb\", \"n\" = $2 \
+             WHERE \"id\" = $3::\"pg_catalog\".\"uuid\""
+        );
+        let key = &cols[2..];
+        let keys = Columns {
+            names: key,
+            key_count: 1,
+            casts: &casts[2..],
+        };
+        assert_eq!(
+            PG.delete("\"t\"", &keys, 2),
+            "DELETE FROM \"t\" WHERE \"id\" IN ($1::\"pg_catalog\".\"uuid\",$2::\"pg_catalog\".\"uuid\")"
+        );
+    }
+
+    #[test]
+    fn casts_are_for_text_into_other_types_and_types_bound_by_none() {
+        // Text into text needs none; into an integer it does; an integer
+        // into an integer does not.
+        assert_eq!(PG.cast("pg_catalog", "varchar", true), None);
+        assert_eq!(
+            PG.cast("pg_catalog", "int4", true).as_deref(),
+            Some("\"pg_catalog\".\"int4\"")
+        );
+        assert_eq!(PG.cast("pg_catalog", "int4", false), None);
+        // Enums, uuids, json: always.
+        assert_eq!(
+            PG.cast("public", "mood", false).as_deref(),
+            Some("\"public\".\"mood\"")
+        );
+        assert!(PG.cast("pg_catalog", "uuid", false).is_some());
+        assert_eq!(MY.cast("pg_catalog", "uuid", true), None);
     }
 
     #[test]

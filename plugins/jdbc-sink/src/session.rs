@@ -300,10 +300,20 @@ pub mod fake {
                     columns
                         .iter()
                         .map(|(c, t)| {
+                            // PostgreSQL's internal name of the type.
+                            let udt = match t.as_str() {
+                                "bigint" => "int8",
+                                "integer" | "int" => "int4",
+                                "boolean" => "bool",
+                                "timestamp without time zone" => "timestamp",
+                                "timestamp with time zone" => "timestamptz",
+                                other => other,
+                            };
                             vec![
                                 SqlValue::Text(c.clone()),
                                 SqlValue::Text(t.clone()),
-                                SqlValue::Text("YES".into()),
+                                SqlValue::Text("pg_catalog".into()),
+                                SqlValue::Text(udt.into()),
                             ]
                         })
                         .collect()

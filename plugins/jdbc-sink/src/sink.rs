@@ -452,6 +452,47 @@ mod tests {
     }
 
     #[test]
+    fn upserts_cast_text_to_the_columns_type() {
+        let db = FakeDb::default().with_table(
+            "docs",
+            &[("id", "uuid"), ("body", "jsonb"), ("n", "integer")],
+        );
+        let mut s = sink(
+            db,
+            &[
+                ("pk.mode", "record_value"),
+                ("pk.fields", "id"),
+                ("insert.mode", "upsert"),
+            ],
+        );
+        let schema = Schema::structure(vec![
+            ("id".into(), Schema::of(SchemaType::String)),
+            ("body".into(), Schema::of(SchemaType::String)),
+            ("n".into(), Schema::of(SchemaType::Int32)),
+        ]);
+        let value = Data::structured(
+            Some(schema),
+            Value::Struct(vec![
+                (
+                    "id".into(),
+                    Value::String("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()),
+                ),
+                ("body".into(), Value::String("{}".into())),
+                ("n".into(), Value::Int32(1)),
+            ]),
+        );
+        let mut records = batch(vec![(None, Some(value))]);
+        records[0].topic = "docs".into();
+        s.put(records).unwrap();
+        assert_eq!(
+            s.conn.statements()[0],
+            "INSERT INTO \"docs\" (\"body\",\"n\",\"id\") VALUES \
+             ($1::\"pg_catalog\".\"jsonb\",$2,$3::\"pg_catalog\".\"uuid\") ON CONFLICT (\"id\") \
+             DO UPDATE SET \"body\"=EXCLUDED.\"body\",\"n\"=EXCLUDED.\"n\""
+        );
+    }
+
+    #[test]
     fn a_primitive_value_asks_for_a_struct() {
         let db = FakeDb::default().with_table("orders", ORDERS);
         let mut s = sink(db, &[]);

@@ -21,6 +21,8 @@ use crate::values::FieldType;
 pub struct DbColumn {
     pub name: String,
     pub data_type: String,
+    /// PostgreSQL's schema and name of the type, for casts.
+    pub udt: Option<(String, String)>,
 }
 
 struct Table {
@@ -256,6 +258,33 @@ impl Tables {
         }
     }
 
+    /// The casts the placeholders of columns `names` (in row order) need
+    /// in `table`; `text(i)` tells whether a value of column `i` is text.
+    /// Empty when none needs one.
+    pub fn casts(
+        &self,
+        table: usize,
+        names: &[String],
+        text: impl Fn(usize) -> bool,
+    ) -> Vec<Option<String>> {
+        let columns = self.columns(table);
+        let casts: Vec<Option<String>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let column = columns
+                    .iter()
+                    .find(|c| self.sql.same_column(&c.name, name))?;
+                let (schema, udt) = column.udt.as_ref()?;
+                self.sql.cast(schema, udt, text(i))
+            })
+            .collect();
+        if casts.iter().all(Option::is_none) {
+            return Vec::new();
+        }
+        casts
+    }
+
     fn columns(&self, table: usize) -> &[DbColumn] {
         self.tables[table].columns.as_deref().unwrap_or(&[])
     }
@@ -292,9 +321,13 @@ impl Tables {
             .map_err(failed)?
             .iter()
             .filter_map(|row| match row.as_slice() {
-                [name, data_type, ..] => Some(DbColumn {
+                [name, data_type, rest @ ..] => Some(DbColumn {
                     name: text(name),
                     data_type: text(data_type),
+                    udt: match rest {
+                        [schema, name] => Some((text(schema), text(name))),
+                        _ => None,
+                    },
                 }),
                 _ => None,
             })

@@ -9,10 +9,11 @@
 use sluice_sdk::sql::{SqlError, SqlValue};
 
 use crate::batch::{self, Batch, Chunk, Op, Rows, Run};
-use crate::dialect::Sql;
+use crate::dialect::{Columns, Sql};
 use crate::session::Session;
 use crate::shape::Shapes;
 use crate::tables::Tables;
+use crate::values::FieldType;
 
 /// A record the database refused, after the records before it were
 /// written and committed.
@@ -144,11 +145,14 @@ impl<S: Session> Writer<'_, S> {
         one_by_one: Option<usize>,
     ) -> Result<(), Failed> {
         let failed = |chunk| move |error| Failed { error, chunk };
+        let casts: Vec<Vec<Option<String>>> =
+            runs.iter().map(|run| self.casts(batch, run)).collect();
         self.conn.begin().map_err(failed(None))?;
         for (k, chunk) in chunks.iter().enumerate() {
             let run = &runs[chunk.run];
             let one_by_one = one_by_one == Some(k);
-            if let Err(error) = self.execute(&mut batch.rows, run, &chunk.rows, one_by_one) {
+            let casts = &casts[chunk.run];
+            if let Err(error) = self.execute(&mut batch.rows, run, casts, &chunk.rows, one_by_one) {
                 // The statement's error says more than a failed rollback.
                 let _ = self.conn.rollback();
                 return Err(failed(Some(k))(error));
@@ -167,21 +171,26 @@ impl<S: Session> Writer<'_, S> {
         &self,
         rows: &mut [Vec<SqlValue>],
         run: &Run,
+        casts: &[Option<String>],
         chunk: &Rows,
         one_by_one: bool,
     ) -> Result<(), SqlError> {
         let table = self.tables.sql_name(run.table);
         let layout = self.shapes.layout(run.layout);
-        let columns = &layout.quoted;
-        let key_count = layout.key_count;
+        let columns = Columns {
+            names: &layout.quoted,
+            key_count: layout.key_count,
+            casts,
+        };
+        let columns = &columns;
         let sql = self.sql;
         if one_by_one {
             let statement = match run.op {
                 Op::Skip => return Ok(()),
                 Op::Insert => sql.insert(table, columns, 1),
-                Op::Upsert => sql.upsert(table, columns, key_count, 1),
+                Op::Upsert => sql.upsert(table, columns, 1),
                 Op::Delete => sql.delete(table, columns, 1),
-                Op::Update => match sql.update(table, columns, key_count) {
+                Op::Update => match sql.update(table, columns) {
                     Some(statement) => statement,
                     None => return Ok(()),
                 },
@@ -198,13 +207,14 @@ impl<S: Session> Writer<'_, S> {
         }
         match (run.op, chunk) {
             (Op::Skip, _) => Ok(()),
+            // COPY reads every value as text of the column's type: no casts.
             (Op::Insert, Rows::Range(range)) => {
-                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                let columns: Vec<&str> = layout.quoted.iter().map(String::as_str).collect();
                 self.conn
                     .copy_in(table, &columns, &rows[range.clone()])
                     .map(drop)
             }
-            (Op::Update, Rows::Range(range)) => match sql.update(table, columns, key_count) {
+            (Op::Update, Rows::Range(range)) => match sql.update(table, columns) {
                 Some(statement) => self
                     .conn
                     .execute_batch(&statement, &rows[range.clone()])
@@ -213,7 +223,7 @@ impl<S: Session> Writer<'_, S> {
                 None => Ok(()),
             },
             (Op::Upsert, _) => {
-                let statement = sql.upsert(table, columns, key_count, chunk.len());
+                let statement = sql.upsert(table, columns, chunk.len());
                 self.with_params(rows, chunk, |params| self.conn.execute(&statement, params))
             }
             (Op::Delete, _) => {
@@ -224,6 +234,25 @@ impl<S: Session> Writer<'_, S> {
                 unreachable!("inserts and updates are cut into ranges")
             }
         }
+    }
+
+    /// The casts of a run's placeholders (see [`Sql::cast`]).
+    fn casts(&self, batch: &Batch, run: &Run) -> Vec<Option<String>> {
+        let layout = self.shapes.layout(run.layout);
+        // The run's shapes: usually one, whose columns all runs of
+        // records share.
+        let mut shapes: Vec<usize> = Vec::new();
+        for entry in &batch.entries[run.records.clone()] {
+            if !shapes.contains(&entry.shape) {
+                shapes.push(entry.shape);
+            }
+        }
+        let text = |column: usize| {
+            shapes
+                .iter()
+                .any(|&s| self.shapes.get(s).columns[column].ty == FieldType::String)
+        };
+        self.tables.casts(run.table, &layout.names, text)
     }
 
     /// Runs `statement` with the rows of `chunk` as one list of parameters.
