@@ -147,7 +147,7 @@ impl<S: Session> Sink<S> {
                         } else {
                             write_op
                         };
-                        current = Some((table, shape_id, resolution.instants.clone(), op));
+                        current = Some((table, shape_id, resolution.instants, op));
                     }
                     Err(Problem::Record(problem)) => {
                         batch.truncate(index);

@@ -138,12 +138,17 @@ impl Tables {
         table: usize,
         shape_id: usize,
         shape: &Shape,
-    ) -> Result<&Resolution, Problem> {
-        if !self.resolved.contains_key(&(table, shape_id)) {
-            let resolution = self.work_out(conn, table, shape)?;
-            self.resolved.insert((table, shape_id), resolution);
+    ) -> Result<Resolution, Problem> {
+        if let Some(resolution) = self.resolved.get(&(table, shape_id)) {
+            return Ok(resolution.clone());
         }
-        Ok(&self.resolved[&(table, shape_id)])
+        let resolution = self.work_out(conn, table, shape)?;
+        // A table that is missing now may be created by someone else: look
+        // again next time rather than skip its deletes for good.
+        if !resolution.skip {
+            self.resolved.insert((table, shape_id), resolution.clone());
+        }
+        Ok(resolution)
     }
 
     fn work_out(
