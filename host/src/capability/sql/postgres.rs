@@ -424,7 +424,16 @@ impl Backend for Postgres {
         };
         let mut message = error.message().to_string();
         if let Some(pg) = error.try_downcast_ref::<PgDatabaseError>() {
-            for (label, part) in [("detail", pg.detail()), ("hint", pg.hint())] {
+            // The column and the context name what the message may not:
+            // `value too long for type character varying(20)` says which
+            // column only in the context of a COPY (`COPY t, line 3,
+            // column name: ...`).
+            for (label, part) in [
+                ("detail", pg.detail()),
+                ("hint", pg.hint()),
+                ("column", pg.column()),
+                ("context", pg.r#where()),
+            ] {
                 if let Some(part) = part {
                     write!(message, " ({label}: {part})").expect("writing to a String");
                 }
