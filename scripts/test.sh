@@ -11,6 +11,17 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --release --workspace "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The plugins' unit tests (pure logic: SQL text, type mappings, Java's
+# formats), run natively: the plugin workspace builds for wasm32-wasip2 by
+# default, where a test binary cannot run. Filters given to this script
+# apply to the end-to-end tests only.
+if [ $# -eq 0 ]; then
+    CARGO_TARGET_DIR="$CARGO_TARGET_DIR/native-plugins" \
+        cargo test --release --manifest-path plugins/Cargo.toml \
+        --target "$(rustc -vV | sed -n 's/^host: //p')" --workspace 2>&1 | tee -a "$log"
+    plugin_status=${PIPESTATUS[0]}
+    [ "$status" -ne 0 ] || status=$plugin_status
+fi
 set -e
 # One closing line for the whole suite (cargo prints one per test binary).
 awk '/^test result:/ { passed += $4; failed += $6 }

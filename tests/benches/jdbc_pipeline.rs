@@ -246,6 +246,10 @@ fn sluice_sink(
             ("table.name.format", table),
             ("insert.mode", "insert"),
             ("value.converter", JSON),
+            (
+                "consumer.override.max.partition.fetch.bytes",
+                &std::env::var("SLUICE_BENCH_FETCH_BYTES").unwrap_or("1048576".into()),
+            ),
         ],
     );
     let start = Instant::now();

@@ -294,7 +294,7 @@ fn round_trip(db: Db) {
     assert_eq!(ids, (1..=ROWS).collect::<Vec<_>>());
 
     let expected = rows_of(&mut admin, c, &source_table);
-    let copied = wait_for("the sink to write every row", LONG, || {
+    wait_for("the sink to write every row", LONG, || {
         let n = admin
             .select(c, &format!("SELECT COUNT(*) FROM {topic}"), vec![], 1)
             .ok()
@@ -304,7 +304,6 @@ fn round_trip(db: Db) {
             })?;
         (n >= ROWS).then_some(())
     });
-    let () = copied;
     assert_eq!(
         column_names(&mut admin, c, &topic),
         TYPED_COLUMNS,

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sluice_sdk::prelude::*;
-use sluice_sdk::sql::{Connection, Rows, ValueKind};
 use sluice_sdk::source::PartitionRef;
+use sluice_sdk::sql::{Connection, Rows, ValueKind};
 
 use crate::config::{Mode, SourceConfig};
 use crate::dialect::{Sql, split_qualified};
