@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use sluice_tests::bench::{peak_rss, stop_with_rusage};
+use sluice_tests::bench::{alternate, peak_rss, stop_with_rusage};
 use sluice_tests::*;
 
 const LINES: usize = 1_000_000;
@@ -132,21 +132,6 @@ fn print_table(results: &[Vec<Sample>; 4], runs: usize) {
             mb / secs,
             baseline / secs
         );
-    }
-}
-
-/// Runs `plain` then `sluice` on even runs, the other way round on odd ones.
-fn alternate(
-    run: usize,
-    plain: impl FnOnce() -> Sample,
-    sluice: impl FnOnce() -> Sample,
-) -> (Sample, Sample) {
-    if run.is_multiple_of(2) {
-        let p = plain();
-        (p, sluice())
-    } else {
-        let s = sluice();
-        (plain(), s)
     }
 }
 

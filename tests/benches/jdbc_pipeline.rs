@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sluice::capability::sql::Access;
 use sluice::runtime::bindings::sql::SqlValue;
-use sluice_tests::bench::{end_to_end_runs, median, stop_with_rusage};
+use sluice_tests::bench::{alternate, end_to_end_runs, median, stop_with_rusage};
 use sluice_tests::sql::{Conn, Db, POSTGRES_URL, SqlPlugin};
 use sluice_tests::*;
 
@@ -139,22 +139,6 @@ fn print_table(results: &[Vec<Sample>; 4], rows: i64, runs: usize, batch: u32) {
             rows as f64 / secs,
             ceiling / secs
         );
-    }
-}
-
-/// Runs `psql` then `sluice` on even runs, the other way round on odd ones,
-/// so that neither always goes first.
-fn alternate(
-    run: usize,
-    psql: impl FnOnce() -> Sample,
-    sluice: impl FnOnce() -> Sample,
-) -> (Sample, Sample) {
-    if run.is_multiple_of(2) {
-        let p = psql();
-        (p, sluice())
-    } else {
-        let s = sluice();
-        (psql(), s)
     }
 }
 
