@@ -164,11 +164,7 @@ pub fn peak_rss(pid: u32) -> u64 {
 
 /// Runs `plain` then `sluice` on even runs, the other way round on odd
 /// ones, so that neither side always goes first on a warm or cold machine.
-pub fn alternate<T>(
-    run: usize,
-    plain: impl FnOnce() -> T,
-    sluice: impl FnOnce() -> T,
-) -> (T, T) {
+pub fn alternate<T>(run: usize, plain: impl FnOnce() -> T, sluice: impl FnOnce() -> T) -> (T, T) {
     if run.is_multiple_of(2) {
         let p = plain();
         (p, sluice())
