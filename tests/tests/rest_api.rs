@@ -444,7 +444,15 @@ fn plugins_loggers_and_errors(client: &dyn RestClient) {
         .map(|p| (p["class"].as_str().unwrap(), p["type"].as_str().unwrap()))
         .collect();
     classes.sort();
-    assert_eq!(classes, [("file-sink", "sink"), ("file-source", "source")]);
+    assert_eq!(
+        classes,
+        [
+            ("file-sink", "sink"),
+            ("file-source", "source"),
+            ("jdbc-sink", "sink"),
+            ("jdbc-source", "source")
+        ]
+    );
     assert!(plugins[0]["version"].is_string());
     let all = expect(&client.get("/connector-plugins?connectorsOnly=false"), 200);
     assert!(all.as_array().unwrap().len() >= 2);
