@@ -6,8 +6,9 @@
 //! `cargo bench -p sluice-tests --bench jdbc_pipeline` prints a markdown
 //! table with medians over `SLUICE_BENCH_RUNS` runs (default 3).
 //! `SLUICE_BENCH_ROWS` changes the row count and `SLUICE_BENCH_JDBC_BATCH`
-//! the source's `batch.max.rows` (default 1000). Each side runs as its own
-//! process; peak RSS is the worker's VmHWM.
+//! the source's `batch.max.rows` (default 1000), `SLUICE_BENCH_FETCH_BYTES`
+//! the sink's `max.partition.fetch.bytes` (default 1 MiB, librdkafka's).
+//! Each side runs as its own process; peak RSS is the worker's VmHWM.
 
 use std::process::Command;
 use std::time::{Duration, Instant};

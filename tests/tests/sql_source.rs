@@ -231,6 +231,7 @@ fn only_plugins_that_use_sql_import_it() {
     let probe = Path::new(FIXTURE_DIR).join("sql_probe.wasm");
     assert!(imports(&runtime, &probe).iter().any(|i| i == SQL));
     let mut plugins = 0;
+    let mut jdbc = 0;
     for entry in std::fs::read_dir(PLUGIN_DIR).expect("the plugin directory") {
         let path = entry.expect("a directory entry").path();
         if path.extension().is_some_and(|e| e == "wasm") {
@@ -239,6 +240,7 @@ fn only_plugins_that_use_sql_import_it() {
             let is_jdbc = path
                 .file_stem()
                 .is_some_and(|s| s.to_string_lossy().starts_with("jdbc_"));
+            jdbc += usize::from(is_jdbc);
             assert_eq!(
                 imported.iter().any(|i| i == SQL),
                 is_jdbc,
@@ -248,4 +250,5 @@ fn only_plugins_that_use_sql_import_it() {
         }
     }
     assert!(plugins > 0, "no plugins in {PLUGIN_DIR}");
+    assert_eq!(jdbc, 2, "jdbc-source and jdbc-sink in {PLUGIN_DIR}");
 }

@@ -4,7 +4,9 @@
 
 use sluice_sdk::sql::Dialect;
 
-/// The SQL a connection speaks, with the pieces the queries are built of.
+/// The SQL a connection speaks, with the pieces the queries are built of:
+/// PostgreSQL's, or MySQL's (the connector refuses SQLite when it opens the
+/// datasource).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sql(pub Dialect);
 
@@ -35,7 +37,6 @@ impl Sql {
     pub fn now_query(self) -> &'static str {
         match self.0 {
             Dialect::Mysql => "SELECT UTC_TIMESTAMP(6)",
-            Dialect::Sqlite => "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
             _ => "SELECT CURRENT_TIMESTAMP",
         }
     }
@@ -47,10 +48,6 @@ impl Sql {
             Dialect::Mysql => {
                 "SELECT table_name FROM information_schema.tables \
                  WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
-            }
-            Dialect::Sqlite => {
-                "SELECT name FROM sqlite_master WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite_%' ORDER BY name"
             }
             _ => {
                 "SELECT table_name::text FROM information_schema.tables \

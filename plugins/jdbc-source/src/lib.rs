@@ -60,8 +60,8 @@ impl SourceConnector for JdbcSource {
         else {
             return Ok(vec![config.clone()]);
         };
-        let conn = sql::open(&parsed.datasource)?;
-        let tables = list_tables(&conn, whitelist, blacklist)?;
+        let (conn, sql) = open(&parsed.datasource)?;
+        let tables = list_tables(&conn, sql, whitelist, blacklist)?;
         if tables.is_empty() {
             return Err(ConnectError::fatal(format!(
                 "datasource {} has no table to read (table.blacklist: {})",
@@ -86,14 +86,28 @@ impl SourceConnector for JdbcSource {
     }
 }
 
+/// Opens the datasource, which must be PostgreSQL or MySQL/MariaDB: the
+/// catalogue queries and the type mapping are theirs, and SQLite types
+/// its values one by one.
+fn open(datasource: &str) -> Result<(Connection, Sql)> {
+    let conn = sql::open(datasource)?;
+    match conn.dialect() {
+        Dialect::Sqlite => Err(ConnectError::fatal(format!(
+            "datasource \"{datasource}\" is a SQLite database; the JDBC source reads \
+             PostgreSQL and MySQL/MariaDB"
+        ))),
+        dialect => Ok((conn, Sql(dialect))),
+    }
+}
+
 /// The tables to read: the whitelist (each checked to exist), or every
 /// base table of the current schema but the blacklisted ones.
 fn list_tables(
     conn: &Connection,
+    sql: Sql,
     whitelist: &[String],
     blacklist: &[String],
 ) -> Result<Vec<String>> {
-    let sql = Sql(conn.dialect());
     let mut existing = Vec::new();
     for batch in conn.query(sql.tables_query(), &[])?.batches(1000) {
         for row in batch?.rows() {
@@ -150,14 +164,7 @@ impl SourceTask for JdbcSourceTask {
                 "the task was given no table to read".to_string(),
             ));
         }
-        let conn = sql::open(&parsed.datasource)?;
-        let sql = Sql(conn.dialect());
-        if sql.0 == Dialect::Sqlite {
-            sluice_sdk::log::warn(
-                "jdbc-source is made for PostgreSQL and MySQL/MariaDB; SQLite columns are typed \
-                 per value",
-            );
-        }
+        let (conn, sql) = open(&parsed.datasource)?;
         let readers = targets
             .into_iter()
             .map(|t| TableReader::new(t, &parsed, &offsets))

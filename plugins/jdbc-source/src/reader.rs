@@ -373,7 +373,7 @@ impl TableReader {
             }
         }
         let partition = batch.partition(&self.partition);
-        for row in values.chunks(width).take(count) {
+        for row in values.chunks_mut(width).take(count) {
             self.emit(row, partition, batch)?;
         }
         Ok(Page { caught_up: !full })
@@ -408,8 +408,9 @@ impl TableReader {
                 return Err(self.sql_error("reading", e));
             }
         };
+        let width = self.shape.as_ref().map_or(1, |s| s.fields.len()).max(1);
         let partition = batch.partition(&self.partition);
-        for row in rows.rows() {
+        for row in rows.into_values().chunks_mut(width) {
             self.emit(row, partition, batch)?;
         }
         Ok(Page { caught_up: false })
@@ -518,38 +519,49 @@ impl TableReader {
         (statement, params)
     }
 
-    /// Appends the record of `row` and advances the position past it.
+    /// Appends the record of `row` and advances the position past it. The
+    /// row's values move into the record.
     fn emit(
         &mut self,
-        row: &[SqlValue],
+        row: &mut [SqlValue],
         partition: PartitionRef,
         batch: &mut SourceBatch,
     ) -> Result<()> {
         let shape = self.shape.as_ref().expect("shaped before reading");
-        let mut fields = Vec::with_capacity(shape.fields.len());
-        for (field, value) in shape.fields.iter().zip(row) {
-            let value = field.value(value).map_err(|problem| {
-                ConnectError::fatal(format!(
-                    "{}, column {}, after position {:?}: {problem}",
-                    self.describe(),
-                    field.name,
-                    self.position
-                ))
-            })?;
-            fields.push((field.name.clone(), value));
-        }
+        // What the schema and the offset need, before the values move out.
         let schema = if shape.varies {
             self.struct_schema(&shape.fields, Some(row))
         } else {
             shape.schema.clone()
         };
-        if let Some(i) = shape.incrementing
-            && let SqlValue::Int(value) = row[i]
-        {
-            self.position.incrementing = Some(value);
+        let incrementing = shape.incrementing.and_then(|i| match row[i] {
+            SqlValue::Int(value) => Some(value),
+            _ => None,
+        });
+        let timestamp = if self.mode.uses_timestamp() {
+            self.row_timestamp(row)
+        } else {
+            None
+        };
+        let mut fields = Vec::with_capacity(shape.fields.len());
+        for (field, value) in shape.fields.iter().zip(row.iter_mut()) {
+            let value = field
+                .value(std::mem::replace(value, SqlValue::Null))
+                .map_err(|problem| {
+                    ConnectError::fatal(format!(
+                        "{}, column {}, after position {:?}: {problem}",
+                        self.describe(),
+                        field.name,
+                        self.position
+                    ))
+                })?;
+            fields.push((field.name.clone(), value));
         }
-        if self.mode.uses_timestamp() {
-            self.position.timestamp = self.row_timestamp(row).or(self.position.timestamp);
+        if incrementing.is_some() {
+            self.position.incrementing = incrementing;
+        }
+        if timestamp.is_some() {
+            self.position.timestamp = timestamp;
         }
         let mut record = SourceRecord::new(
             &self.topic,

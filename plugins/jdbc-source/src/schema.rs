@@ -130,7 +130,8 @@ impl Field {
     }
 
     /// `value` of this column as a Connect value, or why it cannot be one.
-    pub fn value(&self, value: &SqlValue) -> std::result::Result<Value, String> {
+    /// It takes the value, so that text and bytes move rather than copy.
+    pub fn value(&self, value: SqlValue) -> std::result::Result<Value, String> {
         let out_of_range = |what: &dyn std::fmt::Display| {
             format!(
                 "the value {what} does not fit the field's {:?} schema",
@@ -142,29 +143,29 @@ impl Field {
             (_, SqlValue::Null) => {
                 return Err("a NULL in a column the catalogue says is NOT NULL".into());
             }
-            (FieldType::Boolean, SqlValue::Boolean(b)) => Value::Boolean(*b),
-            (FieldType::Boolean, SqlValue::Int(i)) => Value::Boolean(*i != 0),
+            (FieldType::Boolean, SqlValue::Boolean(b)) => Value::Boolean(b),
+            (FieldType::Boolean, SqlValue::Int(i)) => Value::Boolean(i != 0),
             (FieldType::Int8, SqlValue::Int(i)) => {
-                Value::Int8(i8::try_from(*i).map_err(|_| out_of_range(i))?)
+                Value::Int8(i8::try_from(i).map_err(|_| out_of_range(&i))?)
             }
             (FieldType::Int16, SqlValue::Int(i)) => {
-                Value::Int16(i16::try_from(*i).map_err(|_| out_of_range(i))?)
+                Value::Int16(i16::try_from(i).map_err(|_| out_of_range(&i))?)
             }
             (FieldType::Int32, SqlValue::Int(i)) => {
-                Value::Int32(i32::try_from(*i).map_err(|_| out_of_range(i))?)
+                Value::Int32(i32::try_from(i).map_err(|_| out_of_range(&i))?)
             }
-            (FieldType::Int64, SqlValue::Int(i)) => Value::Int64(*i),
-            (FieldType::Float32, SqlValue::Float(f)) => Value::Float32(*f as f32),
-            (FieldType::Float64, SqlValue::Float(f)) => Value::Float64(*f),
+            (FieldType::Int64, SqlValue::Int(i)) => Value::Int64(i),
+            (FieldType::Float32, SqlValue::Float(f)) => Value::Float32(f as f32),
+            (FieldType::Float64, SqlValue::Float(f)) => Value::Float64(f),
             (FieldType::Decimal(scale), SqlValue::Numeric(text)) => {
-                Value::Bytes(decimal_bytes(text, *scale)?)
+                Value::Bytes(decimal_bytes(&text, *scale)?)
             }
             (FieldType::Decimal(scale), SqlValue::Int(i)) => {
                 Value::Bytes(decimal_bytes(&i.to_string(), *scale)?)
             }
-            (FieldType::String, SqlValue::Text(s)) => Value::String(s.clone()),
-            (FieldType::Bytes, SqlValue::Bytes(b)) => Value::Bytes(b.clone()),
-            (FieldType::Date, SqlValue::Date(days)) => Value::Int32(*days),
+            (FieldType::String, SqlValue::Text(s)) => Value::String(s),
+            (FieldType::Bytes, SqlValue::Bytes(b)) => Value::Bytes(b),
+            (FieldType::Date, SqlValue::Date(days)) => Value::Int32(days),
             (FieldType::Time, SqlValue::Time(micros)) => {
                 let millis = micros.div_euclid(MICROS_PER_MILLI);
                 if !(0..MILLIS_PER_DAY).contains(&millis) {
@@ -178,8 +179,8 @@ impl Field {
             (FieldType::Timestamp, SqlValue::Timestamp(micros) | SqlValue::Timestamptz(micros)) => {
                 Value::Int64(micros.div_euclid(MICROS_PER_MILLI))
             }
-            // Columns whose kind the database leaves to each value (SQLite),
-            // and types read as text.
+            // A column the host gives no kind (a MySQL type it does not
+            // know): each value as text.
             (FieldType::String, other) => Value::String(text_of(other)),
             (expected, got) => {
                 return Err(format!(
@@ -238,13 +239,14 @@ fn decimal_bytes(text: &str, scale: Option<i32>) -> std::result::Result<Vec<u8>,
 }
 
 /// A value of a column typed per value, as text.
-fn text_of(value: &SqlValue) -> String {
+fn text_of(value: SqlValue) -> String {
     match value {
         SqlValue::Boolean(b) => b.to_string(),
         SqlValue::Int(i) => i.to_string(),
         SqlValue::Float(f) => f.to_string(),
-        SqlValue::Numeric(s) | SqlValue::Text(s) => s.clone(),
-        SqlValue::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+        SqlValue::Numeric(s) | SqlValue::Text(s) => s,
+        SqlValue::Bytes(b) => String::from_utf8(b)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         SqlValue::Date(d) => d.to_string(),
         SqlValue::Time(t) | SqlValue::Timestamp(t) | SqlValue::Timestamptz(t) => t.to_string(),
         SqlValue::Null => String::new(),
@@ -299,23 +301,23 @@ mod tests {
         assert_eq!(schema.parameter(DECIMAL_PRECISION), Some("12"));
         // 12.50 at scale 2 is the unscaled 1250 = 0x04E2.
         assert_eq!(
-            amount.value(&SqlValue::Numeric("12.5".into())).unwrap(),
+            amount.value(SqlValue::Numeric("12.5".into())).unwrap(),
             Value::Bytes(vec![0x04, 0xE2])
         );
         assert_eq!(
-            amount.value(&SqlValue::Numeric("-1.00".into())).unwrap(),
+            amount.value(SqlValue::Numeric("-1.00".into())).unwrap(),
             Value::Bytes(vec![0x9C])
         );
-        assert!(amount.value(&SqlValue::Null).is_err());
+        assert!(amount.value(SqlValue::Null).is_err());
         assert!(
             amount
-                .value(&SqlValue::Numeric("0.125".into()))
+                .value(SqlValue::Numeric("0.125".into()))
                 .unwrap_err()
                 .contains("scale 2")
         );
         assert!(
             amount
-                .value(&SqlValue::Numeric("NaN".into()))
+                .value(SqlValue::Numeric("NaN".into()))
                 .unwrap_err()
                 .contains("NaN")
         );
@@ -331,20 +333,17 @@ mod tests {
     fn times_become_milliseconds() {
         let ts = Field::of(&column("t", "TIMESTAMPTZ", ValueKind::Timestamptz), None);
         assert_eq!(
-            ts.value(&SqlValue::Timestamptz(1_700_000_000_123_456))
+            ts.value(SqlValue::Timestamptz(1_700_000_000_123_456))
                 .unwrap(),
             Value::Int64(1_700_000_000_123)
         );
-        assert_eq!(
-            ts.value(&SqlValue::Timestamp(-1)).unwrap(),
-            Value::Int64(-1)
-        );
+        assert_eq!(ts.value(SqlValue::Timestamp(-1)).unwrap(), Value::Int64(-1));
         let time = Field::of(&column("t", "TIME", ValueKind::Time), None);
         assert_eq!(
-            time.value(&SqlValue::Time(3_600_000_999)).unwrap(),
+            time.value(SqlValue::Time(3_600_000_999)).unwrap(),
             Value::Int32(3_600_000)
         );
-        assert!(time.value(&SqlValue::Time(-1)).is_err());
+        assert!(time.value(SqlValue::Time(-1)).is_err());
         assert_eq!(time.schema(None).name.as_deref(), Some(logical::TIME));
     }
 }
