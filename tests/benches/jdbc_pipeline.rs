@@ -1,16 +1,24 @@
 //! Benchmark: 1,000,000 rows PostgreSQL -> Kafka through `jdbc-source` and
 //! Kafka -> PostgreSQL through `jdbc-sink` (JsonConverter with schemas),
 //! beside `psql \copy` of the same rows out of and into the same database
-//! in the same run: the ceiling for moving rows on this machine.
+//! in the same run: the ceiling for moving rows on this machine. The
+//! source's records are also produced again by a plain rdkafka producer
+//! with Sluice's producer settings: the broker's ceiling for them (tansu
+//! with SQLite storage, on the same two cores), and the sink's topic is
+//! read by a plain rdkafka consumer: the broker's ceiling for the sink.
 //!
 //! `cargo bench -p sluice-tests --bench jdbc_pipeline` prints a markdown
 //! table with medians over `SLUICE_BENCH_RUNS` runs (default 3).
 //! `SLUICE_BENCH_ROWS` changes the row count and `SLUICE_BENCH_JDBC_BATCH`
 //! the source's `batch.max.rows` (default 1000), `SLUICE_BENCH_FETCH_BYTES`
-//! the sink's `max.partition.fetch.bytes` (default 1 MiB, librdkafka's).
+//! the sink's `max.partition.fetch.bytes` (default 1 MiB, librdkafka's),
+//! and `SLUICE_BENCH_WORKER` adds worker keys (`producer.linger.ms=5,...`).
 //! Each side runs as its own process; peak RSS is the worker's VmHWM.
 
 use std::process::Command;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use std::time::{Duration, Instant};
 
 use sluice::capability::sql::Access;
@@ -66,7 +74,7 @@ fn main() {
     let dump = scratch.file("rows.tsv");
 
     // psql \copy out, Sluice source, psql \copy in, Sluice sink.
-    let mut results: [Vec<Sample>; 4] = Default::default();
+    let mut results: [Vec<Sample>; 6] = Default::default();
     for run in 0..runs {
         let broker = Broker::start();
         // jdbc-source writes a table to its topic prefix and name.
@@ -77,6 +85,15 @@ fn main() {
         let (p, s) = alternate(run, psql_out, sluice_out);
         results[0].push(p);
         results[1].push(s);
+        // The broker's ceiling: the very records Sluice produced, produced
+        // again by a plain rdkafka producer (read first, untimed).
+        let produced = broker.read_values(&topic, rows as usize, Duration::from_secs(600));
+        assert_eq!(
+            produced.len(),
+            rows as usize,
+            "the source produced every row once"
+        );
+        results[4].push(plain_produce(&broker, &format!("{topic}_plain"), produced));
 
         let psql_table = format!("bench_jdbc_psql_{}_{run}", std::process::id());
         let sluice_table = format!("bench_jdbc_dst_{}_{run}", std::process::id());
@@ -90,6 +107,7 @@ fn main() {
         let (p, s) = alternate(run, psql_in, sluice_in);
         results[2].push(p);
         results[3].push(s);
+        results[5].push(plain_consume(&broker, &topic, rows as usize));
         for t in [&psql_table, &sluice_table] {
             admin
                 .execute(c, &format!("DROP TABLE {t}"), vec![])
@@ -111,14 +129,16 @@ fn main() {
     print_table(&results, rows, runs, batch);
 }
 
-const NAMES: [&str; 4] = [
+const NAMES: [&str; 6] = [
     "psql \\copy TO a file (PostgreSQL ->)",
     "Sluice jdbc-source (PostgreSQL -> Kafka)",
     "psql \\copy FROM a file (-> PostgreSQL)",
     "Sluice jdbc-sink (Kafka -> PostgreSQL)",
+    "plain rdkafka producer of the source's records (-> Kafka)",
+    "plain rdkafka consumer of the same topic (Kafka ->)",
 ];
 
-fn print_table(results: &[Vec<Sample>; 4], rows: i64, runs: usize, batch: u32) {
+fn print_table(results: &[Vec<Sample>; 6], rows: i64, runs: usize, batch: u32) {
     let med = |samples: &[Sample], f: fn(&Sample) -> f64| {
         let mut v: Vec<f64> = samples.iter().map(f).collect();
         median(&mut v)
@@ -129,17 +149,81 @@ fn print_table(results: &[Vec<Sample>; 4], rows: i64, runs: usize, batch: u32) {
     for (i, name) in NAMES.iter().enumerate() {
         let secs = med(&results[i], |s| s.seconds);
         let rss = med(&results[i], |s| s.peak_rss as f64) / (1u64 << 20) as f64;
-        let ceiling = med(&results[i & !1], |s| s.seconds);
-        let rss = if i % 2 == 0 {
-            "-".to_string()
-        } else {
+        // Reading rows compares with psql's copy out, writing them with
+        // psql's copy in.
+        let ceiling = med(&results[(i % 4) & !1], |s| s.seconds);
+        // Only the workers' memory is the comparison.
+        let rss = if i == 1 || i == 3 {
             format!("{rss:.0}")
+        } else {
+            "-".to_string()
         };
         println!(
             "| {name} | {:.0} | {rss} | {:.2} |",
             rows as f64 / secs,
             ceiling / secs
         );
+    }
+    println!(
+        "\njdbc-source vs. the plain producer of its records: {:.2}",
+        med(&results[4], |s| s.seconds) / med(&results[1], |s| s.seconds)
+    );
+    println!(
+        "jdbc-sink vs. the plain consumer of its topic: {:.2}",
+        med(&results[5], |s| s.seconds) / med(&results[3], |s| s.seconds)
+    );
+}
+
+/// Produces `values` to `topic` with a plain rdkafka producer and Sluice's
+/// producer settings, timed until Kafka acknowledged every one.
+fn plain_produce(broker: &Broker, topic: &str, values: Vec<Vec<u8>>) -> Sample {
+    broker.create_topic(topic);
+    let producer: ThreadedProducer<DefaultProducerContext> =
+        sluice::kafka::client_config(&broker.bootstrap(), sluice::kafka::PRODUCER_DEFAULTS, [])
+            .create()
+            .expect("creating the plain producer");
+    let start = Instant::now();
+    for value in &values {
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(&value[..]);
+        while let Err((_, back)) = producer.send(record) {
+            // The queue is full: wait for deliveries, as Sluice does.
+            record = back;
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    producer
+        .flush(Duration::from_secs(600))
+        .expect("every record acknowledged");
+    Sample {
+        seconds: start.elapsed().as_secs_f64(),
+        peak_rss: 0,
+    }
+}
+
+/// Consumes `rows` records of `topic` with a plain rdkafka consumer in a
+/// group of its own and Sluice's consumer settings, from the start: the
+/// broker's ceiling for the sink. Timed from subscribing, as the sink's
+/// time includes its group join.
+fn plain_consume(broker: &Broker, topic: &str, rows: usize) -> Sample {
+    let consumer: BaseConsumer =
+        sluice::kafka::client_config(&broker.bootstrap(), sluice::kafka::CONSUMER_DEFAULTS, [])
+            .set("group.id", format!("plain-{topic}"))
+            .create()
+            .expect("creating the plain consumer");
+    let start = Instant::now();
+    consumer.subscribe(&[topic]).expect("subscribing");
+    let mut count = 0;
+    let mut bytes = 0;
+    while count < rows {
+        if let Some(message) = consumer.poll(Duration::from_secs(1)) {
+            bytes += message.expect("a record").payload_len();
+            count += 1;
+        }
+    }
+    assert!(bytes > 0, "the records have values");
+    Sample {
+        seconds: start.elapsed().as_secs_f64(),
+        peak_rss: 0,
     }
 }
 
@@ -163,11 +247,15 @@ fn psql(command: &str) -> Sample {
 }
 
 fn worker(scratch: &Scratch, broker: &Broker) -> WorkerSetup {
-    WorkerSetup::new(
-        scratch,
-        broker,
-        &[("sql.datasource.pg.url", POSTGRES_URL.to_string())],
-    )
+    let extra = std::env::var("SLUICE_BENCH_WORKER").unwrap_or_default();
+    let mut keys = vec![("sql.datasource.pg.url", POSTGRES_URL.to_string())];
+    for pair in extra.split(',').filter(|p| !p.is_empty()) {
+        let (key, value) = pair
+            .split_once('=')
+            .expect("SLUICE_BENCH_WORKER holds key=value pairs separated by commas");
+        keys.push((key, value.to_string()));
+    }
+    WorkerSetup::new(scratch, broker, &keys)
 }
 
 fn sluice_source(
