@@ -39,6 +39,16 @@ struct Sample {
     peak_rss: u64,
 }
 
+/// The broker's storage, from `SLUICE_BENCH_BROKER`: `memory` (the
+/// default) or `sqlite`, the tests' storage.
+fn bench_broker_storage() -> String {
+    match std::env::var("SLUICE_BENCH_BROKER").as_deref() {
+        Ok("memory") | Err(_) => "memory://tansu/".into(),
+        Ok("sqlite") => "sqlite://tansu.db".into(),
+        Ok(other) => panic!("SLUICE_BENCH_BROKER is memory or sqlite, not {other:?}"),
+    }
+}
+
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
     std::env::var(key)
         .ok()
@@ -75,8 +85,9 @@ fn main() {
 
     // psql \copy out, Sluice source, psql \copy in, Sluice sink.
     let mut results: [Vec<Sample>; 6] = Default::default();
+    let storage = bench_broker_storage();
     for run in 0..runs {
-        let broker = Broker::start();
+        let broker = Broker::start_with_storage(&storage);
         // jdbc-source writes a table to its topic prefix and name.
         let prefix = format!("run{run}_");
         let topic = format!("{prefix}{source}");
@@ -246,9 +257,11 @@ fn psql(command: &str) -> Sample {
     }
 }
 
-fn worker(scratch: &Scratch, broker: &Broker) -> WorkerSetup {
+/// A worker with the datasource, `keys` and `SLUICE_BENCH_WORKER`'s keys.
+fn worker(scratch: &Scratch, broker: &Broker, keys: &[(&'static str, &str)]) -> WorkerSetup {
     let extra = std::env::var("SLUICE_BENCH_WORKER").unwrap_or_default();
-    let mut keys = vec![("sql.datasource.pg.url", POSTGRES_URL.to_string())];
+    let mut keys: Vec<(&str, String)> = keys.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    keys.push(("sql.datasource.pg.url", POSTGRES_URL.to_string()));
     for pair in extra.split(',').filter(|p| !p.is_empty()) {
         let (key, value) = pair
             .split_once('=')
@@ -267,7 +280,8 @@ fn sluice_source(
     batch: u32,
 ) -> Sample {
     let scratch = Scratch::new(&format!("bench-jdbc-src-{run}"));
-    let mut setup = worker(&scratch, broker);
+    // Offsets written every 100 ms, so the end is seen within that.
+    let mut setup = worker(&scratch, broker, &[("offset.flush.interval.ms", "100")]);
     let batch = batch.to_string();
     setup.connector(
         &scratch,
@@ -284,17 +298,41 @@ fn sluice_source(
             ("value.converter", JSON),
         ],
     );
-    let produced = format!("{prefix}{table}");
     let start = Instant::now();
     let worker = setup.spawn();
+    // Done when the committed source offset covers the last row: the worker
+    // commits a batch's offsets only once Kafka acknowledged all of it.
+    // (Not the topic's high watermark: tansu's memory storage answers
+    // ListOffsets with the base offset of the last batch.)
+    let offsets = scratch.file("offsets.json");
     wait_for(
         "the source to produce every row",
         Duration::from_secs(1800),
-        || (broker.high_watermark(&produced) >= rows).then_some(()),
+        || (committed_incrementing(&offsets) >= rows).then_some(()),
     );
     let seconds = start.elapsed().as_secs_f64();
     let peak_rss = stop_with_rusage(worker);
     Sample { seconds, peak_rss }
+}
+
+/// The largest `incrementing` source offset in the worker's offset file
+/// (0 before the first commit).
+fn committed_incrementing(offsets: &std::path::Path) -> i64 {
+    let Ok(text) = std::fs::read_to_string(offsets) else {
+        return 0;
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return 0; // being rewritten
+    };
+    json["connectors"]
+        .as_object()
+        .into_iter()
+        .flat_map(|connectors| connectors.values())
+        .filter_map(|entries| entries.as_array())
+        .flatten()
+        .filter_map(|entry| entry["offset"]["incrementing"].as_i64())
+        .max()
+        .unwrap_or(0)
 }
 
 fn sluice_sink(
@@ -307,7 +345,7 @@ fn sluice_sink(
     rows: i64,
 ) -> Sample {
     let scratch = Scratch::new(&format!("bench-jdbc-sink-{run}"));
-    let mut setup = worker(&scratch, broker);
+    let mut setup = worker(&scratch, broker, &[]);
     setup.connector(
         &scratch,
         &format!("bench-jdbc-sink-{run}"),
@@ -319,10 +357,6 @@ fn sluice_sink(
             ("table.name.format", table),
             ("insert.mode", "insert"),
             ("value.converter", JSON),
-            (
-                "consumer.override.max.partition.fetch.bytes",
-                &std::env::var("SLUICE_BENCH_FETCH_BYTES").unwrap_or("1048576".into()),
-            ),
         ],
     );
     let start = Instant::now();
@@ -340,5 +374,16 @@ fn sluice_sink(
     );
     let seconds = start.elapsed().as_secs_f64();
     let peak_rss = stop_with_rusage(worker);
+    // Untimed: every row arrived exactly once, so the rate is of rows
+    // written, not of the largest id reached.
+    let count = format!("SELECT COUNT(*), COUNT(DISTINCT id) FROM {table}");
+    let found = admin
+        .select(c, &count, vec![], 1)
+        .expect("counting the rows");
+    assert!(
+        matches!(found[0][..], [SqlValue::Int(n), SqlValue::Int(d)] if n == rows && d == rows),
+        "the sink wrote each of the {rows} rows once: {:?}",
+        found[0]
+    );
     Sample { seconds, peak_rss }
 }

@@ -99,12 +99,19 @@ pub struct Broker {
 
 impl Broker {
     pub fn start() -> Broker {
+        Broker::start_with_storage("sqlite://tansu.db")
+    }
+
+    /// A tansu broker storing in `storage` (a `--storage-engine` URL,
+    /// relative paths inside the broker's scratch directory). Only
+    /// benchmarks choose: see `Broker` for why tests keep SQLite.
+    pub fn start_with_storage(storage: &str) -> Broker {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let data = Scratch::new("broker");
         let child = Command::new(tansu_binary())
             .current_dir(&data.path)
-            .args(["broker", "--storage-engine", "sqlite://tansu.db"])
+            .args(["broker", "--storage-engine", storage])
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

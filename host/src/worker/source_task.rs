@@ -4,6 +4,7 @@
 //! letters included) and of every batch before it.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use anyhow::{Result, bail};
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use tokio_util::sync::CancellationToken;
 
 use super::TaskContext;
 use super::dead_letter;
@@ -28,6 +30,9 @@ pub const MAX_BATCHES_IN_FLIGHT: usize = 4;
 const MAX_POLL_RECORDS: u32 = 10_000;
 /// How long to wait before polling again after an empty batch, at most.
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(100);
+/// Batches polled ahead of the one being sent: one waits while the next is
+/// polled, so at most two batches beyond those in flight are in memory.
+const POLLED_AHEAD: usize = 1;
 
 /// Runs a source task until it is cancelled or fails; the error is the
 /// task's trace.
@@ -60,7 +65,35 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         next_seq: 0,
         last_offset_flush: Instant::now(),
     };
-    let outcome = loop_state.run(|max| ctx.call("poll", || instance.poll(task, max)));
+    // The plugin polls the next batch on a thread of its own while this one
+    // converts and produces the last: the two halves of a batch's work run
+    // on two cores instead of taking turns on one.
+    let stop_polling = ctx.cancel.child_token();
+    let (batches, polled) = mpsc::sync_channel(POLLED_AHEAD);
+    let outcome = std::thread::scope(|scope| {
+        let poller = std::thread::Builder::new()
+            .name(format!("{}-poll", ctx.label()))
+            .spawn_scoped(scope, || {
+                // Host capabilities (SQL, sockets) run on the worker's
+                // runtime, as from the task's own thread.
+                let _runtime = ctx.tokio.enter();
+                poll_ahead(
+                    |max| ctx.call("poll", || instance.poll(task, max)),
+                    &stop_polling,
+                    batches,
+                )
+            })
+            .map_err(|e| anyhow::anyhow!("starting the source task's poll thread: {e}"))?;
+        let outcome = loop_state.run(&polled);
+        // The poller stops at its next batch (or idle wait) and hands the
+        // plugin instance back for commit and stop.
+        stop_polling.cancel();
+        drop(polled);
+        poller
+            .join()
+            .map_err(|_| anyhow::anyhow!("the source task's poll thread panicked"))?;
+        outcome
+    });
     // Whatever happened, persist what Kafka acknowledged before stopping.
     let flushed = loop_state.drain(ctx.worker.task_shutdown_timeout);
     let committed = loop_state.persist_offsets(|offsets: &[(String, String)]| {
@@ -81,23 +114,53 @@ struct SourceLoop<'a> {
     last_offset_flush: Instant,
 }
 
+/// Polls the plugin until `stop` or a failed poll, handing each non-empty
+/// batch (or the failure) to `batches`; an empty poll waits before the next,
+/// longer each time up to `MAX_IDLE_WAIT`.
+fn poll_ahead(
+    mut poll: impl FnMut(u32) -> Result<SourceBatch>,
+    stop: &CancellationToken,
+    batches: SyncSender<Result<SourceBatch>>,
+) {
+    let mut idle = Duration::from_millis(1);
+    while !stop.is_cancelled() {
+        let batch = match poll(MAX_POLL_RECORDS) {
+            Ok(batch) => batch,
+            Err(e) => {
+                // The loop ends the task with this error as its trace.
+                let _ = batches.send(Err(e));
+                return;
+            }
+        };
+        if batch.records.is_empty() {
+            std::thread::sleep(idle);
+            idle = (idle * 2).min(MAX_IDLE_WAIT);
+            continue;
+        }
+        idle = Duration::from_millis(1);
+        if batches.send(Ok(batch)).is_err() {
+            // The loop has ended: this batch's records were never produced,
+            // so its offsets are not committed and a restart reads it again.
+            return;
+        }
+    }
+}
+
 impl SourceLoop<'_> {
-    fn run(&mut self, mut poll: impl FnMut(u32) -> Result<SourceBatch>) -> Result<()> {
-        let mut idle = Duration::from_millis(1);
+    /// Sends each polled batch until the task is cancelled, a batch fails,
+    /// or the poller ends.
+    fn run(&mut self, polled: &Receiver<Result<SourceBatch>>) -> Result<()> {
         while !self.ctx.cancel.is_cancelled() {
             self.acks
                 .wait_for_room(MAX_BATCHES_IN_FLIGHT, &self.ctx.cancel)?;
             if self.last_offset_flush.elapsed() >= self.ctx.worker.offset_flush_interval {
                 self.persist_offsets(|_| Ok(()))?;
             }
-            let batch = poll(MAX_POLL_RECORDS)?;
-            if batch.records.is_empty() {
-                std::thread::sleep(idle);
-                idle = (idle * 2).min(MAX_IDLE_WAIT);
-                continue;
+            match polled.recv_timeout(MAX_IDLE_WAIT) {
+                Ok(batch) => self.send(batch?)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
             }
-            idle = Duration::from_millis(1);
-            self.send(batch)?;
         }
         Ok(())
     }
