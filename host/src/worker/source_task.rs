@@ -173,20 +173,7 @@ impl SourceLoop<'_> {
             partitions,
             records,
         } = batch;
-        let mut offsets = ConnectorOffsets::new();
-        for (index, record) in records.iter().enumerate() {
-            if let Some(position) = &record.position {
-                let Some(partition) = partitions.get(position.partition as usize) else {
-                    bail!(
-                        "record {index} of a batch from the plugin (topic \"{}\"): source partition {} is not among the batch's {} partitions",
-                        record.topic,
-                        position.partition,
-                        partitions.len()
-                    );
-                };
-                offsets.insert(partition.clone(), position.offset.clone());
-            }
-        }
+        let offsets = batch_offsets(&partitions, &records)?;
         // The records as polled, kept for the error policy when one can
         // fail: raw bytes through no converter and no transform cannot.
         let can_fail = self.pipeline.transforms_or_converts()
@@ -340,6 +327,33 @@ impl SourceLoop<'_> {
     }
 }
 
+/// The source offsets a batch reaches: for each source partition, the
+/// position of its last record there. Walks back and takes the first seen,
+/// copying one position per partition rather than one per record.
+fn batch_offsets(partitions: &[String], records: &[SourceRecord]) -> Result<ConnectorOffsets> {
+    let mut offsets = ConnectorOffsets::new();
+    let mut seen = vec![false; partitions.len()];
+    for (index, record) in records.iter().enumerate().rev() {
+        if let Some(position) = &record.position {
+            let Some(seen) = seen.get_mut(position.partition as usize) else {
+                bail!(
+                    "record {index} of a batch from the plugin (topic \"{}\"): source partition {} is not among the batch's {} partitions",
+                    record.topic,
+                    position.partition,
+                    partitions.len()
+                );
+            };
+            if !std::mem::replace(seen, true) {
+                offsets.insert(
+                    partitions[position.partition as usize].clone(),
+                    position.offset.clone(),
+                );
+            }
+        }
+    }
+    Ok(offsets)
+}
+
 /// Tracks which polled batches Kafka has acknowledged, in poll order.
 #[derive(Default)]
 struct Acks {
@@ -489,6 +503,53 @@ mod tests {
         let mut o = ConnectorOffsets::new();
         o.insert("p".into(), format!("{{\"position\":{position}}}"));
         o
+    }
+
+    fn record(position: Option<(u32, &str)>) -> SourceRecord {
+        SourceRecord {
+            topic: "t".into(),
+            partition: None,
+            key: None,
+            value: None,
+            headers: Vec::new(),
+            timestamp: None,
+            position: position.map(|(partition, offset)| {
+                crate::runtime::bindings::types::SourcePosition {
+                    partition,
+                    offset: offset.into(),
+                }
+            }),
+        }
+    }
+
+    #[test]
+    fn a_batch_reaches_the_last_position_of_each_source_partition() {
+        let partitions = vec!["a".to_string(), "b".to_string()];
+        let records = vec![
+            record(Some((0, "1"))),
+            record(Some((1, "10"))),
+            record(Some((0, "2"))),
+            record(None),
+            record(Some((1, "11"))),
+            record(Some((0, "3"))),
+        ];
+        let offsets = batch_offsets(&partitions, &records).unwrap();
+        assert_eq!(offsets.len(), 2);
+        assert_eq!(offsets["a"], "3");
+        assert_eq!(offsets["b"], "11");
+    }
+
+    #[test]
+    fn a_position_outside_the_batch_partitions_is_refused() {
+        let partitions = vec!["a".to_string()];
+        let records = vec![record(Some((0, "1"))), record(Some((2, "5")))];
+        let error = batch_offsets(&partitions, &records)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("record 1") && error.contains("source partition 2"),
+            "{error}"
+        );
     }
 
     #[test]
