@@ -81,6 +81,7 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
                     |max| ctx.call("poll", || instance.poll(task, max)),
                     &stop_polling,
                     batches,
+                    &ctx.label(),
                 )
             })
             .map_err(|e| anyhow::anyhow!("starting the source task's poll thread: {e}"))?;
@@ -121,14 +122,19 @@ fn poll_ahead(
     mut poll: impl FnMut(u32) -> Result<SourceBatch>,
     stop: &CancellationToken,
     batches: SyncSender<Result<SourceBatch>>,
+    label: &str,
 ) {
     let mut idle = Duration::from_millis(1);
     while !stop.is_cancelled() {
         let batch = match poll(MAX_POLL_RECORDS) {
             Ok(batch) => batch,
             Err(e) => {
-                // The loop ends the task with this error as its trace.
-                let _ = batches.send(Err(e));
+                // The loop ends the task with this error as its trace; if
+                // the loop has already ended for another reason, the error
+                // still reaches the log.
+                if let Err(mpsc::SendError(Err(e))) = batches.send(Err(e)) {
+                    tracing::warn!("{label}: poll failed while the task was stopping: {e:#}");
+                }
                 return;
             }
         };
@@ -335,7 +341,11 @@ fn batch_offsets(partitions: &[String], records: &[SourceRecord]) -> Result<Conn
     let mut seen = vec![false; partitions.len()];
     for (index, record) in records.iter().enumerate().rev() {
         if let Some(position) = &record.position {
-            let Some(seen) = seen.get_mut(position.partition as usize) else {
+            let partition_index = position.partition as usize;
+            let (Some(seen), Some(partition)) = (
+                seen.get_mut(partition_index),
+                partitions.get(partition_index),
+            ) else {
                 bail!(
                     "record {index} of a batch from the plugin (topic \"{}\"): source partition {} is not among the batch's {} partitions",
                     record.topic,
@@ -344,10 +354,7 @@ fn batch_offsets(partitions: &[String], records: &[SourceRecord]) -> Result<Conn
                 );
             };
             if !std::mem::replace(seen, true) {
-                offsets.insert(
-                    partitions[position.partition as usize].clone(),
-                    position.offset.clone(),
-                );
+                offsets.insert(partition.clone(), position.offset.clone());
             }
         }
     }
