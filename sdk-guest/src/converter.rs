@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use crate::bindings::converter::exports::sluice::connect::conversion as wit_conversion;
-use crate::wit::{ConfigIssue, ConfigKey, Data, PluginMetadata};
+use crate::wit::{BatchData, BatchSchema, ConfigIssue, ConfigKey, Data, PluginMetadata};
 use crate::{Config, Result};
 
 /// A converter between the bytes on the wire and structured data, as Kafka
@@ -38,6 +38,30 @@ pub trait Converter: Sized + 'static {
     // Named after the WIT function `from-data`, as Kafka's `fromConnectData`.
     #[allow(clippy::wrong_self_convention)]
     fn from_data(&mut self, topic: &str, data: Option<Data>) -> Result<Option<Vec<u8>>, String>;
+
+    /// Data to bytes for a whole batch, one result per item, in order. Its
+    /// structured items refer to `schemas`, each listed once for the
+    /// batch. The default gives each item its schema and calls
+    /// [`Converter::from_data`]; a converter that can do a schema's work
+    /// once per batch (the JsonConverter renders it once) overrides this.
+    #[allow(clippy::wrong_self_convention)]
+    fn from_batch(
+        &mut self,
+        topic: &str,
+        schemas: &[BatchSchema],
+        items: Vec<Option<BatchData>>,
+    ) -> Vec<Result<Option<Vec<u8>>, String>> {
+        items
+            .into_iter()
+            .map(|item| {
+                let data = item
+                    .map(|d| crate::data::inline(d, schemas))
+                    .transpose()
+                    .map_err(|e| format!("malformed structured data: {e}"))?;
+                self.from_data(topic, data)
+            })
+            .collect()
+    }
 }
 
 /// The adapter [`crate::export_converter!`] exports; not for direct use.
@@ -92,12 +116,9 @@ impl<C: Converter> wit_conversion::GuestConverterInstance for ConverterResource<
     fn from_data(
         &self,
         topic: String,
-        items: Vec<Option<Data>>,
+        schemas: Vec<BatchSchema>,
+        items: Vec<Option<BatchData>>,
     ) -> Vec<Result<Option<Vec<u8>>, String>> {
-        let mut converter = self.0.borrow_mut();
-        items
-            .into_iter()
-            .map(|item| converter.from_data(&topic, item))
-            .collect()
+        self.0.borrow_mut().from_batch(&topic, &schemas, items)
     }
 }

@@ -7,7 +7,13 @@
 //! children, and decoding insists on it, so a malformed list can never loop.
 
 pub use crate::wit::SchemaType;
-use crate::wit::{Data, SchemaField, SchemaNode, Structured, ValueNode};
+use crate::wit::{
+    BatchData, BatchSchema, BatchStructured, Data, SchemaField, SchemaNode, Structured, ValueNode,
+};
+
+// `share`, `inline` and `copy_value_tree`: between inline data and data
+// whose schema a batch lists once.
+sluice_wire::wit_schema_table!();
 
 /// The names and parameters of Kafka Connect's logical types, which are
 /// named schemas over a primitive type.
@@ -210,6 +216,44 @@ impl Data {
     }
 }
 
+/// A handle to one of the schemas a batch lists (see
+/// [`crate::SourceBatch::schema`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchemaRef(pub(crate) u32);
+
+impl BatchData {
+    /// Structured data whose schema is one the batch lists, or schemaless.
+    pub fn structured(schema: Option<SchemaRef>, value: Value) -> BatchData {
+        let mut values = Vec::new();
+        push_value(&mut values, value);
+        BatchData::Structured(BatchStructured {
+            schema: schema.map(|s| s.0),
+            values,
+        })
+    }
+}
+
+impl BatchStructured {
+    /// The value as a tree.
+    pub fn to_value(&self) -> Result<Value, MalformedStructure> {
+        if self.values.is_empty() {
+            return Err(MalformedStructure("no root value".into()));
+        }
+        read_value(&self.values, 0)
+    }
+}
+
+impl TryFrom<&BatchSchema> for Schema {
+    type Error = MalformedStructure;
+
+    fn try_from(listed: &BatchSchema) -> Result<Self, Self::Error> {
+        if listed.nodes.is_empty() {
+            return Err(MalformedStructure("a listed schema has no nodes".into()));
+        }
+        read_schema(&listed.nodes, &listed.defaults, 0)
+    }
+}
+
 /// A value with its optional schema: the tree form of the WIT `structured`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructuredValue {
@@ -262,7 +306,7 @@ impl TryFrom<&Structured> for StructuredValue {
         let schema = if flat.schema.is_empty() {
             None
         } else {
-            Some(read_schema(flat, 0)?)
+            Some(read_schema(&flat.schema, &flat.values, 0)?)
         };
         Ok(StructuredValue { schema, value })
     }
@@ -379,21 +423,24 @@ fn read_value(nodes: &[ValueNode], index: usize) -> Result<Value, MalformedStruc
     })
 }
 
-fn read_schema(flat: &Structured, index: usize) -> Result<Schema, MalformedStructure> {
-    let nodes = &flat.schema;
+/// The schema at node `index` of `nodes`, whose default values refer to
+/// `values`.
+fn read_schema(
+    nodes: &[SchemaNode],
+    values: &[ValueNode],
+    index: usize,
+) -> Result<Schema, MalformedStructure> {
     let node = &nodes[index];
     let sub = |c: u32| -> Result<Schema, MalformedStructure> {
-        read_schema(flat, child(index, c, nodes.len())?)
+        read_schema(nodes, values, child(index, c, nodes.len())?)
     };
     let default = match node.default_value {
         None => None,
-        Some(v) if (v as usize) < flat.values.len() => {
-            Some(Box::new(read_value(&flat.values, v as usize)?))
-        }
+        Some(v) if (v as usize) < values.len() => Some(Box::new(read_value(values, v as usize)?)),
         Some(v) => {
             return Err(MalformedStructure(format!(
                 "schema node {index} has default value {v}, outside a list of {}",
-                flat.values.len()
+                values.len()
             )));
         }
     };
@@ -452,6 +499,64 @@ mod tests {
         };
         let flat = Structured::from(tree.clone());
         assert_eq!(StructuredValue::try_from(&flat).unwrap(), tree);
+    }
+
+    /// A struct whose optional field has a default: the default moves to
+    /// the listed schema's `defaults` and back into the record's values.
+    fn with_default(id: i32) -> Data {
+        let mut note = Schema::of(SchemaType::String).optional();
+        note.default = Some(Box::new(Value::String("none".into())));
+        let schema = Schema::structure(vec![
+            ("id".into(), Schema::of(SchemaType::Int32)),
+            ("note".into(), note),
+        ]);
+        let value = Value::Struct(vec![
+            ("id".into(), Value::Int32(id)),
+            ("note".into(), Value::Null),
+        ]);
+        Data::structured(Some(schema), value)
+    }
+
+    #[test]
+    fn equal_schemas_are_listed_once_and_come_back_whole() {
+        let mut schemas = Vec::new();
+        let first = share(with_default(1), &mut schemas).unwrap();
+        let second = share(with_default(2), &mut schemas).unwrap();
+        let raw = share(Data::Raw(b"x".to_vec()), &mut schemas).unwrap();
+        assert_eq!(schemas.len(), 1);
+        assert_eq!(schemas[0].defaults, [ValueNode::String("none".into())]);
+        let BatchData::Structured(s) = &second else {
+            panic!("structured stays structured")
+        };
+        assert_eq!(s.schema, Some(0));
+        assert_eq!(
+            Schema::try_from(&schemas[0]).unwrap(),
+            with_default(2).to_tree().unwrap().schema.unwrap()
+        );
+        for (batch, id) in [(first, 1), (second, 2)] {
+            let inlined = inline(batch, &schemas).unwrap();
+            assert_eq!(
+                inlined.to_tree().unwrap(),
+                with_default(id).to_tree().unwrap()
+            );
+        }
+        assert_eq!(inline(raw, &schemas).unwrap(), Data::Raw(b"x".to_vec()));
+    }
+
+    #[test]
+    fn an_unlisted_schema_or_a_bad_default_is_an_error() {
+        let unlisted = BatchData::Structured(BatchStructured {
+            schema: Some(3),
+            values: vec![ValueNode::Null],
+        });
+        let err = inline(unlisted, &[]).unwrap_err();
+        assert_eq!(err.0, "the data refers to schema 3 of a batch that lists 0");
+        let Data::Structured(mut flat) = with_default(1) else {
+            unreachable!()
+        };
+        flat.schema[2].default_value = Some(9);
+        let err = share(Data::Structured(flat), &mut Vec::new()).unwrap_err();
+        assert!(err.0.contains("outside a list of"), "{err}");
     }
 
     #[test]

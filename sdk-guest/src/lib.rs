@@ -25,7 +25,7 @@
 //!     fn poll(&mut self, _max_records: u32) -> Result<SourceBatch> {
 //!         let mut batch = SourceBatch::new();
 //!         if !std::mem::replace(&mut self.sent, true) {
-//!             batch.push(SourceRecord::new(&self.topic, Data::Raw(b"hello".to_vec())));
+//!             batch.push(SourceRecord::new(&self.topic, BatchData::Raw(b"hello".to_vec())));
 //!         }
 //!         Ok(batch)
 //!     }
@@ -57,25 +57,27 @@ mod wire;
 
 pub use config::Config;
 pub use converter::Converter;
-pub use data::{Schema, SchemaType, StructuredValue, Value};
+pub use data::{Schema, SchemaRef, SchemaType, StructuredValue, Value};
 pub use error::Result;
 pub use predicate::Predicate;
 pub use sink::{SinkConnector, SinkTask};
 pub use source::{Offsets, SourceBatch, SourceConnector, SourceTask};
 pub use transform::Transform;
 pub use wit::{
-    ConfigIssue, ConfigKey, ConfigType, ConnectError, ConnectRecord, Data, ErrorKind, Header,
-    Importance, PluginMetadata, RecordPart, SinkRecord, SourceRecord, TopicPartition,
+    BatchData, BatchSchema, ConfigIssue, ConfigKey, ConfigType, ConnectError, ConnectRecord, Data,
+    ErrorKind, Header, Importance, PluginMetadata, RecordPart, SinkRecord, SourceRecord,
+    TopicPartition,
 };
 
 /// Everything a plugin usually needs, in one import.
 pub mod prelude {
     pub use crate::sql::{self, SqlValue};
     pub use crate::{
-        Config, ConfigIssue, ConfigKey, ConfigType, ConnectError, ConnectRecord, Converter, Data,
-        ErrorKind, Header, Importance, Offsets, PluginMetadata, Predicate, RecordPart, Result,
-        Schema, SchemaType, SinkConnector, SinkRecord, SinkTask, SourceBatch, SourceConnector,
-        SourceRecord, SourceTask, StructuredValue, TopicPartition, Transform, Value,
+        BatchData, BatchSchema, Config, ConfigIssue, ConfigKey, ConfigType, ConnectError,
+        ConnectRecord, Converter, Data, ErrorKind, Header, Importance, Offsets, PluginMetadata,
+        Predicate, RecordPart, Result, Schema, SchemaRef, SchemaType, SinkConnector, SinkRecord,
+        SinkTask, SourceBatch, SourceConnector, SourceRecord, SourceTask, StructuredValue,
+        TopicPartition, Transform, Value,
     };
 }
 
@@ -106,6 +108,9 @@ pub mod bindings {
             // `connect-record` crosses in the record-batch byte form, so no
             // function names it; the SDK still needs the type.
             generate_unused_types: true,
+            // A batch lists each schema once: equal schemas are found by
+            // comparison.
+            additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_source_world",
             default_bindings_module: "::sluice_sdk::bindings::source",

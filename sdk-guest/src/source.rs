@@ -5,8 +5,9 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 use crate::bindings::source::exports::sluice::connect::source as wit_source;
-use crate::wit::{self, ConfigIssue, ConfigKey, ConnectError, Data, PluginMetadata};
-use crate::{Config, Result};
+use crate::data::{self, SchemaRef};
+use crate::wit::{self, BatchData, ConfigIssue, ConfigKey, ConnectError, Data, PluginMetadata};
+use crate::{Config, Result, Schema, Value};
 
 /// A source connector, as Kafka Connect's `SourceConnector`: it describes its
 /// configuration and splits the work into task configurations.
@@ -96,7 +97,8 @@ impl Offsets {
 pub struct PartitionRef(u32);
 
 /// The records one `poll` returns, with the source partitions they come from
-/// listed once instead of once per record.
+/// and the schemas of their keys and values listed once instead of once per
+/// record.
 #[derive(Debug)]
 pub struct SourceBatch {
     inner: wit::SourceBatch,
@@ -112,6 +114,7 @@ impl SourceBatch {
     pub fn new() -> Self {
         SourceBatch {
             inner: wit::SourceBatch {
+                schemas: Vec::new(),
                 partitions: Vec::new(),
                 records: Vec::new(),
             },
@@ -129,7 +132,29 @@ impl SourceBatch {
         PartitionRef(self.inner.partitions.len() as u32 - 1)
     }
 
-    /// Adds a record.
+    /// Lists a key or value schema (once, however often it is listed) and
+    /// returns the handle data refers to it by: a connector that reads
+    /// records of one shape lists it once per batch, and converters render
+    /// it once per batch.
+    pub fn schema(&mut self, schema: &Schema) -> SchemaRef {
+        let data = Data::structured(Some(schema.clone()), Value::Null);
+        match data::share(data, &mut self.inner.schemas) {
+            Ok(BatchData::Structured(s)) => SchemaRef(s.schema.expect("a schema was given")),
+            Ok(BatchData::Raw(_)) => unreachable!("structured data stays structured"),
+            // Flattening a tree writes every node before its children.
+            Err(e) => unreachable!("a flattened schema is well-formed: {e}"),
+        }
+    }
+
+    /// `data` for a record of this batch: its schema, if any, listed once
+    /// in the batch. Data whose nodes refer to missing ones is refused.
+    pub fn data(&mut self, data: Data) -> Result<BatchData> {
+        data::share(data, &mut self.inner.schemas)
+            .map_err(|e| ConnectError::fatal(format!("malformed structured data: {e}")))
+    }
+
+    /// Adds a record. Its structured key and value refer to schemas this
+    /// batch lists ([`SourceBatch::schema`], [`SourceBatch::data`]).
     pub fn push(&mut self, record: wit::SourceRecord) {
         self.inner.records.push(record);
     }
@@ -146,7 +171,7 @@ impl SourceBatch {
 impl wit::SourceRecord {
     /// A record for `topic` with `value`, no key, no headers, and a
     /// partition and timestamp left to the host.
-    pub fn new(topic: &str, value: Data) -> Self {
+    pub fn new(topic: &str, value: BatchData) -> Self {
         wit::SourceRecord {
             topic: topic.to_string(),
             partition: None,
@@ -169,7 +194,7 @@ impl wit::SourceRecord {
     }
 
     /// Sets the record key.
-    pub fn key(mut self, key: Data) -> Self {
+    pub fn key(mut self, key: BatchData) -> Self {
         self.key = Some(key);
         self
     }

@@ -12,7 +12,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use sluice::config::pipeline::PipelineSpec;
 use sluice::plugin::bare_state;
-use sluice::runtime::bindings::types::ConnectRecord;
+use sluice::runtime::bindings::shared;
+use sluice::runtime::bindings::types::{BatchSchema, ConnectRecord, Data, SourceRecord};
 use sluice::worker::pipeline::Pipeline;
 
 use crate::components::{Components, record, text};
@@ -60,6 +61,29 @@ pub fn source_records(count: usize, bytes: usize) -> Vec<ConnectRecord> {
         .iter()
         .map(|line| record("bench", None, Some(text(line))))
         .collect()
+}
+
+/// `records` as a source connector returns them: equal schemas listed
+/// once for the batch, no source positions.
+pub fn source_batch(records: &[ConnectRecord]) -> (Vec<BatchSchema>, Vec<SourceRecord>) {
+    let mut schemas = Vec::new();
+    let mut share = |data: &Option<Data>| {
+        data.clone()
+            .map(|d| shared::share(d, &mut schemas).expect("well-formed data"))
+    };
+    let records = records
+        .iter()
+        .map(|r| SourceRecord {
+            topic: r.topic.clone(),
+            partition: r.partition,
+            key: share(&r.key),
+            value: share(&r.value),
+            headers: r.headers.clone(),
+            timestamp: r.timestamp,
+            position: None,
+        })
+        .collect();
+    (schemas, records)
 }
 
 /// A pipeline of the plugins `keys` configure, from `components`.

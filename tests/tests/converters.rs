@@ -6,7 +6,10 @@
 //! round trips, and the messages Kafka gives for bad input.
 
 use sluice::plugin::ConverterInstance;
-use sluice::runtime::bindings::types::{Data, SchemaNode, SchemaType, Structured, ValueNode};
+use sluice::runtime::bindings::shared;
+use sluice::runtime::bindings::types::{
+    BatchData, Data, SchemaNode, SchemaType, Structured, ValueNode,
+};
 use sluice_tests::components::*;
 
 // --- helpers -------------------------------------------------------------
@@ -402,6 +405,82 @@ fn json_floats_and_doubles_print_as_java_does() {
         r#"{"schema":{"type":"array","items":{"type":"float","optional":false},"optional":false},"payload":[1.1,0.1,3.4028235E38,1.0E-5,123456.79,1.4E-45,"NaN"]}"#,
         "array<float32> | [1.1f32, 0.1f32, 3.4028235e38f32, 1e-5f32, 123456.79f32, 1e-45f32, NaNf32]",
     );
+}
+
+/// A batch in which schemas are listed once: each item converts to what it
+/// would alone, whatever its neighbours, and the JsonConverter renders a
+/// listed schema with its defaults as when it travelled with the value.
+#[test]
+fn json_batch_with_listed_schemas_converts_each_item_as_alone() {
+    let with_defaults = |zip: &str, tag: &str| {
+        format!(
+            concat!(
+                r#"{{"schema":{{"type":"struct","fields":["#,
+                r#"{{"type":"int32","optional":true,"default":8000,"field":"zip"}},"#,
+                r#"{{"type":"string","optional":false,"default":"none","field":"tag"}}"#,
+                r#"],"optional":false,"name":"com.example.Tagged"}},"payload":{{"zip":{},"tag":{}}}}}"#,
+            ),
+            zip, tag
+        )
+    };
+    let number =
+        |n: i64| format!(r#"{{"schema":{{"type":"int64","optional":false}},"payload":{n}}}"#);
+    let fixtures = [
+        with_defaults("1", r#""a""#),
+        number(5),
+        with_defaults("null", r#""b""#),
+        r#"{"schema":null,"payload":{"free":[1,2]}}"#.to_string(),
+        number(-6),
+        with_defaults("3", "null"),
+    ];
+    let mut json = converter("json", &[]);
+    let mut data: Vec<Option<Data>> = fixtures
+        .iter()
+        .map(|f| Some(read_ok(&mut json, f)))
+        .collect();
+    data.insert(2, None);
+    data.push(Some(Data::Raw(b"raw".to_vec())));
+    let alone: Vec<_> = data.iter().map(|d| write(&mut json, d.clone())).collect();
+
+    let mut schemas = Vec::new();
+    let items: Vec<_> = data
+        .into_iter()
+        .map(|d| d.map(|d| shared::share(d, &mut schemas).expect("well-formed")))
+        .collect();
+    assert_eq!(
+        schemas.len(),
+        2,
+        "the struct and the int64 schema, once each"
+    );
+    assert_eq!(schemas[0].defaults.len(), 2, "the struct's two defaults");
+    let together = json
+        .from_batch("t", &schemas, &items)
+        .expect("the converter trapped");
+    assert_eq!(together, alone);
+    assert_eq!(
+        String::from_utf8(together[0].clone().unwrap().unwrap()).unwrap(),
+        fixtures[0]
+    );
+    assert_eq!(
+        String::from_utf8(together[3].clone().unwrap().unwrap()).unwrap(),
+        with_defaults("8000", r#""b""#)
+    );
+
+    // An item that refers to a schema the batch does not list is that
+    // item's error; the others convert.
+    let mut broken = items.clone();
+    if let Some(BatchData::Structured(s)) = &mut broken[1] {
+        s.schema = Some(7);
+    }
+    let results = json
+        .from_batch("t", &schemas, &broken)
+        .expect("the converter trapped");
+    assert_contains(
+        results[1].as_ref().unwrap_err(),
+        "refers to schema 7 of a batch that lists 2",
+    );
+    assert_eq!(results[0], alone[0]);
+    assert_eq!(results[4], alone[4]);
 }
 
 #[test]

@@ -8,7 +8,8 @@ use wasmtime::component::ResourceAny;
 use super::Plugin;
 use super::instance::WitConfig;
 use crate::runtime::bindings::converter::Converter;
-use crate::runtime::bindings::types::Data;
+use crate::runtime::bindings::shared;
+use crate::runtime::bindings::types::{BatchData, BatchSchema, Data};
 use crate::runtime::limits::timed;
 use crate::runtime::{PluginState, Runtime};
 
@@ -59,15 +60,37 @@ impl ConverterInstance {
         })
     }
 
-    /// Data to bytes for Kafka, one result per item.
+    /// Data to bytes for Kafka, one result per item; the items'
+    /// structured data refers to `schemas`.
+    pub fn from_batch(
+        &mut self,
+        topic: &str,
+        schemas: &[BatchSchema],
+        items: &[Option<BatchData>],
+    ) -> wasmtime::Result<Vec<Result<Option<Vec<u8>>, String>>> {
+        let api = self.world.sluice_connect_conversion().converter_instance();
+        timed(&mut self.store, |store| {
+            api.call_from_data(store, self.converter, topic, schemas, items)
+        })
+    }
+
+    /// Data to bytes for Kafka, one result per item of data that carries
+    /// its own schema; equal schemas are listed once for the call.
     pub fn from_data(
         &mut self,
         topic: &str,
         items: &[Option<Data>],
     ) -> wasmtime::Result<Vec<Result<Option<Vec<u8>>, String>>> {
-        let api = self.world.sluice_connect_conversion().converter_instance();
-        timed(&mut self.store, |store| {
-            api.call_from_data(store, self.converter, topic, items)
-        })
+        let mut schemas = Vec::new();
+        let items = items
+            .iter()
+            .map(|item| {
+                item.clone()
+                    .map(|data| shared::share(data, &mut schemas))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| wasmtime::Error::msg(format!("malformed structured data: {e}")))?;
+        self.from_batch(topic, &schemas, &items)
     }
 }

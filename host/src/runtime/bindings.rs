@@ -87,6 +87,15 @@ pub const CONVERSION_INTERFACE: &str = "sluice:connect/conversion@0.1.0";
 pub const TRANSFORMATION_INTERFACE: &str = "sluice:connect/transformation@0.1.0";
 pub const CONDITION_INTERFACE: &str = "sluice:connect/condition@0.1.0";
 
+/// Structured data between its inline form and the batch form whose
+/// schemas a batch lists once (`share`, `inline`; see
+/// `sluice_wire::shared`).
+pub mod shared {
+    use super::types::{BatchData, BatchSchema, BatchStructured, Data, Structured, ValueNode};
+
+    sluice_wire::wit_schema_table!();
+}
+
 /// The record types in the record-batch byte form, in which batches cross
 /// to transforms and predicates (see `sluice-wire`).
 mod record_codec {

@@ -4,17 +4,17 @@
 //! converter plugin, which a later version brings; until then they are an
 //! error naming the record, never silently dropped.
 
-use crate::runtime::bindings::types::{Data, ValueNode};
+use crate::runtime::bindings::types::{BatchData, Data, ValueNode};
 
 /// The bytes of a key, value or header for Kafka.
-pub fn to_bytes(data: Option<Data>) -> Result<Option<Vec<u8>>, String> {
+pub fn to_bytes(data: Option<&BatchData>) -> Result<Option<Vec<u8>>, String> {
     match data {
         None => Ok(None),
-        Some(Data::Raw(bytes)) => Ok(Some(bytes)),
-        Some(Data::Structured(s)) => match s.values.into_iter().next() {
+        Some(BatchData::Raw(bytes)) => Ok(Some(bytes.clone())),
+        Some(BatchData::Structured(s)) => match s.values.first() {
             Some(ValueNode::Null) | None => Ok(None),
-            Some(ValueNode::String(text)) => Ok(Some(text.into_bytes())),
-            Some(ValueNode::Bytes(bytes)) => Ok(Some(bytes)),
+            Some(ValueNode::String(text)) => Ok(Some(text.clone().into_bytes())),
+            Some(ValueNode::Bytes(bytes)) => Ok(Some(bytes.clone())),
             Some(other) => Err(format!(
                 "a structured {} value cannot be written by a pass-through converter \
                  (StringConverter or ByteArrayConverter)",
@@ -50,32 +50,32 @@ fn node_type(node: &ValueNode) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::bindings::types::Structured;
+    use crate::runtime::bindings::types::BatchStructured;
 
-    fn structured(node: ValueNode) -> Option<Data> {
-        Some(Data::Structured(Structured {
-            schema: Vec::new(),
+    fn structured(node: ValueNode) -> BatchData {
+        BatchData::Structured(BatchStructured {
+            schema: None,
             values: vec![node],
-        }))
+        })
     }
 
     #[test]
     fn raw_strings_and_bytes_pass_through() {
         assert_eq!(
-            to_bytes(Some(Data::Raw(b"a".to_vec()))).unwrap(),
+            to_bytes(Some(&BatchData::Raw(b"a".to_vec()))).unwrap(),
             Some(b"a".to_vec())
         );
         assert_eq!(
-            to_bytes(structured(ValueNode::String("é".into()))).unwrap(),
+            to_bytes(Some(&structured(ValueNode::String("é".into())))).unwrap(),
             Some("é".as_bytes().to_vec())
         );
-        assert_eq!(to_bytes(structured(ValueNode::Null)).unwrap(), None);
+        assert_eq!(to_bytes(Some(&structured(ValueNode::Null))).unwrap(), None);
         assert_eq!(to_bytes(None).unwrap(), None);
     }
 
     #[test]
     fn other_structured_values_are_an_error() {
-        let err = to_bytes(structured(ValueNode::Int32(1))).unwrap_err();
+        let err = to_bytes(Some(&structured(ValueNode::Int32(1)))).unwrap_err();
         assert!(err.contains("int32"), "{err}");
     }
 }

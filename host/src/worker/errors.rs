@@ -11,7 +11,7 @@ use base64::Engine;
 use super::pipeline::{Consumed, Stage, StageFailure};
 use crate::config::pipeline::{DeadLetterQueue, ErrorPolicy, Tolerance};
 use crate::config::secrets::Secrets;
-use crate::runtime::bindings::types::{Data, SourceRecord, Structured, ValueNode};
+use crate::runtime::bindings::types::{BatchData, Data, SourceRecord, ValueNode};
 
 /// The record a failure is about, as it came in.
 pub enum Origin<'a> {
@@ -150,8 +150,8 @@ impl ErrorHandler {
             },
             Origin::Source { record, .. } => DeadLetter {
                 topic: queue.topic.clone(),
-                key: record.key.as_ref().map(wire_form),
-                value: record.value.as_ref().map(wire_form),
+                key: record.key.as_ref().map(batch_wire_form),
+                value: record.value.as_ref().map(batch_wire_form),
                 headers: record
                     .headers
                     .iter()
@@ -240,11 +240,23 @@ pub fn connector_stage(is_sink: bool) -> Stage {
 fn wire_form(data: &Data) -> Vec<u8> {
     match data {
         Data::Raw(bytes) => bytes.clone(),
-        Data::Structured(s) => match s.values.first() {
-            Some(ValueNode::String(text)) if s.values.len() == 1 => text.clone().into_bytes(),
-            Some(ValueNode::Bytes(bytes)) if s.values.len() == 1 => bytes.clone(),
-            _ => render_json(s).into_bytes(),
-        },
+        Data::Structured(s) => values_wire_form(&s.values),
+    }
+}
+
+/// [`wire_form`] of a key or value in batch form.
+fn batch_wire_form(data: &BatchData) -> Vec<u8> {
+    match data {
+        BatchData::Raw(bytes) => bytes.clone(),
+        BatchData::Structured(s) => values_wire_form(&s.values),
+    }
+}
+
+fn values_wire_form(values: &[ValueNode]) -> Vec<u8> {
+    match values {
+        [ValueNode::String(text)] => text.clone().into_bytes(),
+        [ValueNode::Bytes(bytes)] => bytes.clone(),
+        _ => render_json(values).into_bytes(),
     }
 }
 
@@ -257,15 +269,16 @@ fn render_origin(origin: &Origin<'_>) -> String {
         Origin::Consumed(c) => format!("key={} value={}", text(&c.key), text(&c.value)),
         Origin::Source { record, .. } => format!(
             "key={} value={}",
-            text(&record.key.as_ref().map(wire_form)),
-            text(&record.value.as_ref().map(wire_form))
+            text(&record.key.as_ref().map(batch_wire_form)),
+            text(&record.value.as_ref().map(batch_wire_form))
         ),
     }
 }
 
-/// Structured data as schemaless JSON: structs and string-keyed maps as
-/// objects, other maps as arrays of pairs, bytes as base64.
-pub fn render_json(structured: &Structured) -> String {
+/// Structured data's value nodes as schemaless JSON: structs and
+/// string-keyed maps as objects, other maps as arrays of pairs, bytes as
+/// base64.
+pub fn render_json(values: &[ValueNode]) -> String {
     fn node(values: &[ValueNode], index: u32, depth: usize) -> serde_json::Value {
         use serde_json::Value as J;
         let Some(value) = values.get(index as usize).filter(|_| depth < 256) else {
@@ -319,7 +332,7 @@ pub fn render_json(structured: &Structured) -> String {
             }
         }
     }
-    node(&structured.values, 0, 0).to_string()
+    node(values, 0, 0).to_string()
 }
 
 #[cfg(test)]
@@ -411,14 +424,11 @@ mod tests {
 
     #[test]
     fn structured_values_render_as_json() {
-        let s = Structured {
-            schema: Vec::new(),
-            values: vec![
-                ValueNode::Struct(vec![("a".into(), 1), ("b".into(), 2)]),
-                ValueNode::Int32(7),
-                ValueNode::Bytes(vec![1, 2]),
-            ],
-        };
-        assert_eq!(render_json(&s), r#"{"a":7,"b":"AQI="}"#);
+        let values = [
+            ValueNode::Struct(vec![("a".into(), 1), ("b".into(), 2)]),
+            ValueNode::Int32(7),
+            ValueNode::Bytes(vec![1, 2]),
+        ];
+        assert_eq!(render_json(&values), r#"{"a":7,"b":"AQI="}"#);
     }
 }

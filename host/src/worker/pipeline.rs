@@ -16,7 +16,10 @@ use super::convert;
 use crate::config::ConfigError;
 use crate::config::pipeline::{ConverterSpec, PipelineSpec, PredicateSpec, TransformSpec};
 use crate::plugin::{ConverterInstance, PredicateInstance, TransformInstance, bare_state};
-use crate::runtime::bindings::types::{ConnectRecord, Data, Header, SinkRecord};
+use crate::runtime::bindings::shared;
+use crate::runtime::bindings::types::{
+    BatchData, BatchSchema, ConnectRecord, Data, Header, SinkRecord, SourceRecord,
+};
 use crate::runtime::limits::LimitExceeded;
 use crate::runtime::{PluginState, Runtime};
 
@@ -511,85 +514,234 @@ impl Pipeline {
     }
 
     /// Transforms records a source connector produced, then converts them
-    /// for the producer. One outcome per record, in order.
+    /// for the producer. One outcome per record, in order. Their
+    /// structured keys and values refer to `schemas`.
+    ///
+    /// The records are lent, not consumed: each is as it was when this
+    /// returns, for the error policy to name and dead-letter the ones that
+    /// failed, so they are never copied for it. Without transforms, keys
+    /// and values go to the converters in the batch form the connector
+    /// gave, each schema once per batch.
     pub fn source_records(
         &mut self,
-        records: Vec<ConnectRecord>,
+        schemas: &[BatchSchema],
+        records: &mut [SourceRecord],
     ) -> Result<Vec<Outcome<Serialized>>> {
-        let transformed = self.transform(records)?;
+        if !self.chain.is_empty() {
+            return self.transformed_source_records(schemas, records);
+        }
+        let shells: Vec<Shell> = records.iter().map(Shell::of).collect();
+        let headers: Vec<Vec<Option<Data>>> = records
+            .iter()
+            .map(|r| r.headers.iter().map(|h| h.value.clone()).collect())
+            .collect();
+        let mut keys: Vec<Option<BatchData>> = records.iter_mut().map(|r| r.key.take()).collect();
+        let mut values: Vec<Option<BatchData>> =
+            records.iter_mut().map(|r| r.value.take()).collect();
+        let serialized = self.serialize(shells, schemas, &mut keys, &mut values, headers);
+        // Back where they came from, whether or not the conversion worked.
+        for (record, (key, value)) in records.iter_mut().zip(keys.into_iter().zip(values)) {
+            record.key = key;
+            record.value = value;
+        }
+        Ok(serialized?.into_iter().map(|s| s.map(Some)).collect())
+    }
+
+    /// [`Pipeline::source_records`] through the transform chain, which
+    /// works on records whose data carries its schema: each record is
+    /// copied with its schema in, and what the chain returns is put back in
+    /// batch form, equal schemas listed once, for the converters.
+    fn transformed_source_records(
+        &mut self,
+        schemas: &[BatchSchema],
+        records: &[SourceRecord],
+    ) -> Result<Vec<Outcome<Serialized>>> {
+        let inline = |data: &Option<BatchData>| -> Result<Option<Data>> {
+            data.clone()
+                .map(|d| shared::inline(d, schemas))
+                .transpose()
+                .map_err(|e| {
+                    anyhow::anyhow!("the connector returned malformed structured data: {e}")
+                })
+        };
+        let connect_records = records
+            .iter()
+            .map(|r| {
+                Ok(ConnectRecord {
+                    topic: r.topic.clone(),
+                    partition: r.partition,
+                    offset: None,
+                    key: inline(&r.key)?,
+                    value: inline(&r.value)?,
+                    headers: r.headers.clone(),
+                    timestamp: r.timestamp,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let transformed = self.transform(connect_records)?;
         let mut outcomes: Vec<Outcome<Serialized>> = Vec::with_capacity(transformed.len());
         let mut live = Vec::new();
+        let mut shells = Vec::new();
+        let mut headers = Vec::new();
+        let mut out_schemas = Vec::new();
         let mut keys = Vec::new();
         let mut values = Vec::new();
-        let mut topics = Vec::new();
-        let mut header_data = Vec::new();
-        let mut header_topics = Vec::new();
-        let mut header_owner = Vec::new();
-        let mut shells = Vec::new();
         for (index, outcome) in transformed.into_iter().enumerate() {
-            match outcome {
-                Ok(Some(record)) => {
-                    live.push(index);
-                    topics.push(record.topic.clone());
-                    keys.push(record.key);
-                    values.push(record.value);
-                    let mut names = Vec::with_capacity(record.headers.len());
-                    for header in record.headers {
-                        header_owner.push(live.len() - 1);
-                        header_topics.push(record.topic.clone());
-                        header_data.push(header.value);
-                        names.push(header.key);
-                    }
-                    shells.push((record.topic, record.partition, record.timestamp, names));
-                    outcomes.push(Ok(None));
+            let record = match outcome {
+                Ok(Some(record)) => record,
+                other => {
+                    outcomes.push(other.map(|_| None));
+                    continue;
                 }
-                other => outcomes.push(other.map(|_| None)),
+            };
+            let mut share = |data: Option<Data>, stage: Stage| {
+                data.map(|d| shared::share(d, &mut out_schemas))
+                    .transpose()
+                    .map_err(|e| StageFailure {
+                        stage,
+                        class: "(transform chain)".into(),
+                        message: format!("a transform returned malformed structured data: {e}"),
+                        trapped: false,
+                    })
+            };
+            match (
+                share(record.key, Stage::KeyConverter),
+                share(record.value, Stage::ValueConverter),
+            ) {
+                (Ok(key), Ok(value)) => {
+                    keys.push(key);
+                    values.push(value);
+                }
+                (Err(failure), _) | (_, Err(failure)) => {
+                    outcomes.push(Err(failure));
+                    continue;
+                }
+            }
+            live.push(index);
+            let (names, header_values) =
+                record.headers.into_iter().map(|h| (h.key, h.value)).unzip();
+            headers.push(header_values);
+            shells.push(Shell {
+                topic: record.topic,
+                partition: record.partition,
+                timestamp: record.timestamp,
+                header_names: names,
+            });
+            outcomes.push(Ok(None));
+        }
+        let serialized = self.serialize(shells, &out_schemas, &mut keys, &mut values, headers)?;
+        for (index, result) in live.into_iter().zip(serialized) {
+            outcomes[index] = result.map(Some);
+        }
+        Ok(outcomes)
+    }
+
+    /// Converts keys, values and headers for the producer: one result per
+    /// shell, in order. `keys` and `values` refer to `schemas` and are as
+    /// they were when this returns.
+    fn serialize(
+        &mut self,
+        shells: Vec<Shell>,
+        schemas: &[BatchSchema],
+        keys: &mut [Option<BatchData>],
+        values: &mut [Option<BatchData>],
+        headers: Vec<Vec<Option<Data>>>,
+    ) -> Result<Vec<Result<Serialized, StageFailure>>> {
+        let topics: Vec<&str> = shells.iter().map(|s| s.topic.as_str()).collect();
+        let keys = from_data(&mut self.key, Stage::KeyConverter, &topics, schemas, keys)?;
+        let values = from_data(
+            &mut self.value,
+            Stage::ValueConverter,
+            &topics,
+            schemas,
+            values,
+        )?;
+        // Every header of the batch goes to the header converter in one
+        // call per topic, its schemas listed for that call; `owner` maps
+        // each back to its record.
+        let mut header_schemas = Vec::new();
+        let mut header_topics = Vec::new();
+        let mut header_items = Vec::new();
+        let mut header_failures = Vec::new();
+        for (owner, values) in headers.into_iter().enumerate() {
+            for value in values {
+                header_topics.push(topics[owner]);
+                match value
+                    .map(|d| shared::share(d, &mut header_schemas))
+                    .transpose()
+                {
+                    Ok(item) => {
+                        header_items.push(item);
+                        header_failures.push(None);
+                    }
+                    Err(e) => {
+                        header_items.push(None);
+                        header_failures.push(Some(format!("malformed structured data: {e}")));
+                    }
+                }
             }
         }
-        let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let keys = from_data(&mut self.key, Stage::KeyConverter, &topic_refs, keys)?;
-        let values = from_data(&mut self.value, Stage::ValueConverter, &topic_refs, values)?;
-        let header_topic_refs: Vec<&str> = header_topics.iter().map(String::as_str).collect();
-        let mut headers = from_data(
+        let converted_headers = from_data(
             &mut self.header,
             Stage::HeaderConverter,
-            &header_topic_refs,
-            header_data,
-        )?
-        .into_iter()
-        .zip(header_owner)
-        .peekable();
-        for (k, ((index, (key, value)), (topic, partition, timestamp, names))) in live
-            .into_iter()
-            .zip(keys.into_iter().zip(values))
-            .zip(shells)
-            .enumerate()
-        {
-            let mut record_headers = Vec::with_capacity(names.len());
+            &header_topics,
+            &header_schemas,
+            &mut header_items,
+        )?;
+        let mut header_results = converted_headers.into_iter().zip(header_failures);
+        let mut out = Vec::with_capacity(shells.len());
+        for (shell, (key, value)) in shells.into_iter().zip(keys.into_iter().zip(values)) {
+            let mut record_headers = Vec::with_capacity(shell.header_names.len());
             let mut failure = None;
-            for name in names {
-                let (bytes, owner) = headers.next().expect("one result per header");
-                debug_assert_eq!(owner, k);
-                match bytes {
-                    Ok(bytes) => record_headers.push((name, bytes)),
-                    Err(f) => {
+            for name in shell.header_names {
+                match header_results.next().expect("one result per header") {
+                    (Ok(bytes), None) => record_headers.push((name, bytes)),
+                    (Err(f), _) => {
                         failure.get_or_insert(f);
+                    }
+                    (Ok(_), Some(message)) => {
+                        failure.get_or_insert(StageFailure {
+                            stage: Stage::HeaderConverter,
+                            class: "(connector)".into(),
+                            message,
+                            trapped: false,
+                        });
                     }
                 }
             }
-            outcomes[index] = match (key, value, failure) {
-                (Ok(key), Ok(value), None) => Ok(Some(Serialized {
-                    topic,
-                    partition,
+            out.push(match (key, value, failure) {
+                (Ok(key), Ok(value), None) => Ok(Serialized {
+                    topic: shell.topic,
+                    partition: shell.partition,
                     key,
                     value,
                     headers: record_headers,
-                    timestamp,
-                })),
+                    timestamp: shell.timestamp,
+                }),
                 (Err(f), _, _) | (_, Err(f), _) | (_, _, Some(f)) => Err(f),
-            };
+            });
         }
-        Ok(outcomes)
+        Ok(out)
+    }
+}
+
+/// What a record bound for Kafka keeps besides its key, value and header
+/// values while those are converted.
+struct Shell {
+    topic: String,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    header_names: Vec<String>,
+}
+
+impl Shell {
+    fn of(record: &SourceRecord) -> Shell {
+        Shell {
+            topic: record.topic.clone(),
+            partition: record.partition,
+            timestamp: record.timestamp,
+            header_names: record.headers.iter().map(|h| h.key.clone()).collect(),
+        }
     }
 }
 
@@ -721,21 +873,24 @@ fn to_data(
 }
 
 /// Data to bytes through `stage`'s converter. Raw bytes are on the wire
-/// already and nulls stay null: only structured data is converted. Without
-/// a converter, structured strings and bytes pass as their bytes and other
-/// structured data is an error naming the missing converter.
+/// already and nulls stay null: only structured data is converted, each
+/// topic's in one call with `schemas`. Without a converter, structured
+/// strings and bytes pass as their bytes and other structured data is an
+/// error naming the missing converter. `items` are as they were when this
+/// returns.
 fn from_data(
     stage: &mut Option<ConverterStage>,
     which: Stage,
     topics: &[&str],
-    items: Vec<Option<Data>>,
+    schemas: &[BatchSchema],
+    items: &mut [Option<BatchData>],
 ) -> Result<Vec<Result<Option<Vec<u8>>, StageFailure>>> {
     let mut out: Vec<Result<Option<Vec<u8>>, StageFailure>> = Vec::with_capacity(items.len());
-    let mut pending: Vec<(usize, Data)> = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
+    let mut pending: Vec<usize> = Vec::new();
+    for (index, item) in items.iter().enumerate() {
         match item {
             None => out.push(Ok(None)),
-            Some(Data::Raw(bytes)) => out.push(Ok(Some(bytes))),
+            Some(BatchData::Raw(bytes)) => out.push(Ok(Some(bytes.clone()))),
             Some(structured) => {
                 match stage {
                     None => out.push(convert::to_bytes(Some(structured)).map_err(|message| {
@@ -748,7 +903,7 @@ fn from_data(
                     })),
                     Some(_) => {
                         out.push(Ok(None));
-                        pending.push((index, structured));
+                        pending.push(index);
                     }
                 }
             }
@@ -757,20 +912,18 @@ fn from_data(
     let Some(stage) = stage else {
         return Ok(out);
     };
-    let pending_topics: Vec<&str> = pending.iter().map(|(i, _)| topics[*i]).collect();
-    let mut pending: Vec<Option<(usize, Data)>> = pending.into_iter().map(Some).collect();
+    let pending_topics: Vec<&str> = pending.iter().map(|&i| topics[i]).collect();
     for (topic, members) in by_topic(&pending_topics) {
-        let (indices, group): (Vec<usize>, Vec<Option<Data>>) = members
-            .iter()
-            .map(|&m| {
-                let (index, data) = pending[m].take().expect("each item once");
-                (index, Some(data))
-            })
-            .unzip();
+        let indices: Vec<usize> = members.iter().map(|&m| pending[m]).collect();
+        // Moved into one contiguous batch for the call, and back after it.
+        let group: Vec<Option<BatchData>> = indices.iter().map(|&i| items[i].take()).collect();
         let results = stage
             .converter
-            .call_isolating(&group, &mut |c, items| c.from_data(&topic, items))?;
-        for (index, result) in indices.into_iter().zip(results) {
+            .call_isolating(&group, &mut |c, batch| c.from_batch(&topic, schemas, batch));
+        for (&index, item) in indices.iter().zip(group) {
+            items[index] = item;
+        }
+        for (index, result) in indices.into_iter().zip(results?) {
             out[index] = flatten(stage, result);
         }
     }
@@ -903,21 +1056,25 @@ mod tests {
 
     #[test]
     fn without_converters_bytes_pass_and_other_structures_name_the_key() {
+        let mut items = vec![
+            Some(BatchData::Raw(b"x".to_vec())),
+            Some(BatchData::Structured(
+                crate::runtime::bindings::types::BatchStructured {
+                    schema: None,
+                    values: vec![crate::runtime::bindings::types::ValueNode::Int32(1)],
+                },
+            )),
+        ];
+        let before = items.clone();
         let out = from_data(
             &mut None,
             Stage::ValueConverter,
             &["t", "t"],
-            vec![
-                Some(Data::Raw(b"x".to_vec())),
-                Some(Data::Structured(
-                    crate::runtime::bindings::types::Structured {
-                        schema: Vec::new(),
-                        values: vec![crate::runtime::bindings::types::ValueNode::Int32(1)],
-                    },
-                )),
-            ],
+            &[],
+            &mut items,
         )
         .unwrap();
+        assert_eq!(items, before, "the items are lent, not consumed");
         assert_eq!(out[0], Ok(Some(b"x".to_vec())));
         let failure = out[1].clone().unwrap_err();
         assert_eq!(failure.stage, Stage::ValueConverter);

@@ -20,7 +20,9 @@ use super::errors::{ErrorHandler, Origin};
 use super::pipeline::{Pipeline, Serialized};
 use crate::kafka;
 use crate::offsets::ConnectorOffsets;
-use crate::runtime::bindings::types::{ConnectRecord, Data, SourceBatch, SourceRecord};
+use crate::runtime::bindings::types::{
+    BatchData, BatchSchema, BatchStructured, SourceBatch, SourceRecord,
+};
 
 /// At most this many polled batches wait for Kafka's acknowledgement at
 /// once. It bounds memory, and it bounds what a crash can duplicate: only
@@ -176,33 +178,13 @@ impl SourceLoop<'_> {
     /// gives every record (and dead letter) to the producer.
     fn send(&mut self, batch: SourceBatch) -> Result<()> {
         let SourceBatch {
+            schemas,
             partitions,
-            records,
+            mut records,
         } = batch;
         let offsets = batch_offsets(&partitions, &records)?;
-        // The records as polled, kept for the error policy when one can
-        // fail: raw bytes through no converter and no transform cannot.
-        let can_fail = self.pipeline.transforms_or_converts()
-            || records.iter().any(|r| {
-                let structured = |d: &Option<Data>| matches!(d, Some(Data::Structured(_)));
-                structured(&r.key)
-                    || structured(&r.value)
-                    || r.headers.iter().any(|h| structured(&h.value))
-            });
-        let originals: Option<Vec<SourceRecord>> = can_fail.then(|| records.clone());
-        let connect_records: Vec<ConnectRecord> = records
-            .into_iter()
-            .map(|r| ConnectRecord {
-                topic: r.topic,
-                partition: r.partition,
-                offset: None,
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-                timestamp: r.timestamp,
-            })
-            .collect();
-        let outcomes = self.pipeline.source_records(connect_records)?;
+        check_schema_refs(&schemas, &records)?;
+        let outcomes = self.pipeline.source_records(&schemas, &mut records)?;
         let mut outgoing: Vec<Serialized> = Vec::with_capacity(outcomes.len());
         let mut letters = Vec::new();
         for (index, outcome) in outcomes.into_iter().enumerate() {
@@ -210,7 +192,7 @@ impl SourceLoop<'_> {
                 Ok(Some(record)) => outgoing.push(record),
                 Ok(None) => {}
                 Err(failure) => {
-                    let record = &originals.as_ref().expect("kept when records can fail")[index];
+                    let record = &records[index];
                     let source_partition = record
                         .position
                         .as_ref()
@@ -331,6 +313,28 @@ impl SourceLoop<'_> {
         let pairs: Vec<(String, String)> = offsets.into_iter().collect();
         tell_plugin(&pairs)
     }
+}
+
+/// Refuses a batch whose data refers to a schema it does not list: the
+/// connector is broken, and no record of the batch can be read as meant.
+fn check_schema_refs(schemas: &[BatchSchema], records: &[SourceRecord]) -> Result<()> {
+    for (index, record) in records.iter().enumerate() {
+        for data in [&record.key, &record.value].into_iter().flatten() {
+            if let BatchData::Structured(BatchStructured {
+                schema: Some(schema),
+                ..
+            }) = data
+                && *schema as usize >= schemas.len()
+            {
+                bail!(
+                    "the connector returned a batch whose record {index} refers to schema \
+                     {schema}, but the batch lists {} schemas",
+                    schemas.len()
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The source offsets a batch reaches: for each source partition, the
@@ -527,6 +531,34 @@ mod tests {
                 }
             }),
         }
+    }
+
+    #[test]
+    fn a_record_referring_to_an_unlisted_schema_is_refused() {
+        let structured = |schema| {
+            Some(BatchData::Structured(BatchStructured {
+                schema,
+                values: vec![crate::runtime::bindings::types::ValueNode::Null],
+            }))
+        };
+        let listed = BatchSchema {
+            nodes: Vec::new(),
+            defaults: Vec::new(),
+        };
+        let mut good = record(None);
+        good.value = structured(Some(0));
+        let mut schemaless = record(None);
+        schemaless.key = structured(None);
+        let mut bad = record(None);
+        bad.key = structured(Some(1));
+        let schemas = [listed];
+        check_schema_refs(&schemas, &[good.clone(), schemaless.clone()]).unwrap();
+        let err = check_schema_refs(&schemas, &[good, schemaless, bad]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the connector returned a batch whose record 2 refers to schema 1, but the batch \
+             lists 1 schemas"
+        );
     }
 
     #[test]

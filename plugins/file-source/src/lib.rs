@@ -161,8 +161,9 @@ impl SourceTask for FileSourceTask {
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
+            let value = batch.data(line_value(line))?;
             batch.push(
-                SourceRecord::new(&self.topic, line_value(line))
+                SourceRecord::new(&self.topic, value)
                     .at(partition, &json!({ "position": self.position })),
             );
         }

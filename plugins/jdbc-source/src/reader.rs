@@ -373,8 +373,9 @@ impl TableReader {
             }
         }
         let partition = batch.partition(&self.partition);
+        let schema = self.list_schema(batch);
         for row in values.chunks_mut(width).take(count) {
-            self.emit(row, partition, batch)?;
+            self.emit(row, partition, schema, batch)?;
         }
         Ok(Page { caught_up: !full })
     }
@@ -410,8 +411,9 @@ impl TableReader {
         };
         let width = self.shape.as_ref().map_or(1, |s| s.fields.len()).max(1);
         let partition = batch.partition(&self.partition);
+        let schema = self.list_schema(batch);
         for row in rows.into_values().chunks_mut(width) {
-            self.emit(row, partition, batch)?;
+            self.emit(row, partition, schema, batch)?;
         }
         Ok(Page { caught_up: false })
     }
@@ -519,20 +521,28 @@ impl TableReader {
         (statement, params)
     }
 
+    /// The record schema listed in `batch` once for all its rows, unless a
+    /// Decimal's scale varies from row to row.
+    fn list_schema(&self, batch: &mut SourceBatch) -> Option<SchemaRef> {
+        let shape = self.shape.as_ref().expect("shaped before reading");
+        (!shape.varies).then(|| batch.schema(&shape.schema))
+    }
+
     /// Appends the record of `row` and advances the position past it. The
-    /// row's values move into the record.
+    /// row's values move into the record. `schema` is the schema every row
+    /// of the batch has, if they have one.
     fn emit(
         &mut self,
         row: &mut [SqlValue],
         partition: PartitionRef,
+        schema: Option<SchemaRef>,
         batch: &mut SourceBatch,
     ) -> Result<()> {
         let shape = self.shape.as_ref().expect("shaped before reading");
         // What the schema and the offset need, before the values move out.
-        let schema = if shape.varies {
-            self.struct_schema(&shape.fields, Some(row))
-        } else {
-            shape.schema.clone()
+        let schema = match schema {
+            Some(listed) => listed,
+            None => batch.schema(&self.struct_schema(&shape.fields, Some(row))),
         };
         let incrementing = shape.incrementing.and_then(|i| match row[i] {
             SqlValue::Int(value) => Some(value),
@@ -565,7 +575,7 @@ impl TableReader {
         }
         let mut record = SourceRecord::new(
             &self.topic,
-            Data::structured(Some(schema), Value::Struct(fields)),
+            BatchData::structured(Some(schema), Value::Struct(fields)),
         );
         if self.mode != Mode::Bulk {
             record = record.at(partition, &self.position.to_offset());

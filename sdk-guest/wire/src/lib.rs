@@ -36,10 +36,13 @@
 //!
 //! A guest or host reads the Rust types that its bindings generate from
 //! the WIT: [`wit_record_codec!`] implements [`Wire`] for them where they
-//! are defined.
+//! are defined. [`shared`] moves structured data between its inline form
+//! and the batch form whose schemas are listed once per batch.
 
 use std::fmt;
 use std::ops::Range;
+
+pub mod shared;
 
 /// Why bytes are not a well-formed batch, record or result list.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -202,23 +202,87 @@ impl Converter for JsonConverter {
             return Ok(None);
         };
         let tree = data.to_tree()?;
-        if tree.schema.is_none() && tree.value == Value::Null {
+        let rendered = match (&tree.schema, self.schemas_enable) {
+            (Some(schema), true) => Some(self.render_schema(schema)?),
+            _ => None,
+        };
+        self.write(tree.schema.as_ref(), rendered.as_deref(), &tree.value)
+    }
+
+    /// The batch form: each listed schema is read and rendered once, when
+    /// the first item that has it comes, and spliced into every envelope.
+    fn from_batch(
+        &mut self,
+        topic: &str,
+        schemas: &[BatchSchema],
+        items: Vec<Option<BatchData>>,
+    ) -> Vec<Result<Option<Vec<u8>>, String>> {
+        type Listed = Option<Result<(Schema, Option<Vec<u8>>), String>>;
+        let mut listed: Vec<Listed> = vec![None; schemas.len()];
+        items
+            .into_iter()
+            .map(|item| {
+                let structured = match item {
+                    None => return Ok(None),
+                    Some(BatchData::Raw(bytes)) => {
+                        return self.from_data(topic, Some(Data::Raw(bytes)));
+                    }
+                    Some(BatchData::Structured(structured)) => structured,
+                };
+                let value = structured.to_value()?;
+                let Some(index) = structured.schema else {
+                    return self.write(None, None, &value);
+                };
+                let slot = listed.get_mut(index as usize).ok_or_else(|| {
+                    format!(
+                        "malformed structured data: it refers to schema {index} of a batch that \
+                         lists {}",
+                        schemas.len()
+                    )
+                })?;
+                let entry = slot.get_or_insert_with(|| {
+                    let schema = Schema::try_from(&schemas[index as usize])?;
+                    let rendered = match self.schemas_enable {
+                        true => Some(self.render_schema(&schema)?),
+                        false => None,
+                    };
+                    Ok((schema, rendered))
+                });
+                let (schema, rendered) = entry.as_ref().map_err(Clone::clone)?;
+                self.write(Some(schema), rendered.as_deref(), &value)
+            })
+            .collect()
+    }
+}
+
+impl JsonConverter {
+    /// A schema in Kafka's JSON form, as the envelope's `schema` member.
+    fn render_schema(&self, schema: &Schema) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(128);
+        self.writer.schema(&mut out, schema, None)?;
+        Ok(out)
+    }
+
+    /// The bytes of a value with its schema, if any, whose rendering is
+    /// `rendered` when schemas are enabled.
+    fn write(
+        &self,
+        schema: Option<&Schema>,
+        rendered: Option<&[u8]>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, String> {
+        if schema.is_none() && *value == Value::Null {
             return Ok(None);
         }
-        let mut out = Vec::with_capacity(256);
+        let mut out = Vec::with_capacity(rendered.map_or(0, <[u8]>::len) + 128);
         if self.schemas_enable {
             out.extend_from_slice(b"{\"schema\":");
-            match &tree.schema {
-                Some(schema) => self.writer.schema(&mut out, schema, None)?,
-                None => out.extend_from_slice(b"null"),
-            }
+            out.extend_from_slice(rendered.unwrap_or(b"null"));
             out.extend_from_slice(b",\"payload\":");
-            self.writer
-                .value(&mut out, tree.schema.as_ref(), &tree.value)?;
+            self.writer.value(&mut out, schema, value)?;
             out.push(b'}');
         } else {
-            self.writer
-                .value(&mut out, tree.schema.as_ref(), &tree.value)?;
+            self.writer.value(&mut out, schema, value)?;
         }
         Ok(Some(out))
     }
