@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use sluice::plugin::TransformInstance;
-use sluice::runtime::bindings::types::{ConnectRecord, Data};
+use sluice::runtime::bindings::types::{BatchData, ConnectRecord};
 use sluice::worker::pipeline::Pipeline;
 use sluice_tests::bench::{
     CHAIN, JSON_VALUE, end_to_end_runs, file_to_kafka, median, pipeline, source_batch,
@@ -83,7 +83,9 @@ fn one_plugin_call() -> String {
     ];
     for batch in [1usize, 100, 1000] {
         let input = records(batch);
-        let values: Vec<Option<Data>> = input.iter().map(|r| r.value.clone()).collect();
+        // The values as a source hands them over: their schema listed once.
+        let (schemas, batch_records) = source_batch(&input);
+        let values: Vec<Option<BatchData>> = batch_records.into_iter().map(|r| r.value).collect();
         let calls = (RECORDS_PER_SAMPLE / batch).max(1);
         let all_through = |results: Vec<Result<Option<_>, String>>| {
             results.iter().all(|r| matches!(r, Ok(Some(_))))
@@ -95,7 +97,9 @@ fn one_plugin_call() -> String {
             all_through(untouched.apply(&input).expect("no trap"))
         }));
         rows[2].1.push(ns_per_record(calls, batch, || {
-            let results = converter.from_data("bench", &values).expect("no trap");
+            let results = converter
+                .from_batch("bench", &schemas, &values)
+                .expect("no trap");
             results.iter().all(|r| matches!(r, Ok(Some(_))))
         }));
         eprintln!("batch {batch}: {rows:?}");

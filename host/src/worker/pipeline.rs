@@ -311,15 +311,6 @@ impl Pipeline {
         })
     }
 
-    /// Whether any converter or transform is configured: without them
-    /// raw bytes pass through untouched.
-    pub fn transforms_or_converts(&self) -> bool {
-        !self.chain.is_empty()
-            || self.key.is_some()
-            || self.value.is_some()
-            || self.header.is_some()
-    }
-
     /// Applies the transform chain: one outcome per record, in order;
     /// `Ok(None)` for a record a transform dropped.
     ///
