@@ -18,7 +18,7 @@ pub fn to_bytes(data: Option<&BatchData>) -> Result<Option<Vec<u8>>, String> {
             Some(other) => Err(format!(
                 "a structured {} value cannot be written by a pass-through converter \
                  (StringConverter or ByteArrayConverter)",
-                node_type(&other)
+                node_type(other)
             )),
         },
     }
