@@ -648,8 +648,8 @@ impl Pipeline {
             values,
         )?;
         // Every header of the batch goes to the header converter in one
-        // call per topic, its schemas listed for that call; `owner` maps
-        // each back to its record.
+        // call per topic, its schemas listed for that call; the results
+        // come back in the same order, record by record.
         let mut header_schemas = Vec::new();
         let mut header_topics = Vec::new();
         let mut header_items = Vec::new();
