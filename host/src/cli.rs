@@ -82,7 +82,7 @@ pub fn main() -> ExitCode {
 /// `sluice plugin inspect`: loads one component and describes it.
 fn inspect(file: &std::path::Path) -> Result<()> {
     let cache = std::env::temp_dir().join(format!("sluice-inspect-{}", std::process::id()));
-    let runtime = crate::runtime::Runtime::new(&cache, true)?;
+    let runtime = crate::plugin::Runtime::new(&cache, true)?;
     let plugin = crate::plugin::Plugin::load(&runtime, file)
         .with_context(|| format!("{} is not a Sluice plugin", file.display()));
     // Compiled only for this look: not worth keeping.

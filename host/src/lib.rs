@@ -4,11 +4,13 @@
 pub mod capability;
 pub mod cli;
 pub mod config;
+pub mod configdef;
 pub mod durable;
 pub mod kafka;
 pub mod logs;
 pub mod offsets;
 pub mod plugin;
+pub mod redact;
 pub mod rest;
 pub mod runtime;
 pub mod worker;

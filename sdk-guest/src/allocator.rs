@@ -39,6 +39,11 @@ struct Lists {
     end: *mut u8,
 }
 
+/// The allocator the SDK installs as a plugin's `#[global_allocator]` (the
+/// `size-class-allocator` feature): small blocks from per-size free lists,
+/// larger or over-aligned ones from the system allocator. It takes no lock,
+/// so it is only sound where calls cannot overlap, as in a WebAssembly
+/// component without threads.
 pub struct SizeClassAllocator {
     lists: UnsafeCell<Lists>,
 }
@@ -48,6 +53,9 @@ pub struct SizeClassAllocator {
 unsafe impl Sync for SizeClassAllocator {}
 
 impl SizeClassAllocator {
+    /// An allocator with empty free lists, which takes nothing from the
+    /// system allocator until the first allocation; `const`, so that it can
+    /// initialise a `static`.
     pub const fn new() -> Self {
         SizeClassAllocator {
             lists: UnsafeCell::new(Lists {

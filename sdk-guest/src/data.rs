@@ -34,30 +34,59 @@ pub mod logical {
 /// A Kafka Connect value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// A null (Java's `null`): no value where the schema is optional, or a
+    /// schemaless null.
     Null,
+    /// A `BOOLEAN`.
     Boolean(bool),
+    /// An `INT8`.
     Int8(i8),
+    /// An `INT16`.
     Int16(i16),
+    /// An `INT32`; also the logical types Date and Time ([`logical`]).
     Int32(i32),
+    /// An `INT64`; also the logical type Timestamp ([`logical`]).
     Int64(i64),
+    /// A `FLOAT32`.
     Float32(f32),
+    /// A `FLOAT64`.
     Float64(f64),
+    /// A `STRING`.
     String(String),
+    /// `BYTES`; also the logical type Decimal's unscaled value
+    /// ([`logical::DECIMAL`]).
     Bytes(Vec<u8>),
+    /// An `ARRAY`: the elements, in order.
     Array(Vec<Value>),
+    /// A `MAP`: (key, value) entries, in order. A list rather than a hash
+    /// map, since Kafka Connect's keys can be any value, floats and structs
+    /// included.
     Map(Vec<(Value, Value)>),
+    /// A `STRUCT` (Kafka Connect's `Struct`): (field name, value) pairs, in
+    /// the order of the schema's fields.
     Struct(Vec<(String, Value)>),
 }
 
 /// A Kafka Connect schema.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schema {
+    /// The type (`Schema.type()`); for a logical type, the primitive type
+    /// it is stored as. `type` is a Rust keyword, hence the underscore.
     pub type_: SchemaType,
+    /// Whether the value may be null, as `SchemaBuilder.optional()`.
     pub optional: bool,
+    /// The name, as `SchemaBuilder.name`: a logical type's (see
+    /// [`logical`]) or a record name.
     pub name: Option<String>,
+    /// The version, as `SchemaBuilder.version`.
     pub version: Option<i32>,
+    /// The documentation, as `SchemaBuilder.doc`.
     pub doc: Option<String>,
+    /// The parameters, as `SchemaBuilder.parameter`, in the order they were
+    /// set; such as a Decimal's [`logical::DECIMAL_SCALE`].
     pub parameters: Vec<(String, String)>,
+    /// The default value, as `SchemaBuilder.defaultValue`: what Kafka
+    /// Connect uses in place of a null.
     pub default: Option<Box<Value>>,
     /// Struct fields, in order.
     pub fields: Vec<(String, Schema)>,
@@ -257,7 +286,10 @@ impl TryFrom<&BatchSchema> for Schema {
 /// A value with its optional schema: the tree form of the WIT `structured`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructuredValue {
+    /// The value's schema, or `None` for schemaless data (such as JSON
+    /// read with `schemas.enable=false`).
     pub schema: Option<Schema>,
+    /// The value.
     pub value: Value,
 }
 

@@ -41,6 +41,8 @@
 //! Plugins are built for `wasm32-wasip2`. Everything crosses the component
 //! boundary in batches; the SDK never makes a call per record.
 
+#![deny(missing_docs)]
+
 pub mod allocator;
 pub mod config;
 pub mod converter;

@@ -8,18 +8,29 @@ pub fn log(level: Level, message: &str) {
     logging::log(level, message);
 }
 
+/// Writes `message` to the host log at `ERROR`: something failed. An error
+/// the task cannot get past is better returned as a
+/// [`crate::ConnectError`], which the host puts in the task's trace.
 pub fn error(message: &str) {
     log(Level::Error, message);
 }
 
+/// Writes `message` to the host log at `WARN`: something is wrong, but the
+/// task carries on.
 pub fn warn(message: &str) {
     log(Level::Warn, message);
 }
 
+/// Writes `message` to the host log at `INFO`, the level the host shows by
+/// default: what an operator follows in normal running (started, connected,
+/// caught up), not a line per record.
 pub fn info(message: &str) {
     log(Level::Info, message);
 }
 
+/// Writes `message` to the host log at `DEBUG`: detail for tracking a
+/// problem down, shown once the operator sets the `sluice::plugin` logger
+/// to `DEBUG` (over `/admin/loggers`, as in Kafka Connect).
 pub fn debug(message: &str) {
     log(Level::Debug, message);
 }

@@ -24,6 +24,8 @@ pub trait Predicate: Sized + 'static {
         Vec::new()
     }
 
+    /// A predicate configured with its keys (prefix removed), as Kafka's
+    /// `Predicate.configure`.
     fn create(config: Config) -> Result<Self>;
 
     /// Whether the record matches.

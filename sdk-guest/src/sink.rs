@@ -35,6 +35,9 @@ pub trait SinkConnector: 'static {
 
 /// A running sink task, as Kafka Connect's `SinkTask`.
 pub trait SinkTask: Sized + 'static {
+    /// Starts the task with one of the configurations
+    /// [`SinkConnector::task_configs`] returned. Its partitions arrive
+    /// afterwards, through [`SinkTask::open`].
     fn start(config: Config) -> Result<Self>;
 
     /// Partitions newly assigned to this task.
@@ -54,6 +57,9 @@ pub trait SinkTask: Sized + 'static {
     /// offsets only after this succeeds.
     fn flush(&mut self) -> Result<()>;
 
+    /// The task is stopping, after its partitions were closed: release what
+    /// it holds. Records put since the last successful flush have no
+    /// committed offsets, so they are delivered again.
     fn stop(&mut self) -> Result<()> {
         Ok(())
     }

@@ -111,6 +111,7 @@ impl Default for SourceBatch {
 }
 
 impl SourceBatch {
+    /// An empty batch: no records, partitions or schemas yet.
     pub fn new() -> Self {
         SourceBatch {
             inner: wit::SourceBatch {
@@ -159,10 +160,13 @@ impl SourceBatch {
         self.inner.records.push(record);
     }
 
+    /// How many records the batch holds.
     pub fn len(&self) -> usize {
         self.inner.records.len()
     }
 
+    /// Whether the batch holds no records; for an empty batch the host
+    /// waits a little before it polls again.
     pub fn is_empty(&self) -> bool {
         self.inner.records.is_empty()
     }

@@ -102,14 +102,22 @@ impl Connection {
         self.0.copy_in(table, &columns, rows)
     }
 
+    /// Starts a transaction: the statements until [`Connection::commit`] or
+    /// [`Connection::rollback`] apply together or not at all. Transactions
+    /// are controlled only through these calls, never with SQL text, so that
+    /// the host always knows whether one is open; [`Connection::transaction`]
+    /// pairs them for you.
     pub fn begin(&self) -> Result<(), SqlError> {
         self.0.begin()
     }
 
+    /// Commits the open transaction.
     pub fn commit(&self) -> Result<(), SqlError> {
         self.0.commit()
     }
 
+    /// Rolls back the open transaction. It also ends a transaction that
+    /// failed or timed out, which until then allows nothing but `rollback`.
     pub fn rollback(&self) -> Result<(), SqlError> {
         self.0.rollback()
     }
@@ -208,6 +216,8 @@ impl RowBatch {
         self.values.len().checked_div(self.width).unwrap_or(0)
     }
 
+    /// Whether the batch holds no rows. [`Rows::next_batch`] ends a result
+    /// with `None`, not with an empty batch.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -28,7 +28,7 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedPr
 use std::time::{Duration, Instant};
 
 use sluice::capability::sql::Access;
-use sluice::runtime::bindings::sql::SqlValue;
+use sluice::capability::sql::bindings::sql::SqlValue;
 use sluice_tests::bench::{alternate, end_to_end_runs, median, stop_with_rusage};
 use sluice_tests::sql::{Conn, Db, POSTGRES_URL, SqlPlugin};
 use sluice_tests::*;

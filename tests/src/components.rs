@@ -8,11 +8,11 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use sluice::plugin::instance::WitConfig;
+use sluice::plugin::Runtime;
+use sluice::plugin::WitConfig;
 use sluice::plugin::{
     ConverterInstance, PluginRegistry, PredicateInstance, TransformInstance, bare_state,
 };
-use sluice::runtime::Runtime;
 use sluice::runtime::bindings::types::{
     ConnectRecord, Data, Header, SchemaNode, SchemaType, Structured, ValueNode,
 };

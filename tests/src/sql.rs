@@ -7,12 +7,14 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use sluice::capability::sql::bindings::sql::{
+    Column, Host, HostConnection, HostRows, SqlError, SqlValue,
+};
 use sluice::capability::sql::{
     Access, DatasourceGrant, Grant, SqlConfig, SqlConnection, SqlContext, SqlFailure, SqlRows,
     SqlView,
 };
 use sluice::config::ConfigError;
-use sluice::runtime::bindings::sql::{Column, Host, HostConnection, HostRows, SqlError, SqlValue};
 use wasmtime::component::{Resource, ResourceTable};
 
 use crate::Scratch;

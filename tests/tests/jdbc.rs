@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice::capability::sql::Access;
-use sluice::runtime::bindings::sql::SqlValue;
+use sluice::capability::sql::bindings::sql::SqlValue;
 use sluice_tests::sql::{Conn, Db, MARIADB_URL, POSTGRES_URL, SqlPlugin, table};
 use sluice_tests::*;
 

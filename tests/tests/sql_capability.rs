@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use sluice::capability::sql::Access;
-use sluice::runtime::bindings::sql::{
+use sluice::capability::sql::bindings::sql::{
     Dialect, ErrorKind, HostConnection, SqlError, SqlValue, ValueKind,
 };
 use sluice_tests::Scratch;

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sluice::capability::sql::Access;
-use sluice::runtime::bindings::sql::SqlValue;
+use sluice::capability::sql::bindings::sql::SqlValue;
 use sluice_tests::rest::RestClient;
 use sluice_tests::sql::{Conn, Db, MARIADB_URL, POSTGRES_URL, SqlPlugin, table};
 use sluice_tests::*;
@@ -214,7 +214,7 @@ fn a_source_emits_the_rows_of_a_query_and_is_refused_what_it_was_not_granted() {
 }
 
 /// The interfaces a component imports.
-fn imports(runtime: &sluice::runtime::Runtime, path: &Path) -> Vec<String> {
+fn imports(runtime: &sluice::plugin::Runtime, path: &Path) -> Vec<String> {
     let bytes = std::fs::read(path).expect("reading a component");
     let (component, _) = runtime.load_component(&bytes).expect("loading a component");
     component
@@ -227,7 +227,7 @@ fn imports(runtime: &sluice::runtime::Runtime, path: &Path) -> Vec<String> {
 #[test]
 fn only_plugins_that_use_sql_import_it() {
     const SQL: &str = "sluice:connect/sql@0.1.0";
-    let runtime = sluice::runtime::Runtime::new(&shared_cache_dir(), true).expect("a runtime");
+    let runtime = sluice::plugin::Runtime::new(&shared_cache_dir(), true).expect("a runtime");
     let probe = Path::new(FIXTURE_DIR).join("sql_probe.wasm");
     assert!(imports(&runtime, &probe).iter().any(|i| i == SQL));
     let mut plugins = 0;

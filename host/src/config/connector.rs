@@ -5,13 +5,12 @@
 use std::collections::BTreeMap;
 
 use super::pipeline::{ERROR_KEYS, PipelineSpec};
+use super::plugin_keys::check_plugin_keys;
 use super::sandbox::{SANDBOX_KEYS, SandboxSpec};
-use super::{ConfigError, ConfigErrors, list, suggest};
-use crate::capability::files::{self, FileRootGrant, FileRoots};
-use crate::capability::net::{self, NetEndpoints};
-use crate::capability::sql::{self, SqlConfig};
+use crate::capability::{self, Definitions, Grants};
+use crate::configdef::{ConfigError, ConfigErrors, list, suggest};
 use crate::plugin::{PluginKind, PluginRegistry};
-use crate::runtime::bindings::types::{ConfigKey, ConfigType};
+use crate::runtime::bindings::types::ConfigKey;
 use crate::runtime::limits::TaskLimits;
 
 /// Framework keys every connector may set.
@@ -24,10 +23,6 @@ const FRAMEWORK_KEYS: &[&str] = &[
     "header.converter",
     "transforms",
     "predicates",
-    files::GRANT_KEY,
-    net::GRANT_KEY,
-    sql::GRANT_KEY,
-    sql::STATEMENT_TIMEOUT_KEY,
 ];
 /// Framework keys only sink connectors may set.
 const SINK_KEYS: &[&str] = &["topics"];
@@ -50,11 +45,9 @@ pub struct ConnectorConfig {
     pub tasks_max: u32,
     /// The topics a sink consumes.
     pub topics: Vec<String>,
-    pub file_grants: Vec<FileRootGrant>,
-    /// The names of the network endpoints granted.
-    pub net_grants: Vec<String>,
-    /// The datasources granted and the statement timeout.
-    pub sql: sql::Grant,
+    /// What each capability granted it (`grant.files`, `grant.net`,
+    /// `grant.sql`, ...).
+    pub grants: Grants,
     /// Converters, transforms and error policy.
     pub pipeline: PipelineSpec,
     /// The tasks' limits and restart policy.
@@ -101,6 +94,7 @@ impl ConnectorConfig {
         let mut known: Vec<&str> = FRAMEWORK_KEYS.to_vec();
         known.extend(ERROR_KEYS);
         known.extend(SANDBOX_KEYS);
+        known.extend(capability::connector_keys().iter().map(|k| k.name));
         if is_sink {
             known.extend(SINK_KEYS);
         }
@@ -138,21 +132,7 @@ impl ConnectorConfig {
         if is_sink && topics.is_empty() {
             errors.push(ConfigError::Missing("topics".into()));
         }
-        let file_grants = match raw.get(files::GRANT_KEY) {
-            None => Vec::new(),
-            Some(v) => files::parse_grants(v, context.roots).unwrap_or_else(|reason| {
-                errors.push(ConfigError::invalid(files::GRANT_KEY, v, reason));
-                Vec::new()
-            }),
-        };
-        let net_grants = match raw.get(net::GRANT_KEY) {
-            None => Vec::new(),
-            Some(v) => net::parse_grants(v, context.endpoints).unwrap_or_else(|reason| {
-                errors.push(ConfigError::invalid(net::GRANT_KEY, v, reason));
-                Vec::new()
-            }),
-        };
-        let sql = sql::Grant::from_connector_config(raw, context.sql, &mut errors);
+        let grants = context.capabilities.grants(raw, &mut errors);
         let pipeline = PipelineSpec::check(
             raw,
             context.worker_converters,
@@ -174,9 +154,7 @@ impl ConnectorConfig {
             class,
             tasks_max,
             topics,
-            file_grants,
-            net_grants,
-            sql,
+            grants,
             pipeline,
             sandbox,
             producer_overrides: prefixed("producer.override."),
@@ -188,9 +166,8 @@ impl ConnectorConfig {
 
 /// What checking a connector configuration needs from the worker.
 pub struct CheckContext<'a> {
-    pub roots: &'a FileRoots,
-    pub endpoints: &'a NetEndpoints,
-    pub sql: &'a SqlConfig,
+    /// What each capability defines, for the grants.
+    pub capabilities: &'a Definitions,
     pub registry: &'a PluginRegistry,
     /// The worker's `key.converter`, `value.converter`, `header.converter`
     /// and their sub-keys.
@@ -199,77 +176,11 @@ pub struct CheckContext<'a> {
     pub task_limits: &'a TaskLimits,
 }
 
-/// Checks a plugin's keys in `config` (prefix removed; errors name the key
-/// with `prefix`): required keys present, values of the declared type, no
-/// key the plugin does not know.
-pub fn check_plugin_keys(
-    prefix: &str,
-    config: &BTreeMap<String, String>,
-    plugin_keys: &[ConfigKey],
-    errors: &mut Vec<ConfigError>,
-) {
-    for key in config.keys() {
-        if !plugin_keys.iter().any(|k| &k.name == key) {
-            let known: Vec<&str> = plugin_keys.iter().map(|k| k.name.as_str()).collect();
-            errors.push(ConfigError::UnknownKey {
-                key: format!("{prefix}{key}"),
-                hint: suggest(key, &known),
-            });
-        }
-    }
-    for spec in plugin_keys {
-        let name = format!("{prefix}{}", spec.name);
-        match config.get(&spec.name) {
-            None if spec.required && spec.default_value.is_none() => {
-                errors.push(ConfigError::Missing(name))
-            }
-            None => {}
-            Some(value) => {
-                if let Err(reason) = check_type(spec.type_, value) {
-                    errors.push(ConfigError::invalid(&name, value, reason));
-                } else if spec.required && value.trim().is_empty() {
-                    errors.push(ConfigError::Missing(name));
-                }
-            }
-        }
-    }
-}
-
-fn check_type(type_: ConfigType, value: &str) -> Result<(), String> {
-    let v = value.trim();
-    let ok = match type_ {
-        ConfigType::Int => v.parse::<i32>().is_ok(),
-        ConfigType::Long => v.parse::<i64>().is_ok(),
-        ConfigType::Double => v.parse::<f64>().is_ok(),
-        ConfigType::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
-        ConfigType::String | ConfigType::List | ConfigType::Password | ConfigType::Class => true,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("expected a value of type {}", type_name(type_)))
-    }
-}
-
-/// Kafka Connect's name for a key type.
-pub fn type_name(type_: ConfigType) -> &'static str {
-    match type_ {
-        ConfigType::Boolean => "BOOLEAN",
-        ConfigType::String => "STRING",
-        ConfigType::Int => "INT",
-        ConfigType::Long => "LONG",
-        ConfigType::Double => "DOUBLE",
-        ConfigType::List => "LIST",
-        ConfigType::Password => "PASSWORD",
-        ConfigType::Class => "CLASS",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::map as raw;
-    use crate::runtime::bindings::types::Importance;
+    use crate::configdef::map as raw;
+    use crate::runtime::bindings::types::{ConfigType, Importance};
 
     fn key(name: &str, type_: ConfigType, required: bool) -> ConfigKey {
         ConfigKey {
@@ -299,12 +210,10 @@ mod tests {
         kind: PluginKind,
         keys: &[ConfigKey],
     ) -> Result<ConnectorConfig, ConfigErrors> {
-        let mut roots = FileRoots::default();
-        roots.insert("inbox", "/tmp".into()).unwrap();
+        let mut capabilities = Definitions::default();
+        capabilities.files.insert("inbox", "/tmp".into()).unwrap();
         let context = CheckContext {
-            roots: &roots,
-            endpoints: &NetEndpoints::default(),
-            sql: &SqlConfig::default(),
+            capabilities: &capabilities,
             registry: &PluginRegistry::default(),
             worker_converters: &BTreeMap::new(),
             task_limits: &TaskLimits::default(),
@@ -327,7 +236,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.tasks_max, 1);
-        assert_eq!(config.file_grants[0].root, "inbox");
+        assert_eq!(config.grants.files[0].root, "inbox");
     }
 
     #[test]

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::connector::type_name;
-use super::sandbox;
-use super::{ConfigErrors, secrets};
-use crate::capability::{files, net};
+use super::{sandbox, secrets};
+use crate::capability::{self, GRANTS_GROUP};
+use crate::configdef::{ConfigErrors, KeyDefinition};
+use crate::plugin::kind::{importance_name, type_name};
 use crate::plugin::{Plugin, PluginKind};
-use crate::runtime::bindings::types::{ConfigKey, Importance};
+use crate::runtime::bindings::types::ConfigKey;
 use crate::runtime::limits;
 
 /// One key's definition (Kafka Connect's ConfigKeyInfo).
@@ -68,7 +68,6 @@ pub struct ConfigInfos {
 }
 
 const COMMON: &str = "Common";
-const GRANTS: &str = "Grants";
 const TRANSFORMS: &str = "Transforms";
 const PREDICATES: &str = "Predicates";
 const ERRORS: &str = "Error Handling";
@@ -239,26 +238,6 @@ const FRAMEWORK: &[FrameworkKey] = &[
         "Add __connect.errors.* headers describing the failure to each dead letter.",
     ),
     (
-        files::GRANT_KEY,
-        "LIST",
-        None,
-        false,
-        "HIGH",
-        GRANTS,
-        "The file roots this connector may use, each <root>:ro or <root>:rw; the worker \
-         defines roots with files.root.<root>. A root appears to the plugin as /<root>.",
-    ),
-    (
-        net::GRANT_KEY,
-        "LIST",
-        None,
-        false,
-        "HIGH",
-        GRANTS,
-        "The network endpoints this connector may open TCP connections to, by name; the \
-         worker defines them with net.endpoint.<name>=host:port.",
-    ),
-    (
         limits::MEMORY_MAX_KEY,
         "LONG",
         None,
@@ -334,36 +313,47 @@ pub fn definitions(plugin: &Plugin) -> Vec<ConfigKeyInfo> {
     if plugin.kind == PluginKind::Sink {
         framework.insert(3, &SINK_TOPICS);
     }
-    let mut out: Vec<ConfigKeyInfo> = framework
-        .into_iter()
-        .map(
-            |(name, type_, default, required, importance, group, doc)| ConfigKeyInfo {
-                name: name.to_string(),
-                type_: type_.to_string(),
-                required: *required,
-                default_value: default.map(String::from),
-                importance: importance.to_string(),
-                documentation: doc.to_string(),
-                group: Some(group.to_string()),
-                order_in_group: 0,
-                width: "NONE".into(),
-                display_name: name.to_string(),
-                dependents: Vec::new(),
-                order: 0,
-            },
-        )
-        .collect();
+    let key = |(name, type_, default, required, importance, group, doc): &FrameworkKey| {
+        framework_key(&KeyDefinition {
+            name,
+            type_,
+            default: *default,
+            required: *required,
+            importance,
+            group,
+            documentation: doc,
+        })
+    };
+    // The grants come from the capabilities, after error handling and
+    // before the limits, where Kafka Connect users look for security keys.
+    let limits_at = framework
+        .iter()
+        .position(|(_, _, _, _, _, group, _)| *group == LIMITS)
+        .unwrap_or(framework.len());
+    let mut out: Vec<ConfigKeyInfo> = framework[..limits_at].iter().map(|k| key(k)).collect();
+    out.extend(capability::connector_keys().into_iter().map(framework_key));
+    out.extend(framework[limits_at..].iter().map(|k| key(k)));
     out.extend(plugin.config_keys.iter().map(|k| plugin_key(plugin, k)));
     number(&mut out);
     out
 }
 
-/// Kafka's name of an importance.
-pub fn importance_name(importance: Importance) -> &'static str {
-    match importance {
-        Importance::High => "HIGH",
-        Importance::Medium => "MEDIUM",
-        Importance::Low => "LOW",
+/// A key the host reads, in Kafka Connect's REST shape.
+fn framework_key(key: &KeyDefinition) -> ConfigKeyInfo {
+    debug_assert!(key.group != GRANTS_GROUP || key.name.contains('.'));
+    ConfigKeyInfo {
+        name: key.name.to_string(),
+        type_: key.type_.to_string(),
+        required: key.required,
+        default_value: key.default.map(String::from),
+        importance: key.importance.to_string(),
+        documentation: key.documentation.to_string(),
+        group: Some(key.group.to_string()),
+        order_in_group: 0,
+        width: "NONE".into(),
+        display_name: key.name.to_string(),
+        dependents: Vec::new(),
+        order: 0,
     }
 }
 

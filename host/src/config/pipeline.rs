@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::connector::check_plugin_keys;
-use super::{ConfigError, list};
-use crate::plugin::instance::WitConfig;
+use super::plugin_keys::check_plugin_keys;
+use crate::configdef::{ConfigError, list};
+use crate::plugin::WitConfig;
 use crate::plugin::{Plugin, PluginRegistry};
 use crate::runtime::bindings::types::RecordPart;
 
@@ -419,7 +419,7 @@ fn error_policy(raw: &BTreeMap<String, String>, errors: &mut Vec<ConfigError>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::map;
+    use crate::configdef::map;
 
     #[test]
     fn error_policy_reads_kafka_keys() {

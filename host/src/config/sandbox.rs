@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ConfigError;
+use crate::configdef::ConfigError;
 use crate::runtime::limits::{CALL_TIMEOUT_KEY, MEMORY_MAX_KEY, TaskLimits};
 
 pub const RESTART_ENABLED_KEY: &str = "task.restart.enabled";

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{ConfigError, ConfigErrors, properties};
+use super::properties;
+use crate::configdef::{ConfigError, ConfigErrors};
 
-/// What replaces a secret in messages and logs.
-pub const MASK: &str = "[hidden]";
+pub use crate::redact::{MASK, Secrets};
 
 /// A configuration with its references resolved, and the resolved values
 /// that must never be shown.
@@ -21,48 +21,6 @@ pub struct Resolved {
     pub config: BTreeMap<String, String>,
     /// Shared by every task of the connector and its plugin instances.
     pub secrets: Arc<Secrets>,
-}
-
-/// The values that came from references, for masking.
-#[derive(Clone, Debug, Default)]
-pub struct Secrets {
-    values: Vec<String>,
-}
-
-impl Secrets {
-    /// `text` with every secret value replaced by [`MASK`].
-    pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for value in &self.values {
-            out = out.replace(value.as_str(), MASK);
-        }
-        out
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    /// Masks the values and reasons of configuration errors.
-    pub fn mask_errors(&self, errors: ConfigErrors) -> ConfigErrors {
-        if self.is_empty() {
-            return errors;
-        }
-        ConfigErrors(
-            errors
-                .0
-                .into_iter()
-                .map(|e| match e {
-                    ConfigError::Invalid { key, value, reason } => ConfigError::Invalid {
-                        key,
-                        value: self.mask(&value),
-                        reason: self.mask(&reason),
-                    },
-                    other => other,
-                })
-                .collect(),
-        )
-    }
 }
 
 /// Whether `value` holds a reference to resolve.
@@ -92,12 +50,9 @@ pub fn resolve(raw: &BTreeMap<String, String>) -> Result<Resolved, ConfigErrors>
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    // Longer secrets first, so one that contains another is masked whole.
-    values.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    values.dedup();
     Ok(Resolved {
         config,
-        secrets: Arc::new(Secrets { values }),
+        secrets: Arc::new(Secrets::new(values)),
     })
 }
 
@@ -181,7 +136,7 @@ pub fn unresolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::map;
+    use crate::configdef::map;
 
     #[test]
     fn env_and_file_references_resolve_and_are_masked() {

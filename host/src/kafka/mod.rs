@@ -11,7 +11,12 @@ use anyhow::{Context, Result, bail};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::ToBytes;
+use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
+
+use crate::config::{ConnectorConfig, WorkerConfig};
 
 /// A client configuration: the bootstrap servers, Sluice's defaults, then
 /// the operator's overrides (worker `producer.*`/`consumer.*`, then the
@@ -32,6 +37,37 @@ pub fn client_config<'a>(
         }
     }
     config
+}
+
+/// The worker's admin client settings: its bootstrap servers and `admin.*`
+/// overrides. Every admin call of the worker (topic creation, metadata,
+/// the cluster's id) is made with these.
+pub fn admin_config(worker: &WorkerConfig) -> ClientConfig {
+    client_config(&worker.bootstrap_servers, &[], [&worker.admin])
+}
+
+/// Hands `record` to `producer`, waiting while the producer's queue is
+/// full: deliveries make room within milliseconds, and a record is never
+/// dropped for want of it. Any other refusal is the error.
+pub fn send_when_room<'a, C, K, P>(
+    producer: &ThreadedProducer<C>,
+    mut record: BaseRecord<'a, K, P, C::DeliveryOpaque>,
+) -> KafkaResult<()>
+where
+    C: ProducerContext,
+    K: ToBytes + ?Sized,
+    P: ToBytes + ?Sized,
+{
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
 }
 
 /// Producer settings for source tasks: every record acknowledged by all
@@ -72,8 +108,8 @@ pub fn sink_group(connector: &str) -> String {
 /// endpoints both reach the group through these, security settings
 /// included.
 pub fn sink_consumer_config(
-    worker: &crate::config::WorkerConfig,
-    connector: &crate::config::ConnectorConfig,
+    worker: &WorkerConfig,
+    connector: &ConnectorConfig,
     extra: &[(&str, &str)],
 ) -> ClientConfig {
     let group = sink_group(&connector.name);
@@ -135,8 +171,8 @@ pub fn broker_count(admin_config: &ClientConfig) -> Result<usize> {
 /// The Kafka cluster's id (for `GET /`), or `None` when the broker does not
 /// answer within a few seconds; the worker starts either way, and its tasks
 /// retry the connection on their own.
-pub async fn cluster_id(worker: &crate::config::WorkerConfig) -> Option<String> {
-    let config = client_config(&worker.bootstrap_servers, &[], [&worker.admin]);
+pub async fn cluster_id(worker: &WorkerConfig) -> Option<String> {
+    let config = admin_config(worker);
     tokio::task::spawn_blocking(move || {
         use rdkafka::consumer::Consumer;
         let consumer: rdkafka::consumer::BaseConsumer = config.create().ok()?;

@@ -5,13 +5,13 @@ use anyhow::{Context, anyhow};
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use super::Plugin;
-use super::instance::WitConfig;
-use crate::runtime::bindings::converter::Converter;
+use super::bindings::converter::Converter;
+use super::registry::Plugin;
+use super::state::{PluginState, Runtime};
+use super::world::WitConfig;
 use crate::runtime::bindings::shared;
 use crate::runtime::bindings::types::{BatchData, BatchSchema, Data};
 use crate::runtime::limits::timed;
-use crate::runtime::{PluginState, Runtime};
 
 /// One converter, configured; the outer error of every call is a trap.
 pub struct ConverterInstance {

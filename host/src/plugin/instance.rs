@@ -4,23 +4,16 @@
 //! plugin returned.
 
 use wasmtime::component::{Component, ResourceAny};
-use wasmtime::error::Context;
 use wasmtime::{Result, Store, bail};
 
-use super::PluginKind;
-use crate::runtime::bindings::sink::SinkConnector;
-use crate::runtime::bindings::source::SourceConnector;
+use super::bindings::sink::SinkConnector;
+use super::bindings::source::SourceConnector;
+use super::kind::PluginKind;
+use super::state::{PluginState, Runtime};
 use crate::runtime::bindings::types::{ConnectError, SinkRecord, SourceBatch, TopicPartition};
 use crate::runtime::limits::timed;
-use crate::runtime::{PluginState, Runtime};
 
-/// The `config` WIT type.
-pub type WitConfig = Vec<(String, String)>;
-
-enum World {
-    Source(SourceConnector),
-    Sink(SinkConnector),
-}
+use super::world::{WitConfig, World};
 
 /// One instance of a connector plugin.
 pub struct ConnectorInstance {
@@ -35,18 +28,10 @@ impl ConnectorInstance {
         kind: PluginKind,
         state: PluginState,
     ) -> anyhow::Result<Self> {
-        let mut store = runtime.store(state);
-        let world = match kind {
-            PluginKind::Source => World::Source(
-                SourceConnector::instantiate(&mut store, component, runtime.linker())
-                    .context("instantiating the source connector")?,
-            ),
-            PluginKind::Sink => World::Sink(
-                SinkConnector::instantiate(&mut store, component, runtime.linker())
-                    .context("instantiating the sink connector")?,
-            ),
-            other => anyhow::bail!("{other} plugins are not connectors"),
-        };
+        if !matches!(kind, PluginKind::Source | PluginKind::Sink) {
+            anyhow::bail!("{kind} plugins are not connectors");
+        }
+        let (store, world) = World::instantiate(runtime, component, kind, state)?;
         Ok(ConnectorInstance { store, world })
     }
 
@@ -64,6 +49,7 @@ impl ConnectorInstance {
                 w.sluice_connect_sink()
                     .call_task_configs(store, config, max_tasks)
             }),
+            _ => bail!("a connector instance holds a connector"),
         }
     }
 
@@ -171,13 +157,13 @@ impl ConnectorInstance {
 fn source_world(world: &World) -> Result<&SourceConnector> {
     match world {
         World::Source(w) => Ok(w),
-        World::Sink(_) => bail!("a sink plugin was used as a source"),
+        _ => bail!("a sink plugin was used as a source"),
     }
 }
 
 fn sink_world(world: &World) -> Result<&SinkConnector> {
     match world {
         World::Sink(w) => Ok(w),
-        World::Source(_) => bail!("a source plugin was used as a sink"),
+        _ => bail!("a source plugin was used as a sink"),
     }
 }

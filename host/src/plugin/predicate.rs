@@ -5,12 +5,12 @@ use anyhow::{Context, anyhow};
 use wasmtime::Store;
 use wasmtime::component::ResourceAny;
 
-use super::Plugin;
-use super::instance::WitConfig;
-use crate::runtime::bindings::predicate::Predicate;
+use super::bindings::predicate::Predicate;
+use super::registry::Plugin;
+use super::state::{PluginState, Runtime};
+use super::world::WitConfig;
 use crate::runtime::bindings::types::{ConnectRecord, RecordBatch};
 use crate::runtime::limits::timed;
-use crate::runtime::{PluginState, Runtime};
 
 /// One predicate, configured; the outer error of every call is a trap.
 pub struct PredicateInstance {

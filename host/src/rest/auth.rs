@@ -9,8 +9,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use subtle::ConstantTimeEq;
 
-use super::{Api, ApiError};
+use super::api::{Api, ApiError};
 use crate::config::RestAuth;
 
 /// The middleware.
@@ -70,8 +71,10 @@ fn accepts(auth: &RestAuth, presented: &str) -> bool {
 
 /// Compares in time that depends only on the lengths, so that response
 /// times do not reveal how much of a secret a guess got right.
+/// Compares credentials in constant time, so the time a refusal takes does
+/// not tell how much of a guess was right.
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 
+use super::api::{Api, ApiError, JsonBody, config_map_strict, query_bool};
 use super::model::{ConfigRequest, ErrorMessage, PluginInfo};
-use super::{Api, ApiError, JsonBody, config_map_strict, query_bool};
 use crate::config::definitions::{self, ConfigInfos, ConfigKeyInfo};
 use crate::plugin::PluginKind;
 

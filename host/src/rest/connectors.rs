@@ -11,11 +11,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::api::{Api, ApiError, JsonBody, config_map, config_map_strict, query_pairs};
 use super::model::{
     ConfigPatch, ConfigRequest, ConnectorInfo, ConnectorList, ConnectorTaskId,
     CreateConnectorRequest, ErrorMessage, Expand, ExpandedConnector, TaskInfo,
 };
-use super::{Api, ApiError, JsonBody, config_map, config_map_strict, query_pairs};
 use crate::worker::status::{ConnectorStatus, TaskStatus};
 use crate::worker::{ConnectorEntry, TargetState, WorkerError};
 

@@ -8,8 +8,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use super::api::{Api, ApiError, query_bool};
 use super::model::ErrorMessage;
-use super::{Api, ApiError, query_bool};
 use crate::worker::TargetState;
 use crate::worker::status::ConnectorStatus;
 

@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::api::{Api, ApiError, JsonBody, query_pairs};
 use super::model::{ErrorMessage, LoggerLevel, LoggerLevelRequest};
-use super::{Api, ApiError, JsonBody, query_pairs};
 
 fn shown(level: crate::logs::LoggerLevel) -> LoggerLevel {
     LoggerLevel {

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 
+use super::api::{Api, ApiError};
 use super::model::ErrorMessage;
-use super::{Api, ApiError};
 use crate::runtime::limits::TaskMetricsSnapshot;
 
 /// A metric: name, Prometheus type, help text, and how to read it.

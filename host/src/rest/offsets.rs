@@ -9,10 +9,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
 
+use super::api::{Api, ApiError, JsonBody};
 use super::model::{
     ActiveTopics, AlterOffsetsRequest, ConnectorOffset, ConnectorOffsets, ErrorMessage, Message,
 };
-use super::{Api, ApiError, JsonBody};
 use crate::worker::{OffsetChange, WorkerError};
 
 /// The connector's committed offsets.

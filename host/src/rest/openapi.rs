@@ -10,8 +10,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::api::Api;
 use super::model::{ConfigValue, ErrorMessage, Expand};
-use super::{Api, connector_plugins, connectors, lifecycle, loggers, metrics, offsets, root};
+use super::{connector_plugins, connectors, lifecycle, loggers, metrics, offsets, root};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -7,8 +7,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use super::api::{Api, ApiError};
 use super::model::{ErrorMessage, HealthStatus, ServerInfo};
-use super::{Api, ApiError};
 
 /// The worker's version, commit and the id of its Kafka cluster.
 #[utoipa::path(get, path = "/", tag = "worker", operation_id = "serverInfo",

@@ -1,91 +1,25 @@
-//! Host-side bindings generated from wit/, one module per world. The shared
-//! interfaces (`types`, `logging`, `sql`) are generated once, in `source`,
-//! and reused by the other worlds so a record is one Rust type everywhere.
+//! The data model's bindings, generated from wit/: the `types` interface
+//! (records, schemas, values, configuration keys) that every world and
+//! every layer of the host shares, and the two forms records take between
+//! host and guest (`shared`, `record_codec`). Each capability generates its
+//! own interface beside it (`capability::*::bindings`); the plugin worlds
+//! reuse all of them (`plugin::bindings`).
 
-/// The `source-connector` world, and the shared `types`, `logging` and
-/// `sql`.
-pub mod source {
+mod generated {
     wasmtime::component::bindgen!({
-        world: "source-connector",
+        inline: "
+            package sluice:host-types;
+            world types {
+                import sluice:connect/types@0.1.0;
+            }
+        ",
         path: "../wit",
-        // A panicking plugin's last call traps with the panic's message;
-        // a SQL call returns the plugin's errors as `sql-error` and traps on
-        // a host fault (a bad resource handle).
-        imports: {
-            "sluice:connect/logging.panicked": trappable,
-            "sluice:connect/sql": trappable,
-        },
-        trappable_error_type: {
-            "sluice:connect/sql.sql-error" => crate::capability::sql::SqlFailure,
-        },
         // Values and errors compare, for tests of what crosses.
         additional_derives: [PartialEq],
-        with: {
-            "sluice:connect/sql.connection": crate::capability::sql::SqlConnection,
-            "sluice:connect/sql.rows": crate::capability::sql::SqlRows,
-        },
     });
 }
 
-/// The `sink-connector` world.
-pub mod sink {
-    wasmtime::component::bindgen!({
-        world: "sink-connector",
-        path: "../wit",
-        with: {
-            "sluice:connect/types": super::source::sluice::connect::types,
-            "sluice:connect/logging": super::source::sluice::connect::logging,
-            "sluice:connect/sql": super::source::sluice::connect::sql,
-        },
-    });
-}
-
-/// The `converter` world.
-pub mod converter {
-    wasmtime::component::bindgen!({
-        world: "converter",
-        path: "../wit",
-        with: {
-            "sluice:connect/types": super::source::sluice::connect::types,
-            "sluice:connect/logging": super::source::sluice::connect::logging,
-        },
-    });
-}
-
-/// The `transform` world.
-pub mod transform {
-    wasmtime::component::bindgen!({
-        world: "transform",
-        path: "../wit",
-        with: {
-            "sluice:connect/types": super::source::sluice::connect::types,
-            "sluice:connect/logging": super::source::sluice::connect::logging,
-        },
-    });
-}
-
-/// The `predicate` world.
-pub mod predicate {
-    wasmtime::component::bindgen!({
-        world: "predicate",
-        path: "../wit",
-        with: {
-            "sluice:connect/types": super::source::sluice::connect::types,
-            "sluice:connect/logging": super::source::sluice::connect::logging,
-        },
-    });
-}
-
-pub use source::sluice::connect::logging;
-pub use source::sluice::connect::sql;
-pub use source::sluice::connect::types;
-
-/// The fully qualified names of the interfaces that tell a plugin's kind.
-pub const SOURCE_INTERFACE: &str = "sluice:connect/source@0.1.0";
-pub const SINK_INTERFACE: &str = "sluice:connect/sink@0.1.0";
-pub const CONVERSION_INTERFACE: &str = "sluice:connect/conversion@0.1.0";
-pub const TRANSFORMATION_INTERFACE: &str = "sluice:connect/transformation@0.1.0";
-pub const CONDITION_INTERFACE: &str = "sluice:connect/condition@0.1.0";
+pub use generated::sluice::connect::types;
 
 /// Structured data between its inline form and the batch form whose
 /// schemas a batch lists once (`share`, `inline`; see

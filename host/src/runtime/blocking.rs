@@ -23,8 +23,7 @@ use wasmtime_wasi_io::bindings::wasi::io::streams::{
     HostInputStream as AsyncInputStream, HostOutputStream as AsyncOutputStream,
 };
 
-use super::PluginState;
-use super::limits::{CallDeadline, LimitExceeded};
+use super::limits::{CallDeadline, LimitExceeded, StoreState};
 
 /// The resource table of a plugin, with the deadline of the call it is in.
 pub struct DeadlineIo<'a> {
@@ -38,20 +37,21 @@ impl HasData for WithDeadline {
     type Data<'a> = DeadlineIo<'a>;
 }
 
-fn deadline_io(state: &mut PluginState) -> DeadlineIo<'_> {
+fn deadline_io<S: StoreState>(state: &mut S) -> DeadlineIo<'_> {
+    let deadline = state.sandbox().call_deadline();
     DeadlineIo {
-        deadline: state.sandbox.call_deadline(),
-        table: &mut state.table,
+        deadline,
+        table: state.ctx().table,
     }
 }
 
 /// Replaces wasmtime-wasi's `wasi:io/poll` and `wasi:io/streams` in
 /// `linker` (which must already hold them) with the deadline-bound ones.
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> Result<()> {
+pub fn add_to_linker<S: StoreState>(linker: &mut Linker<S>) -> Result<()> {
     linker.allow_shadowing(true);
-    poll::add_to_linker::<PluginState, WithDeadline>(linker, deadline_io)
+    poll::add_to_linker::<S, WithDeadline>(linker, deadline_io::<S>)
         .map_err(anyhow::Error::from)?;
-    streams::add_to_linker::<PluginState, WithDeadline>(linker, deadline_io)
+    streams::add_to_linker::<S, WithDeadline>(linker, deadline_io::<S>)
         .map_err(anyhow::Error::from)?;
     linker.allow_shadowing(false);
     Ok(())

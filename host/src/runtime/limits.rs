@@ -15,7 +15,15 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{ResourceLimiter, Store, StoreContextMut, UpdateDeadline};
 
-use super::PluginState;
+use wasmtime_wasi::WasiView;
+
+/// What a store's state offers the runtime: WASI, which every plugin is
+/// linked with (what it may reach through WASI is up to its grants), and
+/// the task's limits with this instance's share of what it used.
+pub trait StoreState: WasiView + Send + 'static {
+    fn sandbox(&self) -> &Sandbox;
+    fn sandbox_mut(&mut self) -> &mut Sandbox;
+}
 
 /// How often the engine's epoch advances: the granularity of call
 /// deadlines. Checking the epoch costs compiled code a load and a compare
@@ -249,10 +257,10 @@ fn ticks(remaining: Duration) -> u64 {
 /// Puts `store` under its sandbox: the memory limiter, and a deadline on
 /// what runs before the first call (instantiation runs the component's
 /// initialisers).
-pub fn install(store: &mut Store<PluginState>) {
-    store.limiter(|state| &mut state.sandbox);
+pub fn install<S: StoreState>(store: &mut Store<S>) {
+    store.limiter(|state| state.sandbox_mut());
     store.epoch_deadline_callback(check_deadline);
-    let sandbox = &mut store.data_mut().sandbox;
+    let sandbox = store.data_mut().sandbox_mut();
     sandbox.enforced = true;
     sandbox.call_started = Some(Instant::now());
     let ticks = ticks(sandbox.limits.call_timeout);
@@ -266,17 +274,14 @@ pub fn install(store: &mut Store<PluginState>) {
 /// wasmtime call hook: a call hook also runs on each of the guest's
 /// libcalls (`memory.copy` and the like), a dozen or more per record, and
 /// cost the transform chain 15% (see BENCHMARKS.md).
-pub fn timed<R>(
-    store: &mut Store<PluginState>,
-    call: impl FnOnce(&mut Store<PluginState>) -> R,
-) -> R {
+pub fn timed<S: StoreState, R>(store: &mut Store<S>, call: impl FnOnce(&mut Store<S>) -> R) -> R {
     let started = Instant::now();
-    let sandbox = &mut store.data_mut().sandbox;
+    let sandbox = store.data_mut().sandbox_mut();
     sandbox.call_started = Some(started);
     let ticks = ticks(sandbox.limits.call_timeout);
     store.set_epoch_deadline(ticks);
     let result = call(store);
-    let sandbox = &mut store.data_mut().sandbox;
+    let sandbox = store.data_mut().sandbox_mut();
     sandbox.call_started = None;
     let nanos = started.elapsed().as_nanos() as u64;
     sandbox
@@ -289,8 +294,10 @@ pub fn timed<R>(
 
 /// Called when a call's epoch deadline passes: a call over its time is
 /// stopped, one the ticks ran ahead of is given the rest of its time.
-fn check_deadline(store: StoreContextMut<'_, PluginState>) -> wasmtime::Result<UpdateDeadline> {
-    let sandbox = &store.data().sandbox;
+fn check_deadline<S: StoreState>(
+    store: StoreContextMut<'_, S>,
+) -> wasmtime::Result<UpdateDeadline> {
+    let sandbox = store.data().sandbox();
     let limit = sandbox.limits.call_timeout;
     let started = sandbox.call_started.unwrap_or_else(Instant::now);
     let elapsed = started.elapsed();

@@ -1,7 +1,9 @@
-//! The WebAssembly runtime: one wasmtime engine for the worker, an on-disk
-//! cache of precompiled components, and the per-task store state through
-//! which the capabilities a connector was granted reach its plugin, within
-//! the task's limits.
+//! The WebAssembly runtime, the ground floor of the host: one wasmtime
+//! engine for the worker, an on-disk cache of precompiled components, the
+//! linker every plugin is instantiated with, and stores that run under
+//! their task's limits. It is generic over what a store holds: the state
+//! that bundles the capabilities lives above it (`plugin::PluginState`),
+//! and the capabilities' host functions are linked by the caller.
 
 pub mod bindings;
 pub mod blocking;
@@ -13,72 +15,49 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::capability;
-use crate::config::secrets::Secrets;
+pub use limits::StoreState;
 
 /// The most native stack one call into a plugin may use (wasmtime's
 /// default, stated so that traces can name it).
 pub const MAX_WASM_STACK: usize = 512 << 10;
 
-/// The state every plugin instance's store carries.
-pub struct PluginState {
-    pub wasi: WasiCtx,
-    pub http: WasiHttpCtx,
-    /// Which endpoints its HTTP requests may go to.
-    pub http_grant: capability::net::HttpGrant,
-    pub table: ResourceTable,
-    /// Who the plugin's log lines are attributed to (`connector/task-0`).
-    pub log_target: Arc<str>,
-    /// The connector's resolved secrets, masked in the plugin's log lines.
-    pub secrets: Arc<Secrets>,
-    /// The task's limits, and this instance's share of what it used.
-    pub sandbox: limits::Sandbox,
-    /// The datasources the connector was granted (none for other plugins).
-    pub sql: capability::sql::SqlContext,
-}
-
-impl WasiView for PluginState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for PluginState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.http_grant,
-        }
-    }
-}
-
 /// The engine, the linker every world is instantiated with, and the cache
 /// of compiled components.
-#[derive(Clone)]
-pub struct Runtime {
+pub struct Runtime<S: 'static> {
     engine: Engine,
-    linker: Arc<Linker<PluginState>>,
+    linker: Arc<Linker<S>>,
     cache_dir: PathBuf,
     /// Whether stores run under their task's limits (see `limits`).
     enforce_limits: bool,
 }
 
-impl Runtime {
-    /// Creates the engine. `cache_dir` keeps compiled components between
+// Not derived: a derive would ask `S: Clone`, and the state is never cloned.
+impl<S: 'static> Clone for Runtime<S> {
+    fn clone(&self) -> Self {
+        Runtime {
+            engine: self.engine.clone(),
+            linker: Arc::clone(&self.linker),
+            cache_dir: self.cache_dir.clone(),
+            enforce_limits: self.enforce_limits,
+        }
+    }
+}
+
+impl<S: StoreState> Runtime<S> {
+    /// Creates the engine and links WASI; `link` adds the host functions
+    /// of the capabilities. `cache_dir` keeps compiled components between
     /// runs: compiling a component takes far longer than loading one.
     /// `enforce_limits` compiles plugins with epoch checks and runs every
     /// store under its task's memory cap and call deadline; turning it off
     /// (`task.limits.enabled=false`) exists to measure what the limits cost.
-    pub fn new(cache_dir: &Path, enforce_limits: bool) -> Result<Self> {
+    pub fn with_linker(
+        cache_dir: &Path,
+        enforce_limits: bool,
+        link: impl FnOnce(&mut Linker<S>) -> Result<()>,
+    ) -> Result<Self> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(enforce_limits);
@@ -103,11 +82,7 @@ impl Runtime {
             .map_err(anyhow::Error::from)
             .context("linking WASI")?;
         blocking::add_to_linker(&mut linker).context("linking WASI's blocking calls")?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)
-            .map_err(anyhow::Error::from)
-            .context("linking wasi:http")?;
-        capability::logging::add_to_linker(&mut linker)?;
-        capability::sql::add_to_linker(&mut linker)?;
+        link(&mut linker)?;
         std::fs::create_dir_all(cache_dir)
             .with_context(|| format!("creating the component cache {}", cache_dir.display()))?;
         Ok(Runtime {
@@ -122,12 +97,12 @@ impl Runtime {
         &self.engine
     }
 
-    pub fn linker(&self) -> &Linker<PluginState> {
+    pub fn linker(&self) -> &Linker<S> {
         &self.linker
     }
 
     /// A new store for one plugin instance, under its task's limits.
-    pub fn store(&self, state: PluginState) -> Store<PluginState> {
+    pub fn store(&self, state: S) -> Store<S> {
         let mut store = Store::new(&self.engine, state);
         if self.enforce_limits {
             limits::install(&mut store);

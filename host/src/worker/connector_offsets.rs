@@ -6,7 +6,8 @@
 
 use serde_json::{Value, json};
 
-use super::{TargetState, Worker, WorkerError};
+use super::herder::{Managed, Worker, WorkerError};
+use crate::config::store::TargetState;
 use crate::kafka;
 use crate::plugin::PluginKind;
 
@@ -160,7 +161,7 @@ impl Worker {
         .await
     }
 
-    fn group_of(&self, m: &super::Managed) -> Result<OffsetTarget, WorkerError> {
+    fn group_of(&self, m: &Managed) -> Result<OffsetTarget, WorkerError> {
         let prepared = m.prepared()?;
         let config = &prepared.config;
         Ok(match prepared.plugin.kind {

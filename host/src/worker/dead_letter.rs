@@ -13,8 +13,8 @@ use rdkafka::ClientContext;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 
-use super::TaskContext;
-use super::errors::DeadLetter;
+use super::error_policy::DeadLetter;
+use super::task::TaskContext;
 use crate::kafka;
 
 /// A producer for dead letters that remembers the first failed delivery.
@@ -50,21 +50,8 @@ impl DeadLetterProducer {
         record.key = letter.key.as_deref();
         record.payload = letter.value.as_deref();
         record.headers = headers;
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => return Ok(()),
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ),
-                    back,
-                )) => {
-                    record = back;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((e, _)) => bail!("writing to the dead-letter topic \"{}\": {e}", letter.topic),
-            }
-        }
+        kafka::send_when_room(&self.producer, record)
+            .with_context(|| format!("writing to the dead-letter topic \"{}\"", letter.topic))
     }
 
     /// Waits until Kafka acknowledged every dead letter sent so far; an
@@ -104,7 +91,7 @@ pub fn letter_headers(headers: &[(String, Option<Vec<u8>>)]) -> Option<OwnedHead
 /// above the number of brokers (Kafka's default of 3 on a one-broker
 /// development cluster) is lowered to it, with a warning.
 pub fn ensure_topic(ctx: &TaskContext, topic: &str, replication_factor: i16) -> Result<()> {
-    let admin = kafka::client_config(&ctx.worker.bootstrap_servers, &[], [&ctx.worker.admin]);
+    let admin = kafka::admin_config(&ctx.worker);
     let brokers = kafka::broker_count(&admin)?;
     let factor = if replication_factor < 1 {
         1

@@ -8,56 +8,13 @@
 
 use std::collections::BTreeMap;
 
+use super::herder::{ConnectorEntry, Managed, Worker, WorkerError, type_name};
 use super::status::{ConnectorStatus, State};
-use super::task::{self, TaskHandle};
-use super::{ConnectorEntry, Prepared, TargetState, Worker, WorkerError, type_name};
+use super::task;
+use super::task_loop;
 use crate::config::secrets;
-use crate::config::store::StoredConnector;
+use crate::config::store::{StoredConnector, TargetState};
 use crate::plugin::PluginKind;
-use crate::plugin::instance::WitConfig;
-
-/// A connector under management.
-pub struct Managed {
-    /// The configuration as given, secret references unresolved.
-    raw: BTreeMap<String, String>,
-    target: TargetState,
-    /// The checked configuration, or why the connector cannot run.
-    prepared: Result<Prepared, String>,
-    /// The resolved configuration of each task, as the connector split its
-    /// work. Empty until computed, and while stopped.
-    task_configs: Vec<WitConfig>,
-    pub(super) tasks: Vec<TaskHandle>,
-}
-
-impl Managed {
-    fn new(
-        raw: BTreeMap<String, String>,
-        target: TargetState,
-        prepared: Result<Prepared, String>,
-    ) -> Self {
-        Managed {
-            raw,
-            target,
-            prepared,
-            task_configs: Vec::new(),
-            tasks: Vec::new(),
-        }
-    }
-
-    pub fn target(&self) -> TargetState {
-        self.target
-    }
-
-    pub(super) fn prepared(&self) -> Result<&Prepared, WorkerError> {
-        self.prepared
-            .as_ref()
-            .map_err(|why| WorkerError::BadRequest(format!("the connector cannot run: {why}")))
-    }
-
-    pub(super) fn is_running(&self) -> bool {
-        !self.tasks.is_empty()
-    }
-}
 
 impl Worker {
     /// Starts the stored connectors together with `given` (the connector
@@ -347,7 +304,8 @@ impl Worker {
         }
         if let Some(config) = m.task_configs.get(id as usize).cloned() {
             let ctx = self.task_context(&prepared, id, config);
-            m.tasks.push(task::spawn(ctx, self.status.clone()));
+            let run = task_loop(prepared.plugin.kind);
+            m.tasks.push(task::spawn(ctx, self.status.clone(), run));
             m.tasks.sort_by_key(|t| t.id);
         }
     }
@@ -407,7 +365,8 @@ impl Worker {
                     let prepared = m.prepared.clone().expect("checked above");
                     for (id, config) in m.task_configs.iter().enumerate() {
                         let ctx = self.task_context(&prepared, id as u32, config.clone());
-                        m.tasks.push(task::spawn(ctx, self.status.clone()));
+                        let run = task_loop(prepared.plugin.kind);
+                        m.tasks.push(task::spawn(ctx, self.status.clone(), run));
                     }
                     tracing::info!(
                         "connector {name}: started {count} task(s) of {}@{}",

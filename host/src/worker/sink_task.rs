@@ -15,11 +15,11 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::TaskContext;
 use super::dead_letter::DeadLetterProducer;
-use super::errors::{ErrorHandler, Origin};
-use super::pipeline::{Consumed, Pipeline, Stage, StageFailure};
-use super::task::CallError;
+use super::error_policy::{ErrorHandler, Origin, Stage, StageFailure};
+use super::pipeline::Pipeline;
+use super::records::Consumed;
+use super::task::{CallError, TaskContext};
 use crate::kafka;
 use crate::plugin::ConnectorInstance;
 use crate::runtime::bindings::types::{SinkRecord, TopicPartition};
@@ -37,11 +37,11 @@ const BATCH_LINGER: Duration = Duration::from_millis(50);
 /// task's trace.
 pub fn run(ctx: &TaskContext) -> Result<()> {
     let topics = &ctx.connector.topics;
-    let admin = kafka::client_config(&ctx.worker.bootstrap_servers, &[], [&ctx.worker.admin]);
+    let admin = kafka::admin_config(&ctx.worker);
     ctx.tokio
         .block_on(kafka::ensure_topics(&admin, topics, 1, 1))?;
 
-    let mut delivery = Delivery {
+    let mut sink_loop = SinkLoop {
         ctx,
         sink: SinkPlugin::start(ctx)?,
         pipeline: Pipeline::new(&ctx.runtime, &ctx.connector.pipeline, ctx.pipeline_state())?,
@@ -114,10 +114,10 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
                                 .any(|tp| tp.topic == *t && tp.partition == *p)
                         });
                     }
-                    delivery.apply_change(change)
+                    sink_loop.apply_change(change)
                 })?;
                 if !batch.consumed.is_empty() {
-                    flushed.extend(delivery.deliver(batch)?);
+                    flushed.extend(sink_loop.deliver(batch)?);
                 }
                 hand_over(&mut flushed, false)?;
             }
@@ -128,8 +128,8 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         // the sender then ends the committer after its last commit.
         outcome.and(hand_over(&mut flushed, true))
     });
-    let open = delivery.assigned_partitions();
-    let SinkPlugin { mut instance, task } = delivery.sink;
+    let open = sink_loop.assigned_partitions();
+    let SinkPlugin { mut instance, task } = sink_loop.sink;
     let closed = if open.is_empty() {
         Ok(())
     } else {
@@ -253,7 +253,7 @@ impl SinkPlugin {
 }
 
 /// Everything between a consumed batch and its commit.
-struct Delivery<'a> {
+struct SinkLoop<'a> {
     ctx: &'a TaskContext,
     sink: SinkPlugin,
     pipeline: Pipeline,
@@ -263,7 +263,7 @@ struct Delivery<'a> {
     assigned: BTreeSet<(String, i32)>,
 }
 
-impl Delivery<'_> {
+impl SinkLoop<'_> {
     /// Converts and transforms the batch, puts and flushes what survives,
     /// hands what failed to the error policy, waits for the dead letters,
     /// and returns the offsets to commit.

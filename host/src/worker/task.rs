@@ -6,22 +6,22 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use tokio_util::sync::CancellationToken;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::WasiCtxBuilder;
 
-use super::errors::ErrorHandler;
+use super::error_policy::ErrorHandler;
+use super::isolation::describe_trap;
 use super::status::{State, StatusBoard};
 use super::topics::ActiveTopics;
-use super::{sink_task, source_task};
-use crate::capability::{files, net};
-use crate::config::secrets::Secrets;
 use crate::config::{ConnectorConfig, WorkerConfig};
 use crate::offsets::FileOffsetStore;
-use crate::plugin::instance::WitConfig;
-use crate::plugin::{ConnectorInstance, Plugin, PluginKind};
+use crate::plugin::{ConnectorInstance, Identity, Plugin, PluginState, Runtime, WitConfig};
+use crate::redact::Secrets;
 use crate::runtime::bindings::types::{ConnectError, ErrorKind};
 use crate::runtime::limits::{LimitExceeded, Sandbox, TaskMetrics};
-use crate::runtime::{PluginState, Runtime};
+
+/// What a task runs until it is cancelled or fails: the source or the
+/// sink loop (`worker::task_loop` picks one by the plugin's kind); the
+/// error is the task's trace.
+pub type TaskLoop = fn(&TaskContext) -> Result<()>;
 
 /// Everything a task loop needs.
 pub struct TaskContext {
@@ -58,28 +58,24 @@ pub struct TaskHandle {
 /// started again after a backoff when the connector's restart policy says
 /// so; one that ends because it was asked to stop leaves the state to
 /// whoever asked.
-pub fn spawn(ctx: TaskContext, status: StatusBoard) -> TaskHandle {
+pub fn spawn(ctx: TaskContext, status: StatusBoard, run: TaskLoop) -> TaskHandle {
     let id = ctx.task_id;
     let cancel = ctx.cancel.clone();
     status.set_task(&ctx.connector.name, id, State::Running, None);
-    let done = tokio::task::spawn_blocking(move || supervise(&ctx, &status));
+    let done = tokio::task::spawn_blocking(move || supervise(&ctx, &status, run));
     TaskHandle { id, cancel, done }
 }
 
 /// Runs the task's loop until it stops, restarting it after each failure
 /// as `task.restart.*` allows: the wait doubles from failure to failure,
 /// and starts over once the task has run long enough without failing.
-fn supervise(ctx: &TaskContext, status: &StatusBoard) {
+fn supervise(ctx: &TaskContext, status: &StatusBoard, run: TaskLoop) {
     let label = ctx.label();
     let policy = &ctx.connector.sandbox.restart;
     let mut backoff = None;
     loop {
         let started = Instant::now();
-        let outcome = match ctx.plugin.kind {
-            PluginKind::Source => source_task::run(ctx),
-            _ => sink_task::run(ctx),
-        };
-        let error = match outcome {
+        let error = match run(ctx) {
             Ok(()) => {
                 tracing::info!("{label}: stopped");
                 return;
@@ -145,53 +141,6 @@ pub async fn stop_all(tasks: Vec<TaskHandle>, grace: Duration) {
     }
 }
 
-/// A plugin's view of the world: the connector's granted roots and
-/// endpoints, its stderr (for panics) and nothing else, within `sandbox`'s
-/// limits.
-pub fn plugin_state(
-    worker: &WorkerConfig,
-    connector: &ConnectorConfig,
-    label: &str,
-    secrets: Arc<Secrets>,
-    sandbox: Sandbox,
-) -> Result<PluginState> {
-    let mut builder = WasiCtxBuilder::new();
-    builder.inherit_stderr();
-    files::preopen(&mut builder, &worker.file_roots, &connector.file_grants)?;
-    let http_grant = net::grant(
-        &mut builder,
-        &worker.net_endpoints,
-        &connector.net_grants,
-        label,
-    );
-    Ok(PluginState {
-        wasi: builder.build(),
-        http: Default::default(),
-        http_grant,
-        table: ResourceTable::new(),
-        log_target: label.into(),
-        secrets,
-        sandbox,
-        sql: crate::capability::sql::SqlContext::new(&worker.sql, &connector.sql, &connector.name),
-    })
-}
-
-/// A trap as the task's trace shows it: what stopped the plugin first (a
-/// limit names itself and by how much it was exceeded), then where it was
-/// (the wasm backtrace). The one limit wasmtime enforces alone, the stack,
-/// is named here.
-pub fn describe_trap(trap: &wasmtime::Error) -> String {
-    if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow) {
-        format!(
-            "exceeded the stack limit: the plugin's call stack grew past the {} KiB a \
-             WebAssembly call may use (runaway recursion?)\n{trap:?}",
-            crate::runtime::MAX_WASM_STACK >> 10
-        )
-    } else {
-        format!("{}\n{trap:?}", trap.root_cause())
-    }
-}
-
 /// The first wait before retrying a call that failed retriably; it
 /// doubles up to `errors.retry.delay.max.ms`.
 const FIRST_RETRY_BACKOFF: Duration = Duration::from_millis(100);
@@ -235,11 +184,14 @@ impl TaskContext {
     /// The store state of a plugin instance of this task: the connector's
     /// grants, its secrets masked, its log lines attributed to the task.
     pub fn plugin_state(&self) -> Result<PluginState> {
-        plugin_state(
-            &self.worker,
-            &self.connector,
-            &self.label(),
-            Arc::clone(&self.secrets),
+        PluginState::new(
+            &self.worker.capabilities,
+            &self.connector.grants,
+            Identity {
+                connector: &self.connector.name,
+                log_target: &self.label(),
+                secrets: Arc::clone(&self.secrets),
+            },
             self.sandbox(),
         )
     }
@@ -261,10 +213,14 @@ impl TaskContext {
         let limits = Arc::clone(&self.connector.sandbox.limits);
         let metrics = Arc::clone(&self.metrics);
         move || {
-            let mut state = crate::plugin::bare_state(&label);
-            state.secrets = Arc::clone(&secrets);
-            state.sandbox = Sandbox::new(Arc::clone(&limits), Arc::clone(&metrics));
-            state
+            PluginState::ungranted(
+                Identity {
+                    connector: "",
+                    log_target: &label,
+                    secrets: Arc::clone(&secrets),
+                },
+                Sandbox::new(Arc::clone(&limits), Arc::clone(&metrics)),
+            )
         }
     }
 

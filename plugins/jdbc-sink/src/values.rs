@@ -1,7 +1,7 @@
 //! Kafka Connect values to SQL values: the sink's type mapping, Decimal
 //! bytes to plain decimal text, and schema defaults.
 
-use java_text::BigInt;
+use java_text::decimal::BigDecimal;
 use sluice_sdk::data::logical;
 use sluice_sdk::prelude::*;
 use sluice_sdk::wit::{SchemaNode, ValueNode};
@@ -172,11 +172,12 @@ pub fn decimal_text(bytes: &[u8], scale: i32) -> Result<String, String> {
         }
         unscaled.unsigned_abs().to_string()
     } else {
-        let unscaled = BigInt::from_twos_complement(bytes).ok_or("its Decimal has no bytes")?;
-        if unscaled.is_negative() {
+        let decimal =
+            BigDecimal::from_unscaled_bytes(bytes, scale).ok_or("its Decimal has no bytes")?;
+        if decimal.is_negative() {
             out.push('-');
         }
-        unscaled.magnitude_digits()
+        decimal.unscaled_digits().to_string()
     };
     place_point(&mut out, &magnitude, scale);
     Ok(out)

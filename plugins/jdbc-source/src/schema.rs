@@ -4,10 +4,10 @@
 //! and timestamps to their logical types, and nullable columns to optional
 //! fields.
 
+use java_text::decimal::BigDecimal;
 use sluice_sdk::data::logical;
 use sluice_sdk::prelude::*;
 use sluice_sdk::sql::{Column, ValueKind};
-use transform_support::decimal::BigDecimal;
 
 /// The Decimal parameter Confluent adds with a column's precision.
 const DECIMAL_PRECISION: &str = "connect.decimal.precision";

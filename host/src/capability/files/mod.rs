@@ -7,15 +7,97 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use wasmtime::component::Linker;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use super::lifecycle::{
+    Capability, CapabilityHost, InstanceContext, View, grant_key, named_resources, read_grant,
+};
+use crate::configdef::{ConfigError, KeyDefinition};
 
 /// The worker key prefix that names a root.
 pub const ROOT_PREFIX: &str = "files.root.";
 /// The connector key that grants roots.
 pub const GRANT_KEY: &str = "grant.files";
+
+/// The files capability: directories of the worker's file system.
+pub struct Files;
+
+impl Capability for Files {
+    type Definitions = FileRoots;
+    type Grant = Vec<FileRootGrant>;
+    /// Nothing of its own: the roots are WASI's preopened directories.
+    type InstanceState = ();
+
+    const WORKER_KEYS: &'static [&'static str] = &[];
+    const WORKER_PREFIXES: &'static [&'static str] = &[ROOT_PREFIX];
+    const IMPORTS: &'static [&'static str] = &["wasi:filesystem/"];
+
+    fn connector_keys() -> &'static [KeyDefinition] {
+        const KEYS: &[KeyDefinition] = &[grant_key(
+            GRANT_KEY,
+            "The file roots this connector may use, each <root>:ro or <root>:rw; the worker \
+             defines roots with files.root.<root>. A root appears to the plugin as /<root>.",
+        )];
+        KEYS
+    }
+
+    fn define(
+        worker: &BTreeMap<String, String>,
+        base: &Path,
+        errors: &mut Vec<ConfigError>,
+    ) -> FileRoots {
+        let mut roots = FileRoots::default();
+        for (key, name, value) in named_resources(worker, ROOT_PREFIX) {
+            let dir = PathBuf::from(value.trim());
+            let dir = if dir.is_absolute() {
+                dir
+            } else {
+                base.join(dir)
+            };
+            if !dir.is_dir() {
+                errors.push(ConfigError::invalid(
+                    key,
+                    value,
+                    "not an existing directory",
+                ));
+            }
+            if let Err(reason) = roots.insert(name, dir) {
+                errors.push(ConfigError::invalid(key, value, reason));
+            }
+        }
+        roots
+    }
+
+    fn grant(
+        connector: &BTreeMap<String, String>,
+        roots: &FileRoots,
+        errors: &mut Vec<ConfigError>,
+    ) -> Vec<FileRootGrant> {
+        read_grant(connector, GRANT_KEY, errors, |value| {
+            parse_grants(value, roots)
+        })
+    }
+
+    fn add_to_linker<S: CapabilityHost>(
+        _: &mut Linker<S>,
+        _: fn(&mut S) -> View<'_, ()>,
+    ) -> Result<()> {
+        // wasi:filesystem is linked with the rest of WASI by the runtime.
+        Ok(())
+    }
+
+    fn instance_state(
+        roots: &FileRoots,
+        grants: &Vec<FileRootGrant>,
+        instance: &mut InstanceContext<'_>,
+    ) -> Result<()> {
+        preopen(instance.wasi, roots, grants)
+    }
+}
 
 /// The directories the worker offers, by name.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,7 +106,7 @@ pub struct FileRoots(pub BTreeMap<String, PathBuf>);
 impl FileRoots {
     /// Adds the root `name` from the worker key `files.root.<name>`.
     pub fn insert(&mut self, name: &str, path: PathBuf) -> Result<(), String> {
-        if !super::valid_name(name) {
+        if !super::lifecycle::valid_name(name) {
             return Err(format!(
                 "root name \"{name}\" must be letters, digits, '-' or '_'"
             ));
@@ -34,7 +116,7 @@ impl FileRoots {
     }
 }
 
-pub use super::Access;
+pub use super::lifecycle::Access;
 
 /// One root granted to a connector.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +134,8 @@ impl fmt::Display for FileRootGrant {
 /// Parses `grant.files`: `<name>:ro` or `<name>:rw`, comma-separated; a
 /// name without access is read-only. Each root must exist in `roots`.
 pub fn parse_grants(value: &str, roots: &FileRoots) -> Result<Vec<FileRootGrant>, String> {
-    let grants = super::parse_access_grants(value, &roots.0, "a file root", "files.root.<name>")?;
+    let grants =
+        super::lifecycle::parse_access_grants(value, &roots.0, "a file root", "files.root.<name>")?;
     Ok(grants
         .into_iter()
         .map(|(root, access)| FileRootGrant { root, access })

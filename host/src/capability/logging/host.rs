@@ -1,20 +1,21 @@
 //! The `logging` host implementation.
 
-use crate::runtime::PluginState;
-use crate::runtime::bindings::logging::{Host, Level};
+use super::LogContext;
+use super::bindings::logging::{Host, Level};
+use crate::capability::lifecycle::View;
 
-impl Host for PluginState {
+impl Host for View<'_, LogContext> {
     fn panicked(&mut self, message: String) -> wasmtime::Result<()> {
-        let message = self.secrets.mask(&message);
+        let message = self.state.secrets.mask(&message);
         wasmtime::bail!("the plugin panicked: {message}")
     }
 
     fn log(&mut self, level: Level, message: String) {
-        let plugin = &*self.log_target;
-        let message = if self.secrets.is_empty() {
+        let plugin = &*self.state.target;
+        let message = if self.state.secrets.is_empty() {
             message
         } else {
-            self.secrets.mask(&message)
+            self.state.secrets.mask(&message)
         };
         match level {
             Level::Trace => tracing::trace!(target: "sluice::plugin", plugin, "{message}"),

@@ -1,16 +1,68 @@
 //! Logging: plugins write into the worker's log, each line attributed to the
-//! connector task that wrote it.
+//! connector task that wrote it, with the connector's secrets masked. Every
+//! plugin has it; there is nothing to define or grant.
 
+pub mod bindings;
 mod host;
 
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
 use anyhow::Result;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{HasData, Linker};
 
-use crate::runtime::PluginState;
-use crate::runtime::bindings::logging;
+use super::lifecycle::{Capability, CapabilityHost, InstanceContext, View};
+use crate::configdef::{ConfigError, KeyDefinition};
+use crate::redact::Secrets;
 
-/// Adds the `logging` interface to `linker`.
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> Result<()> {
-    logging::add_to_linker::<PluginState, HasSelf<PluginState>>(linker, |state| state)?;
-    Ok(())
+/// The logging capability.
+pub struct Logging;
+
+/// Who an instance's log lines are attributed to, and what they must not
+/// show.
+pub struct LogContext {
+    /// `connector-0`, or the converter's or transform's name.
+    pub target: Arc<str>,
+    /// The connector's resolved secrets, masked in each line.
+    pub secrets: Arc<Secrets>,
+}
+
+struct HasLog;
+
+impl HasData for HasLog {
+    type Data<'a> = View<'a, LogContext>;
+}
+
+impl Capability for Logging {
+    type Definitions = ();
+    type Grant = ();
+    type InstanceState = LogContext;
+
+    const WORKER_KEYS: &'static [&'static str] = &[];
+    const WORKER_PREFIXES: &'static [&'static str] = &[];
+    const IMPORTS: &'static [&'static str] = &["sluice:connect/logging"];
+
+    fn connector_keys() -> &'static [KeyDefinition] {
+        &[]
+    }
+
+    fn define(_: &BTreeMap<String, String>, _: &Path, _: &mut Vec<ConfigError>) {}
+
+    fn grant(_: &BTreeMap<String, String>, _: &(), _: &mut Vec<ConfigError>) {}
+
+    fn add_to_linker<S: CapabilityHost>(
+        linker: &mut Linker<S>,
+        get: fn(&mut S) -> View<'_, LogContext>,
+    ) -> Result<()> {
+        bindings::logging::add_to_linker::<S, HasLog>(linker, get)?;
+        Ok(())
+    }
+
+    fn instance_state(_: &(), _: &(), instance: &mut InstanceContext<'_>) -> Result<LogContext> {
+        Ok(LogContext {
+            target: Arc::clone(instance.log_target),
+            secrets: Arc::clone(instance.secrets),
+        })
+    }
 }

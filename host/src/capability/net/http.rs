@@ -22,7 +22,7 @@ use http::uri::Scheme;
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::{Endpoint, Granted, denied, granted_list, resolves_to_granted};
+use super::endpoints::{Endpoint, Granted, denied, granted_list, resolves_to_granted};
 
 /// What a plugin's HTTP requests are checked against: the endpoints its
 /// connector was granted (none for plugins without a grant).
@@ -32,7 +32,7 @@ pub struct HttpGrant {
 }
 
 impl HttpGrant {
-    pub(super) fn new(granted: Granted, log_target: Arc<str>) -> Self {
+    pub fn new(granted: Granted, log_target: Arc<str>) -> Self {
         HttpGrant {
             granted,
             log_target,

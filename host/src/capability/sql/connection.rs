@@ -3,6 +3,11 @@
 //! statement deadline, and the read-only rules a grant puts on it. Plugin
 //! calls are synchronous; each runs its statements on the worker's tokio
 //! runtime and waits.
+//!
+//! It is one piece because the connection, its session slot and the row
+//! reader share the session's private state (the pooled connection, the
+//! open transaction, the read-ahead channel), which no other file reaches.
+//! What statements a plugin may send is decided in `statement`.
 
 use std::future::Future;
 use std::sync::{Arc, Weak};
@@ -13,8 +18,10 @@ use sqlx::{Database, Executor, IntoArguments};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::bindings::sql::{Column, Dialect, ErrorKind, SqlError, SqlValue};
+use super::pool::{AnyPool, SharedPool};
 use super::session::{self, Backend, breaks_connection, run_plain, sql_error};
-use super::{AnyPool, Column, Dialect, ErrorKind, SharedPool, SqlError, SqlValue};
+use super::statement::{SESSION_KEYWORDS, TRANSACTION_KEYWORDS, leading_keyword};
 
 /// How long past the statement timeout the host waits for the database to
 /// cancel a statement itself before it gives up on the connection. The
@@ -799,90 +806,5 @@ impl SqlRows {
 impl Drop for SqlRows {
     fn drop(&mut self) {
         self.cancel.cancel();
-    }
-}
-
-/// Statements that begin or end transactions.
-const TRANSACTION_KEYWORDS: &[&str] = &[
-    "BEGIN",
-    "START",
-    "COMMIT",
-    "END",
-    "ROLLBACK",
-    "ABORT",
-    "SAVEPOINT",
-    "RELEASE",
-    "XA",
-];
-
-/// Statements that change a session's settings.
-const SESSION_KEYWORDS: &[&str] = &["SET", "RESET"];
-
-/// The first keyword of a statement, upper-cased, past blanks, comments
-/// and opening parentheses.
-fn leading_keyword(sql: &str) -> Option<String> {
-    let mut rest = sql;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
-        if let Some(after) = rest.strip_prefix("--") {
-            rest = after.split_once('\n').map(|(_, r)| r).unwrap_or("");
-        } else if let Some(after) = rest.strip_prefix('#') {
-            // MySQL's line comments.
-            rest = after.split_once('\n').map(|(_, r)| r).unwrap_or("");
-        } else if rest.starts_with("/*") {
-            rest = skip_block_comment(rest);
-        } else {
-            break;
-        }
-    }
-    let word: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect();
-    (!word.is_empty()).then(|| word.to_ascii_uppercase())
-}
-
-/// The text after the block comment `text` starts with (nested comments
-/// count, as in PostgreSQL).
-fn skip_block_comment(text: &str) -> &str {
-    let bytes = text.as_bytes();
-    let mut depth = 0;
-    let mut i = 0;
-    while i + 1 < bytes.len() {
-        match (bytes[i], bytes[i + 1]) {
-            (b'/', b'*') => {
-                depth += 1;
-                i += 2;
-            }
-            (b'*', b'/') => {
-                depth -= 1;
-                i += 2;
-                if depth == 0 {
-                    return &text[i..];
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    ""
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn leading_keywords_are_found_past_comments() {
-        assert_eq!(leading_keyword("  commit").as_deref(), Some("COMMIT"));
-        assert_eq!(
-            leading_keyword("-- note\n/* a /* nested */ b */ (select 1)").as_deref(),
-            Some("SELECT")
-        );
-        assert_eq!(
-            leading_keyword("# mysql\nSet autocommit=0").as_deref(),
-            Some("SET")
-        );
-        assert_eq!(leading_keyword("/* unterminated"), None);
-        assert_eq!(leading_keyword(""), None);
     }
 }

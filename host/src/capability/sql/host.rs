@@ -3,13 +3,13 @@
 use wasmtime::component::Resource;
 
 use super::{SqlConnection, SqlFailure, SqlRows, SqlView};
-use crate::runtime::bindings::sql::{
+use crate::capability::sql::bindings::sql::{
     Column, Dialect, Host, HostConnection, HostRows, SqlError, SqlValue,
 };
 
 impl Host for SqlView<'_> {
     fn open(&mut self, datasource: String) -> Result<Resource<SqlConnection>, SqlFailure> {
-        let connection = self.ctx.open(&datasource)?;
+        let connection = self.state.open(&datasource)?;
         Ok(self.table.push(connection)?)
     }
 

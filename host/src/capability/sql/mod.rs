@@ -5,37 +5,37 @@
 //! `sql.datasource.<name>.pool.max.size`) and the statement timeout; the
 //! plugin names a datasource and never sees its URL, user or password.
 
+pub mod bindings;
 mod connection;
+mod datasource;
 mod host;
 mod mysql;
+mod pool;
 mod postgres;
 mod session;
 mod sqlite;
+mod statement;
 mod values;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::str::FromStr;
-use std::sync::{Arc, Mutex, Weak};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
-use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{Executor, Pool};
-use wasmtime::component::{HasData, Linker, ResourceTable};
+use wasmtime::component::{HasData, Linker};
 
-pub use super::Access;
-use crate::config::{ConfigError, suggest};
-use crate::runtime::PluginState;
-pub use crate::runtime::bindings::sql::{
-    Column, Dialect, ErrorKind, SqlError, SqlValue, ValueKind,
-};
+pub use super::lifecycle::Access;
+use super::lifecycle::{Capability, CapabilityHost, InstanceContext, View, grant_key, read_grant};
+use crate::configdef::{ConfigError, KeyDefinition, suggest};
+pub use bindings::sql::{Column, Dialect, ErrorKind, SqlError, SqlValue, ValueKind};
 pub use connection::{SqlConnection, SqlRows};
+pub use datasource::Datasource;
+pub use pool::SharedPool;
+use pool::{PoolKey, PoolRegistry};
 
-/// The worker key prefix that names a datasource.
-pub const DATASOURCE_PREFIX: &str = "sql.datasource.";
+pub use datasource::DATASOURCE_PREFIX;
 /// The key of the statement timeout: a worker default a connector may
 /// override.
 pub const STATEMENT_TIMEOUT_KEY: &str = "sql.statement.timeout.ms";
@@ -43,7 +43,6 @@ pub const STATEMENT_TIMEOUT_KEY: &str = "sql.statement.timeout.ms";
 pub const GRANT_KEY: &str = "grant.sql";
 
 const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
-const DEFAULT_POOL_MAX_SIZE: u32 = 4;
 /// The keys a datasource takes after `sql.datasource.<name>.`.
 const DATASOURCE_KEYS: &[&str] = &["url", "user", "password", "pool.max.size"];
 
@@ -62,42 +61,6 @@ impl Default for SqlConfig {
             datasources: BTreeMap::new(),
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             pools: Arc::default(),
-        }
-    }
-}
-
-/// A database the worker can connect to.
-pub struct Datasource {
-    pub name: String,
-    target: Target,
-    pub pool_max_size: u32,
-}
-
-impl fmt::Debug for Datasource {
-    // The connect options hold the password: show what is safe.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Datasource")
-            .field("name", &self.name)
-            .field("dialect", &self.dialect())
-            .field("pool_max_size", &self.pool_max_size)
-            .finish()
-    }
-}
-
-/// Where a datasource is and how to log in, as sqlx takes it.
-#[derive(Clone)]
-enum Target {
-    Postgres(PgConnectOptions),
-    MySql(MySqlConnectOptions),
-    Sqlite(SqliteConnectOptions),
-}
-
-impl Datasource {
-    pub fn dialect(&self) -> Dialect {
-        match self.target {
-            Target::Postgres(_) => Dialect::Postgresql,
-            Target::MySql(_) => Dialect::Mysql,
-            Target::Sqlite(_) => Dialect::Sqlite,
         }
     }
 }
@@ -176,111 +139,6 @@ fn parse_timeout(value: &str) -> Result<Duration, String> {
     }
 }
 
-impl Datasource {
-    fn from_settings(name: &str, settings: &BTreeMap<&str, &str>) -> Result<Self, ConfigError> {
-        let key = |setting: &str| format!("{DATASOURCE_PREFIX}{name}.{setting}");
-        if !valid_name(name) {
-            let (setting, value) = settings.iter().next().expect("a datasource has a key");
-            return Err(ConfigError::invalid(
-                &key(setting),
-                &redact_url(value),
-                format!("datasource name \"{name}\" must be letters, digits, '-' or '_'"),
-            ));
-        }
-        let url = match settings.get("url").map(|u| u.trim()) {
-            Some(url) if !url.is_empty() => url,
-            _ => return Err(ConfigError::Missing(key("url"))),
-        };
-        let invalid = |reason: String| ConfigError::invalid(&key("url"), &redact_url(url), reason);
-        let user = settings.get("user").map(|u| u.trim());
-        let password = settings.get("password").copied();
-        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
-        let target = match scheme {
-            "postgres" | "postgresql" => {
-                let mut options =
-                    PgConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?;
-                if let Some(user) = user {
-                    options = options.username(user);
-                }
-                if let Some(password) = password {
-                    options = options.password(password);
-                }
-                Target::Postgres(options)
-            }
-            "mysql" | "mariadb" => {
-                let url = url.replacen("mariadb:", "mysql:", 1);
-                let mut options =
-                    MySqlConnectOptions::from_str(&url).map_err(|e| invalid(e.to_string()))?;
-                if let Some(user) = user {
-                    options = options.username(user);
-                }
-                if let Some(password) = password {
-                    options = options.password(password);
-                }
-                Target::MySql(options)
-            }
-            "sqlite" => {
-                if user.is_some() || password.is_some() {
-                    return Err(ConfigError::invalid(
-                        &key(if user.is_some() { "user" } else { "password" }),
-                        "",
-                        "SQLite has no users or passwords",
-                    ));
-                }
-                Target::Sqlite(
-                    SqliteConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?,
-                )
-            }
-            _ => {
-                return Err(invalid(
-                    "expected a postgres://, mysql://, mariadb:// or sqlite: URL".into(),
-                ));
-            }
-        };
-        let pool_max_size = match settings.get("pool.max.size") {
-            None => DEFAULT_POOL_MAX_SIZE,
-            Some(value) => match value.trim().parse::<u32>() {
-                Ok(n) if n >= 1 => n,
-                _ => {
-                    return Err(ConfigError::invalid(
-                        &key("pool.max.size"),
-                        value,
-                        "expected a whole number of at least 1",
-                    ));
-                }
-            },
-        };
-        Ok(Datasource {
-            name: name.to_string(),
-            target,
-            pool_max_size,
-        })
-    }
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-/// A URL with the password of its user info, if any, masked.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:****@{host}{path}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
 /// One datasource granted to a connector.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatasourceGrant {
@@ -310,13 +168,7 @@ impl Grant {
         sql: &SqlConfig,
         errors: &mut Vec<ConfigError>,
     ) -> Grant {
-        let datasources = match raw.get(GRANT_KEY) {
-            None => Vec::new(),
-            Some(value) => parse_grants(value, sql).unwrap_or_else(|reason| {
-                errors.push(ConfigError::invalid(GRANT_KEY, value, reason));
-                Vec::new()
-            }),
-        };
+        let datasources = read_grant(raw, GRANT_KEY, errors, |value| parse_grants(value, sql));
         let statement_timeout = raw.get(STATEMENT_TIMEOUT_KEY).and_then(|value| {
             parse_timeout(value)
                 .map_err(|reason| {
@@ -335,7 +187,7 @@ impl Grant {
 /// name without access is read-only, as a file root is. Each datasource
 /// must be defined by the worker.
 pub fn parse_grants(value: &str, sql: &SqlConfig) -> Result<Vec<DatasourceGrant>, String> {
-    let grants = super::parse_access_grants(
+    let grants = super::lifecycle::parse_access_grants(
         value,
         &sql.datasources,
         "a datasource",
@@ -431,161 +283,6 @@ impl SqlContext {
     }
 }
 
-/// What a pool's sessions are set up with: pools are shared only by
-/// instances that would set their sessions up alike.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct PoolKey {
-    connector: Arc<str>,
-    datasource: String,
-    read_only: bool,
-    statement_timeout: Duration,
-}
-
-/// The pools of every connector of the worker. It holds them weakly: a
-/// pool closes when the last instance of its connector that used it is
-/// gone.
-#[derive(Debug, Default)]
-struct PoolRegistry {
-    pools: Mutex<HashMap<PoolKey, Weak<SharedPool>>>,
-}
-
-impl PoolRegistry {
-    fn get_or_create(
-        &self,
-        key: PoolKey,
-        datasource: &Datasource,
-        runtime: &tokio::runtime::Handle,
-    ) -> Arc<SharedPool> {
-        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pool) = pools.get(&key).and_then(Weak::upgrade) {
-            return pool;
-        }
-        pools.retain(|_, pool| pool.strong_count() > 0);
-        let pool = Arc::new(SharedPool::new(&key, datasource, runtime));
-        pools.insert(key, Arc::downgrade(&pool));
-        pool
-    }
-}
-
-/// One connector's pool for one datasource.
-pub struct SharedPool {
-    datasource: Arc<str>,
-    read_only: bool,
-    pool: AnyPool,
-    runtime: tokio::runtime::Handle,
-}
-
-impl fmt::Debug for SharedPool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SharedPool({})", self.datasource)
-    }
-}
-
-#[derive(Clone)]
-enum AnyPool {
-    Postgres(Pool<Postgres>),
-    MySql(Pool<MySql>),
-    Sqlite(Pool<Sqlite>),
-}
-
-impl SharedPool {
-    /// A pool that connects on first use. Sessions of a read-only grant
-    /// are read-only in the database itself; statements are cut off by the
-    /// database at the statement timeout where it can do so.
-    fn new(key: &PoolKey, datasource: &Datasource, runtime: &tokio::runtime::Handle) -> Self {
-        // sqlx's pools start their maintenance task on the runtime.
-        let _runtime = runtime.enter();
-        let timeout = key.statement_timeout;
-        let max = datasource.pool_max_size;
-        let read_only = key.read_only;
-        let pool = match &datasource.target {
-            Target::Postgres(options) => {
-                // UTC, as MySQL sessions are: a zone-less timestamp bound to
-                // a TIMESTAMPTZ column (or COPY text of one) is read in the
-                // session's zone, which must not depend on the server's.
-                let mut settings = vec![
-                    ("statement_timeout", timeout.as_millis().to_string()),
-                    ("TimeZone", "UTC".to_string()),
-                ];
-                if read_only {
-                    settings.push(("default_transaction_read_only", "on".to_string()));
-                }
-                let options = options
-                    .clone()
-                    .application_name(&format!("sluice {}", key.connector))
-                    .options(settings);
-                AnyPool::Postgres(
-                    PgPoolOptions::new()
-                        .max_connections(max)
-                        .acquire_timeout(timeout)
-                        .connect_lazy_with(options),
-                )
-            }
-            Target::MySql(options) => {
-                let options = options
-                    .clone()
-                    .timezone(Some("+00:00".to_string()))
-                    .pipes_as_concat(false);
-                AnyPool::MySql(
-                    MySqlPoolOptions::new()
-                        .max_connections(max)
-                        .acquire_timeout(timeout)
-                        .after_connect(move |conn, _| {
-                            Box::pin(async move {
-                                // MariaDB's timeout covers every statement,
-                                // in seconds; MySQL's only SELECTs.
-                                let seconds = timeout.as_secs_f64();
-                                let mariadb = format!("SET SESSION max_statement_time = {seconds}");
-                                if conn.execute(mariadb.as_str()).await.is_err() {
-                                    let mysql = format!(
-                                        "SET SESSION max_execution_time = {}",
-                                        timeout.as_millis()
-                                    );
-                                    conn.execute(mysql.as_str()).await?;
-                                }
-                                if read_only {
-                                    conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
-                                }
-                                Ok(())
-                            })
-                        })
-                        .connect_lazy_with(options),
-                )
-            }
-            Target::Sqlite(options) => {
-                let options = options.clone().read_only(read_only).busy_timeout(timeout);
-                AnyPool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(max)
-                        .acquire_timeout(timeout)
-                        .connect_lazy_with(options),
-                )
-            }
-        };
-        SharedPool {
-            datasource: key.datasource.as_str().into(),
-            read_only,
-            pool,
-            runtime: runtime.clone(),
-        }
-    }
-}
-
-impl Drop for SharedPool {
-    fn drop(&mut self) {
-        // Closing waits for connections to come back; nobody needs to wait
-        // for that.
-        let pool = self.pool.clone();
-        self.runtime.spawn(async move {
-            match pool {
-                AnyPool::Postgres(pool) => pool.close().await,
-                AnyPool::MySql(pool) => pool.close().await,
-                AnyPool::Sqlite(pool) => pool.close().await,
-            }
-        });
-    }
-}
-
 impl SqlError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         SqlError {
@@ -625,16 +322,7 @@ impl From<wasmtime::component::ResourceTableError> for SqlFailure {
 
 /// What the `sql` host functions work with: the instance's SQL context and
 /// the resource table its connections and row streams live in.
-pub struct SqlView<'a> {
-    pub ctx: &'a mut SqlContext,
-    pub table: &'a mut ResourceTable,
-}
-
-impl<'a> SqlView<'a> {
-    pub fn new(ctx: &'a mut SqlContext, table: &'a mut ResourceTable) -> Self {
-        SqlView { ctx, table }
-    }
-}
+pub type SqlView<'a> = View<'a, SqlContext>;
 
 struct HasSql;
 
@@ -642,19 +330,78 @@ impl HasData for HasSql {
     type Data<'a> = SqlView<'a>;
 }
 
-/// Adds the `sql` interface to `linker`.
-pub fn add_to_linker(linker: &mut Linker<PluginState>) -> Result<()> {
-    crate::runtime::bindings::sql::add_to_linker::<PluginState, HasSql>(linker, |state| SqlView {
-        ctx: &mut state.sql,
-        table: &mut state.table,
-    })?;
-    Ok(())
+/// The sql capability: datasources behind host-side pools.
+pub struct Sql;
+
+impl Capability for Sql {
+    type Definitions = SqlConfig;
+    type Grant = Grant;
+    type InstanceState = SqlContext;
+
+    const WORKER_KEYS: &'static [&'static str] = &[STATEMENT_TIMEOUT_KEY];
+    const WORKER_PREFIXES: &'static [&'static str] = &[DATASOURCE_PREFIX];
+    const IMPORTS: &'static [&'static str] = &["sluice:connect/sql"];
+
+    fn connector_keys() -> &'static [KeyDefinition] {
+        const KEYS: &[KeyDefinition] = &[
+            grant_key(
+                GRANT_KEY,
+                "The datasources this connector may use, each <name>:ro or <name>:rw; the \
+                 worker defines them with sql.datasource.<name>.url. The plugin never sees \
+                 their URLs or credentials.",
+            ),
+            KeyDefinition {
+                name: STATEMENT_TIMEOUT_KEY,
+                type_: "LONG",
+                default: None,
+                required: false,
+                importance: "MEDIUM",
+                group: super::lifecycle::GRANTS_GROUP,
+                documentation: "How long one SQL statement may run, in ms, before the database \
+                     cancels it. Defaults to the worker's setting (30000 unless set).",
+            },
+        ];
+        KEYS
+    }
+
+    fn define(
+        worker: &BTreeMap<String, String>,
+        _base: &Path,
+        errors: &mut Vec<ConfigError>,
+    ) -> SqlConfig {
+        SqlConfig::from_worker_config(worker, errors)
+    }
+
+    fn grant(
+        connector: &BTreeMap<String, String>,
+        config: &SqlConfig,
+        errors: &mut Vec<ConfigError>,
+    ) -> Grant {
+        Grant::from_connector_config(connector, config, errors)
+    }
+
+    fn add_to_linker<S: CapabilityHost>(
+        linker: &mut Linker<S>,
+        get: fn(&mut S) -> SqlView<'_>,
+    ) -> Result<()> {
+        bindings::sql::add_to_linker::<S, HasSql>(linker, get)?;
+        Ok(())
+    }
+
+    fn instance_state(
+        config: &SqlConfig,
+        grant: &Grant,
+        instance: &mut InstanceContext<'_>,
+    ) -> Result<SqlContext> {
+        Ok(SqlContext::new(config, grant, instance.connector))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::map;
+    use crate::capability::sql::datasource::DEFAULT_POOL_MAX_SIZE;
+    use crate::configdef::map;
 
     fn config(pairs: &[(&str, &str)]) -> (SqlConfig, Vec<ConfigError>) {
         let mut errors = Vec::new();

@@ -10,7 +10,8 @@
 use sluice_sdk::data::{Schema, SchemaType, Value, logical};
 
 use crate::json::Json;
-use java_text::{BigInt, DecimalText, base64_decode};
+use java_text::base64_decode;
+use java_text::decimal::BigDecimal;
 
 /// How the payload is read.
 pub struct Reader {
@@ -331,8 +332,8 @@ fn integer(json: &Json, type_: SchemaType) -> Result<Value, String> {
     let Json::Number(text) = json else {
         return Err(mismatch(type_, "integers", json));
     };
-    let value = DecimalText::parse(text)
-        .and_then(|d| d.integer())
+    let value = BigDecimal::parse(text)
+        .filter(BigDecimal::is_integer)
         .ok_or_else(|| {
             format!(
                 "{} values should be encoded as JSON integers, but found {text}",
@@ -345,7 +346,7 @@ fn integer(json: &Json, type_: SchemaType) -> Result<Value, String> {
             type_.kafka_name()
         )
     };
-    let v = value.to_i64().ok_or_else(out_of_range)?;
+    let v = value.to_i64_exact().ok_or_else(out_of_range)?;
     Ok(match type_ {
         SchemaType::Int8 => Value::Int8(i8::try_from(v).map_err(|_| out_of_range())?),
         SchemaType::Int16 => Value::Int16(i16::try_from(v).map_err(|_| out_of_range())?),
@@ -360,19 +361,18 @@ fn decimal(schema: &Schema, json: &Json) -> Result<Value, String> {
     match json {
         Json::Number(text) => {
             let scale = decimal_scale(schema)?;
-            let unscaled = DecimalText::parse(text)
-                .and_then(|d| d.unscaled_at(scale))
+            let decimal = BigDecimal::parse(text)
+                .and_then(|d| d.with_scale(scale))
                 .ok_or_else(|| {
                     format!("BigDecimal has mismatching scale value for given Decimal schema: {text} has more than {scale} fraction digits")
                 })?;
-            Ok(Value::Bytes(unscaled.to_twos_complement()))
+            Ok(Value::Bytes(decimal.to_unscaled_bytes()))
         }
         Json::String(text) => {
             decimal_scale(schema)?;
             match base64_decode(text) {
-                Some(bytes) if BigInt::from_twos_complement(&bytes).is_some() => {
-                    Ok(Value::Bytes(bytes))
-                }
+                // Java's `BigInteger(byte[])` refuses only no bytes.
+                Some(bytes) if !bytes.is_empty() => Ok(Value::Bytes(bytes)),
                 _ => Err("Invalid bytes for Decimal field".into()),
             }
         }

@@ -5,7 +5,8 @@
 use sluice_sdk::data::{Schema, SchemaType, Value, logical};
 
 use crate::read::decimal_scale;
-use java_text::{BigInt, base64_encode, big_decimal_to_string, double_to_string, float_to_string};
+use java_text::decimal::BigDecimal;
+use java_text::{base64_encode, double_to_string, float_to_string};
 
 /// How a Decimal is written (`decimal.format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,14 +151,14 @@ impl Writer {
                     ));
                 };
                 let scale = decimal_scale(schema)?;
-                let unscaled = BigInt::from_twos_complement(bytes)
+                let decimal = BigDecimal::from_unscaled_bytes(bytes, scale)
                     .ok_or("Invalid bytes for Decimal field: no bytes")?;
                 match self.decimal_format {
                     DecimalFormat::Base64 => {
-                        string(out, &base64_encode(&unscaled.to_twos_complement()))
+                        string(out, &base64_encode(&decimal.to_unscaled_bytes()))
                     }
                     DecimalFormat::Numeric => {
-                        out.extend_from_slice(big_decimal_to_string(&unscaled, scale).as_bytes())
+                        out.extend_from_slice(decimal.to_java_string().as_bytes())
                     }
                 }
                 return Ok(());

@@ -3,6 +3,31 @@
 //! value is written as Java's `toString()` of it would be: a string as it
 //! is, numbers as Java prints them, lists as `[a, b]`, maps as `{k=v}`,
 //! structs as `Struct{name=value}`.
+//!
+//! The character sets are written here rather than taken from `encoding_rs`,
+//! because that crate follows the WHATWG Encoding Standard, which is not
+//! Java's `Charset` under the same names, and for none of the six charsets
+//! does it give the semantics the converter tests assert:
+//! - ISO-8859-1 (and `latin1`, `l1`, `cp819`) and US-ASCII (`ascii`) are
+//!   labels of windows-1252 there. Writing `hé€` gives `68 E9 80` where
+//!   Java's `getBytes` gives `68 E9 3F` (the tests' `h\xE9?`); byte 0x80
+//!   reads as `€` (U+20AC) where Java's ISO-8859-1 reads U+0080 and its
+//!   US-ASCII has no character; a character windows-1252 lacks is written
+//!   as an HTML reference (`Ā` as `&#256;`), never as `?`. Its
+//!   `mem::decode_latin1` does read Latin-1 as Java does, but the writing
+//!   side (`mem::encode_latin1_lossy`) is unspecified beyond U+00FF (`€`
+//!   came out as 0x82) and the reading is one line here: no gain.
+//! - UTF-16: the label means UTF-16LE there, where Java's UTF-16 reads big
+//!   endian when no byte order mark says otherwise, and WHATWG's UTF-16
+//!   encoders write UTF-8 (`hé` as `68 C3 A9`, not the tests'
+//!   `FE FF 00 68 00 E9`).
+//! - UTF-8: its decoder drops a leading byte order mark, which Java keeps
+//!   as U+FEFF; and Rust's strings are UTF-8 already.
+//! - Malformed input (a bad UTF-8 sequence, an odd UTF-16 byte count, an
+//!   unpaired surrogate, a byte above 0x7F in US-ASCII) becomes U+FFFD
+//!   there, as in Java's `new String(bytes, charset)`; this converter
+//!   refuses it instead, and its tests assert that refusal ("not valid
+//!   UTF-8").
 
 use java_text::time::{MILLIS_PER_DAY, civil_from_days};
 use java_text::{Logical, base64_encode, double_to_string, float_to_string};
@@ -293,3 +318,55 @@ fn java_date(out: &mut String, millis: i64) {
 }
 
 sluice_sdk::export_converter!(StringConverter);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Java's charsets where WHATWG's (encoding_rs) differ: see the module
+    // documentation.
+
+    #[test]
+    fn latin1_and_ascii_are_not_windows_1252() {
+        assert_eq!(Encoding::by_name("ISO-8859-1"), Some(Encoding::Latin1));
+        assert_eq!(Encoding::by_name("latin1"), Some(Encoding::Latin1));
+        assert_eq!(Encoding::Latin1.encode("hé€Ā"), b"h\xE9??");
+        assert_eq!(
+            Encoding::Latin1.decode(vec![0x68, 0x80]).unwrap(),
+            "h\u{80}"
+        );
+        assert_eq!(Encoding::Ascii.encode("hé€"), b"h??");
+        assert!(
+            Encoding::Ascii
+                .decode(vec![0x68, 0x80])
+                .unwrap_err()
+                .contains("not valid US-ASCII")
+        );
+    }
+
+    #[test]
+    fn utf16_is_big_endian_unless_marked() {
+        assert_eq!(Encoding::by_name("UTF-16"), Some(Encoding::Utf16));
+        assert_eq!(
+            Encoding::Utf16.encode("hé"),
+            [0xFE, 0xFF, 0x00, b'h', 0x00, 0xE9]
+        );
+        assert_eq!(Encoding::Utf16.decode(vec![0x00, b'h']).unwrap(), "h");
+        assert_eq!(
+            Encoding::Utf16
+                .decode(vec![0xFF, 0xFE, b'h', 0x00])
+                .unwrap(),
+            "h"
+        );
+        assert_eq!(Encoding::Utf16Le.encode("h"), [b'h', 0x00]);
+        assert!(Encoding::Utf16Be.decode(vec![0x00, b'h', 0x00]).is_err());
+    }
+
+    #[test]
+    fn utf8_keeps_a_byte_order_mark() {
+        assert_eq!(
+            Encoding::Utf8.decode(vec![0xEF, 0xBB, 0xBF, b'h']).unwrap(),
+            "\u{FEFF}h"
+        );
+    }
+}

@@ -11,8 +11,8 @@
 use sluice_sdk::data::{Schema, SchemaType, Value, logical};
 
 use super::render;
+use crate::decimal::BigDecimal;
 use crate::time::{MILLIS_PER_DAY, days_from_civil};
-use crate::{BigInt, DecimalText};
 
 /// A value and its schema (Kafka's `SchemaAndValue`).
 #[derive(Clone, Debug, PartialEq)]
@@ -468,10 +468,10 @@ fn convert_to(to: &Schema, parsed: Option<&Parsed>) -> Result<Value, Failure> {
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(cannot)?;
             let text = decimal_text(parsed).ok_or_else(cannot)?;
-            let unscaled = DecimalText::parse(&text)
-                .and_then(|d| d.unscaled_at(scale))
+            let decimal = BigDecimal::parse(&text)
+                .and_then(|d| d.with_scale(scale))
                 .ok_or_else(cannot)?;
-            Ok(Value::Bytes(unscaled.to_twos_complement()))
+            Ok(Value::Bytes(decimal.to_unscaled_bytes()))
         }
         (Some(logical::DATE), SchemaType::Int32) => match (from_name, value) {
             (Some(logical::DATE), _) => Ok(value.clone()),
@@ -608,25 +608,8 @@ fn as_long(parsed: &Parsed) -> Result<i64, Failure> {
         Value::Float64(v) => Ok(*v as i64),
         _ => {
             let text = decimal_text(parsed).ok_or_else(not_a_number)?;
-            let decimal = DecimalText::parse(&text).ok_or_else(not_a_number)?;
-            // BigDecimal.longValue(): the fraction dropped, the low 64 bits.
-            let integer = if decimal.scale <= 0 {
-                decimal.integer()
-            } else {
-                let keep = decimal.digits.len().saturating_sub(decimal.scale as usize);
-                let digits = if keep == 0 {
-                    "0"
-                } else {
-                    &decimal.digits[..keep]
-                };
-                Some(BigInt::from_decimal(decimal.negative, digits))
-            };
-            let bytes = integer.ok_or_else(not_a_number)?.to_twos_complement();
-            let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
-            let mut low = [fill; 8];
-            let take = bytes.len().min(8);
-            low[8 - take..].copy_from_slice(&bytes[bytes.len() - take..]);
-            Ok(i64::from_be_bytes(low))
+            let decimal = BigDecimal::parse(&text).ok_or_else(not_a_number)?;
+            Ok(decimal.to_i64_wrapping())
         }
     }
 }
@@ -636,7 +619,7 @@ fn as_double(parsed: &Parsed) -> Result<f64, Failure> {
     match &parsed.value {
         Value::Float32(v) => Ok(f64::from(*v)),
         Value::Float64(v) => Ok(*v),
-        Value::String(s) => DecimalText::parse(s.trim())
+        Value::String(s) => BigDecimal::parse(s.trim())
             .and_then(|_| s.trim().parse().ok())
             .ok_or_else(|| format!("Unable to convert {s} to a number")),
         _ if parsed.schema.name.as_deref() == Some(logical::DECIMAL) => decimal_text(parsed)
@@ -649,8 +632,8 @@ fn as_double(parsed: &Parsed) -> Result<f64, Failure> {
 /// A number in the smallest type that holds it exactly: INT8 to INT64 for
 /// integers, FLOAT32 or FLOAT64 for fractions, a Decimal beyond those.
 fn parse_number(token: &str) -> Option<Parsed> {
-    let decimal = DecimalText::parse(token)?;
-    if let Some(v) = decimal.integer().and_then(|i| i.to_i64()) {
+    let decimal = BigDecimal::parse(token)?;
+    if let Some(v) = decimal.to_i64_exact() {
         return Some(if let Ok(v) = i8::try_from(v) {
             Parsed::new(Schema::of(SchemaType::Int8), Value::Int8(v))
         } else if let Ok(v) = i16::try_from(v) {
@@ -661,7 +644,7 @@ fn parse_number(token: &str) -> Option<Parsed> {
             Parsed::new(Schema::of(SchemaType::Int64), Value::Int64(v))
         });
     }
-    if decimal.scale != 0 {
+    if decimal.scale() != 0 {
         if let Ok(f) = token.parse::<f32>()
             && f.is_finite()
         {
@@ -679,16 +662,14 @@ fn parse_number(token: &str) -> Option<Parsed> {
             ));
         }
     }
-    let scale = i32::try_from(decimal.scale).ok()?;
-    let unscaled = BigInt::from_decimal(decimal.negative, &decimal.digits);
     let schema = Schema {
         version: Some(1),
-        parameters: vec![(logical::DECIMAL_SCALE.into(), scale.to_string())],
+        parameters: vec![(logical::DECIMAL_SCALE.into(), decimal.scale().to_string())],
         ..Schema::of(SchemaType::Bytes).named(logical::DECIMAL)
     };
     Some(Parsed::new(
         schema,
-        Value::Bytes(unscaled.to_twos_complement()),
+        Value::Bytes(decimal.to_unscaled_bytes()),
     ))
 }
 

@@ -434,10 +434,14 @@ fn input<'a>(
         if decimal::is_decimal(schema)
             && let Value::Bytes(bytes) = value
         {
-            return Ok(Input::Decimal(BigDecimal::from_unscaled_bytes(
-                bytes,
-                decimal::scale_of(schema)?,
-            )));
+            let scale = decimal::scale_of(schema)?;
+            // No bytes are no BigInteger in Java ("Zero length
+            // BigInteger"); Cast reads them as zero, as it did before the
+            // decimal moved to java-text.
+            return Ok(Input::Decimal(
+                BigDecimal::from_unscaled_bytes(bytes, scale)
+                    .unwrap_or_else(|| BigDecimal::zero(scale)),
+            ));
         }
         if target == Target::String {
             let instant = match value {

@@ -10,7 +10,6 @@
 
 pub mod config;
 pub mod date_format;
-pub mod decimal;
 pub mod fields;
 pub mod java;
 pub mod part;
@@ -20,3 +19,7 @@ pub mod schema;
 
 /// The calendar, shared with the converters.
 pub use java_text::time;
+
+/// Java's `BigDecimal` and the `Decimal` schema's scale, shared with the
+/// converters and the JDBC connectors.
+pub use java_text::decimal;

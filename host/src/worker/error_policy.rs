@@ -5,13 +5,55 @@
 //! Nothing is skipped silently: with tolerance `all` and no dead-letter
 //! topic, each skipped record is still counted and logged at WARN.
 
+use std::fmt;
+
 use anyhow::{Result, anyhow};
 use base64::Engine;
 
-use super::pipeline::{Consumed, Stage, StageFailure};
+use super::records::Consumed;
 use crate::config::pipeline::{DeadLetterQueue, ErrorPolicy, Tolerance};
-use crate::config::secrets::Secrets;
+use crate::redact::Secrets;
 use crate::runtime::bindings::types::{BatchData, Data, SourceRecord, ValueNode};
+
+/// Where in the pipeline a record failed; Kafka Connect's stage names are
+/// what `__connect.errors.stage` carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    KeyConverter,
+    ValueConverter,
+    HeaderConverter,
+    Transformation,
+    TaskPut,
+    TaskPoll,
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stage::KeyConverter => "KEY_CONVERTER",
+            Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::HeaderConverter => "HEADER_CONVERTER",
+            Stage::Transformation => "TRANSFORMATION",
+            Stage::TaskPut => "TASK_PUT",
+            Stage::TaskPoll => "TASK_POLL",
+        })
+    }
+}
+
+/// Why one record could not go on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StageFailure {
+    pub stage: Stage,
+    /// The plugin, as the configuration named it.
+    pub class: String,
+    pub message: String,
+    /// The plugin trapped on this record alone (as opposed to rejecting it
+    /// with an error).
+    pub trapped: bool,
+}
+
+/// What happened to one record in a pipeline step.
+pub type Outcome<T> = Result<Option<T>, StageFailure>;
 
 /// The record a failure is about, as it came in.
 pub enum Origin<'a> {

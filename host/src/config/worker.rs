@@ -1,0 +1,401 @@
+//! The worker's configuration (a `.properties` or JSON file, as
+//! `connect-standalone` takes): Kafka Connect's keys where one has the same
+//! meaning, and Sluice's own for plugins, limits, REST authentication and
+//! what the capabilities define. Every key is checked; a problem names it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::pipeline::CONVERTER_KEYS;
+use super::{properties, sandbox, secrets};
+use crate::capability;
+use crate::configdef::{ConfigError, ConfigErrors, list, suggest};
+use crate::runtime::limits::{self, TaskLimits};
+
+/// Reads a `.properties` or JSON file into a flat map. A JSON file may be a
+/// flat map or Kafka Connect's `{"name": ..., "config": {...}}`.
+pub fn read_config_file(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading configuration file {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        parse_json_config(&text).with_context(|| format!("parsing {}", path.display()))
+    } else {
+        Ok(properties::parse(&text))
+    }
+}
+
+fn parse_json_config(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| anyhow::anyhow!("expected a JSON object"))?;
+    let mut out = BTreeMap::new();
+    let (flat, name) = match object.get("config") {
+        Some(serde_json::Value::Object(config)) => (config, object.get("name")),
+        _ => (object, None),
+    };
+    for (key, value) in flat {
+        let text = match value {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => continue,
+            other => other.to_string(),
+        };
+        out.insert(key.clone(), text);
+    }
+    if let Some(serde_json::Value::String(name)) = name {
+        out.entry("name".to_string())
+            .or_insert_with(|| name.clone());
+    }
+    Ok(out)
+}
+
+/// The standalone worker's configuration.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub bootstrap_servers: String,
+    /// Directories scanned for plugin components.
+    pub plugin_path: Vec<PathBuf>,
+    /// Where compiled components are cached.
+    pub plugin_cache_dir: PathBuf,
+    /// The standalone offset store.
+    pub offset_file: PathBuf,
+    /// The standalone connector store (configurations and target states).
+    pub connector_store: PathBuf,
+    /// How often offsets are committed: source offsets of acknowledged
+    /// batches, sink offsets of flushed batches. Zero commits after every
+    /// batch.
+    pub offset_flush_interval: Duration,
+    /// The REST listener, `http://host:port`.
+    pub listener: String,
+    /// `key.converter`, `value.converter`, `header.converter` and their
+    /// sub-keys: the converters of connectors that name none. Checked
+    /// against the plugins once they are loaded.
+    pub converters: BTreeMap<String, String>,
+    /// What each capability defines (`files.root.<name>`,
+    /// `net.endpoint.<name>`, `sql.datasource.<name>.*`, ...).
+    pub capabilities: capability::Definitions,
+    /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed.
+    pub producer: BTreeMap<String, String>,
+    pub consumer: BTreeMap<String, String>,
+    pub admin: BTreeMap<String, String>,
+    /// How long a stopping task may take to flush and commit.
+    pub task_shutdown_timeout: Duration,
+    /// Who may call the REST API; `None` leaves it open.
+    pub rest_auth: Option<RestAuth>,
+    /// The limits of a connector's tasks unless the connector sets its own.
+    pub task_limits: TaskLimits,
+    /// `task.limits.enabled`: whether plugins run under limits at all. Off
+    /// only to measure what the limits cost.
+    pub limits_enabled: bool,
+}
+
+/// The REST API's credentials: HTTP basic, a bearer token, or both (either
+/// is then accepted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RestAuth {
+    pub basic: Option<(String, String)>,
+    pub bearer: Option<String>,
+}
+
+impl fmt::Debug for RestAuth {
+    // Credentials never reach a log line, even in debug output.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestAuth")
+            .field("basic", &self.basic.as_ref().map(|(user, _)| user))
+            .field("bearer", &self.bearer.as_ref().map(|_| secrets::MASK))
+            .finish()
+    }
+}
+
+const WORKER_KEYS: &[&str] = &[
+    "bootstrap.servers",
+    "plugin.path",
+    "plugin.cache.dir",
+    "offset.storage.file.filename",
+    "config.storage.file.filename",
+    "offset.flush.interval.ms",
+    "offset.flush.timeout.ms",
+    "listeners",
+    "key.converter",
+    "value.converter",
+    "header.converter",
+    "task.shutdown.graceful.timeout.ms",
+    "rest.auth.basic.username",
+    "rest.auth.basic.password",
+    "rest.auth.bearer.token",
+    limits::MEMORY_MAX_KEY,
+    limits::CALL_TIMEOUT_KEY,
+    LIMITS_ENABLED_KEY,
+];
+
+const LIMITS_ENABLED_KEY: &str = "task.limits.enabled";
+
+/// Worker keys whose sub-keys are passed on (converter settings, client
+/// overrides); the capabilities add the prefixes that name their resources.
+const WORKER_PREFIXES: &[&str] = &[
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "producer.",
+    "consumer.",
+    "admin.",
+];
+
+impl WorkerConfig {
+    /// Checks every key of a worker configuration; relative paths are taken
+    /// relative to `base` (the directory of the worker file). Values may be
+    /// secret references (`${env:NAME}`, `${file:/path:key}`).
+    pub fn from_map(map: &BTreeMap<String, String>, base: &Path) -> Result<Self, ConfigErrors> {
+        let resolved = secrets::resolve(map)?;
+        let map = &resolved.config;
+        let mut errors = Vec::new();
+        let mut known = WORKER_KEYS.to_vec();
+        known.extend(capability::worker_keys());
+        let mut prefixes = WORKER_PREFIXES.to_vec();
+        prefixes.extend(capability::worker_prefixes());
+        for key in map.keys() {
+            if !known.contains(&key.as_str()) && !prefixes.iter().any(|p| key.starts_with(p)) {
+                errors.push(ConfigError::UnknownKey {
+                    key: key.clone(),
+                    hint: suggest(key, &known),
+                });
+            }
+        }
+        let path = |v: &str| {
+            let p = PathBuf::from(v.trim());
+            if p.is_absolute() { p } else { base.join(p) }
+        };
+        let require = |key: &str, errors: &mut Vec<ConfigError>| -> String {
+            match map.get(key).map(|v| v.trim()) {
+                Some(v) if !v.is_empty() => v.to_string(),
+                _ => {
+                    errors.push(ConfigError::Missing(key.to_string()));
+                    String::new()
+                }
+            }
+        };
+        let bootstrap_servers = require("bootstrap.servers", &mut errors);
+        let offset_file = path(&require("offset.storage.file.filename", &mut errors));
+        // Kafka Connect's standalone mode keeps no connector store; Sluice's
+        // sits beside the offsets unless placed elsewhere.
+        let connector_store = match map.get("config.storage.file.filename") {
+            Some(v) => path(v),
+            None => offset_file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("connect-configs.json"),
+        };
+        let rest_auth = rest_auth(map, &mut errors);
+        let plugin_path: Vec<PathBuf> = map
+            .get("plugin.path")
+            .map(|v| list(v).iter().map(|p| path(p)).collect())
+            .unwrap_or_default();
+        if plugin_path.is_empty() {
+            errors.push(ConfigError::Missing("plugin.path".into()));
+        }
+        let plugin_cache_dir = map
+            .get("plugin.cache.dir")
+            .map(|v| path(v))
+            .unwrap_or_else(default_cache_dir);
+        let offset_flush_interval = millis(map, "offset.flush.interval.ms", 1000, &mut errors);
+        let task_shutdown_timeout =
+            millis(map, "task.shutdown.graceful.timeout.ms", 5000, &mut errors);
+        let listener = map
+            .get("listeners")
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+            .unwrap_or_else(|| "http://127.0.0.1:8083".to_string());
+        if !listener.starts_with("http://") {
+            errors.push(ConfigError::invalid(
+                "listeners",
+                &listener,
+                "expected http://<host>:<port>",
+            ));
+        }
+        let converters: BTreeMap<String, String> = map
+            .iter()
+            .filter(|(k, _)| {
+                CONVERTER_KEYS.iter().any(|c| {
+                    k.as_str() == *c || k.strip_prefix(c).is_some_and(|r| r.starts_with('.'))
+                })
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let task_limits = sandbox::limits(map, &TaskLimits::default(), &mut errors);
+        let limits_enabled = match map.get(LIMITS_ENABLED_KEY).map(|v| v.trim()) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                errors.push(ConfigError::invalid(
+                    LIMITS_ENABLED_KEY,
+                    other,
+                    "expected true or false",
+                ));
+                true
+            }
+        };
+        let capabilities = capability::Definitions::from_worker_config(map, base, &mut errors);
+        let prefixed = |prefix: &str| -> BTreeMap<String, String> {
+            map.iter()
+                .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+                .collect()
+        };
+        if !errors.is_empty() {
+            return Err(resolved.secrets.mask_errors(ConfigErrors(errors)));
+        }
+        Ok(WorkerConfig {
+            bootstrap_servers,
+            plugin_path,
+            plugin_cache_dir,
+            offset_file,
+            connector_store,
+            offset_flush_interval,
+            listener,
+            converters,
+            capabilities,
+            producer: prefixed("producer."),
+            consumer: prefixed("consumer."),
+            admin: prefixed("admin."),
+            task_shutdown_timeout,
+            rest_auth,
+            task_limits,
+            limits_enabled,
+        })
+    }
+}
+
+/// `rest.auth.basic.username` with `rest.auth.basic.password`, and/or
+/// `rest.auth.bearer.token`.
+fn rest_auth(map: &BTreeMap<String, String>, errors: &mut Vec<ConfigError>) -> Option<RestAuth> {
+    let get = |key: &str| map.get(key).map(|v| v.trim().to_string());
+    let basic = match (
+        get("rest.auth.basic.username"),
+        get("rest.auth.basic.password"),
+    ) {
+        (None, None) => None,
+        (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
+            if user.contains(':') {
+                errors.push(ConfigError::invalid(
+                    "rest.auth.basic.username",
+                    &user,
+                    "HTTP basic user names cannot contain ':'",
+                ));
+            }
+            Some((user, password))
+        }
+        (Some(_), _) => {
+            errors.push(ConfigError::Missing("rest.auth.basic.password".into()));
+            None
+        }
+        (None, Some(_)) => {
+            errors.push(ConfigError::Missing("rest.auth.basic.username".into()));
+            None
+        }
+    };
+    let bearer = match get("rest.auth.bearer.token") {
+        Some(token) if token.is_empty() => {
+            errors.push(ConfigError::Missing("rest.auth.bearer.token".into()));
+            None
+        }
+        token => token,
+    };
+    (basic.is_some() || bearer.is_some()).then_some(RestAuth { basic, bearer })
+}
+
+fn millis(
+    map: &BTreeMap<String, String>,
+    key: &str,
+    default: u64,
+    errors: &mut Vec<ConfigError>,
+) -> Duration {
+    match map.get(key) {
+        None => Duration::from_millis(default),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(ms) => Duration::from_millis(ms),
+            Err(_) => {
+                errors.push(ConfigError::invalid(
+                    key,
+                    v,
+                    "expected a whole number of milliseconds",
+                ));
+                Duration::from_millis(default)
+            }
+        },
+    }
+}
+
+fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("sluice")
+        .join("components")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configdef::map;
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("bootstrap.servers", "127.0.0.1:9092"),
+            ("plugin.path", "plugins"),
+            ("offset.storage.file.filename", "offsets.json"),
+        ]
+    }
+
+    #[test]
+    fn minimal_worker_config_with_kafka_defaults() {
+        let config = WorkerConfig::from_map(&map(&minimal()), Path::new("/etc/sluice")).unwrap();
+        assert_eq!(config.plugin_path, [PathBuf::from("/etc/sluice/plugins")]);
+        assert_eq!(
+            config.offset_file,
+            PathBuf::from("/etc/sluice/offsets.json")
+        );
+        assert_eq!(config.listener, "http://127.0.0.1:8083");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_a_suggestion() {
+        let mut pairs = minimal();
+        pairs.push(("bootstrap.server", "x"));
+        let err = WorkerConfig::from_map(&map(&pairs), Path::new("/")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("unknown configuration key \"bootstrap.server\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("did you mean \"bootstrap.servers\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_missing_key_is_named() {
+        let err = WorkerConfig::from_map(&map(&[]), Path::new("/")).unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(ConfigError::key).collect();
+        assert_eq!(
+            keys,
+            [
+                "bootstrap.servers",
+                "offset.storage.file.filename",
+                "plugin.path"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_connector_file_in_kafka_shape() {
+        let flat = parse_json_config(
+            r#"{"name": "src", "config": {"connector.class": "file-source", "tasks.max": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(flat["name"], "src");
+        assert_eq!(flat["tasks.max"], "1");
+    }
+}
