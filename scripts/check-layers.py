@@ -55,7 +55,9 @@ INLINE = re.compile(r"(?<![\w:])(crate|super|self)((?:::[A-Za-z_]\w*)+)")
 def strip_comments(text):
     # Unit tests are not part of the structure: they sit at the end of
     # their file, after `#[cfg(test)]`, and `super::*` there means the file.
-    cut = re.search(r"^#\[cfg\(test\)\]\s*\n\s*mod\s+\w+\s*\{", text, re.M)
+    cut = re.search(
+        r"^#\[cfg\(test\)\]\s*\n\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+\w+\s*\{", text, re.M
+    )
     if cut:
         text = text[: cut.start()]
     # Generated bindings: a `bindgen!` maps the generated interfaces onto

@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 pub mod bench;
@@ -553,7 +554,27 @@ impl HttpResponse {
     }
 }
 
-/// A plain HTTP/1.1 request, enough for tests of a JSON API.
+/// The HTTP client of the tests: plain HTTP/1.1 to a worker on this
+/// machine, a fresh connection per request (no pool, so a restarted worker
+/// on the same port is never sent a dead connection), no proxy, and every
+/// response returned as it came: error statuses too, since the tests assert
+/// on them, and redirects not followed.
+static HTTP: LazyLock<ureq::Agent> = LazyLock::new(|| {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+});
+
+/// A plain HTTP/1.1 request to `127.0.0.1:port`, enough for tests of a
+/// JSON API: `method path` with `headers`, and `body` sent as JSON. `None`
+/// when nothing answers (no listener yet, connection dropped).
 pub fn http_request(
     port: u16,
     method: &str,
@@ -561,41 +582,39 @@ pub fn http_request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Option<HttpResponse> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .ok()?;
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    let mut request = ureq::http::Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1:{port}{path}"));
     for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+        request = request.header(*name, *value);
     }
-    if let Some(body) = body {
-        request.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
-    }
-    request.push_str("\r\n");
-    request.push_str(body.unwrap_or_default());
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let mut lines = head.lines();
-    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
+    let response = match body {
+        Some(body) => {
+            let request = request
+                .header("content-type", "application/json")
+                .body(body)
+                .ok()?;
+            HTTP.run(request)
+        }
+        None => HTTP.run(request.body(()).ok()?),
     };
+    let mut response = response.ok()?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .lossy_utf8(true)
+        .read_to_string()
+        .ok()?;
     Some(HttpResponse {
         status,
         headers,
@@ -607,21 +626,6 @@ pub fn http_request(
 pub fn http_get(port: u16, path: &str) -> Option<(u16, serde_json::Value)> {
     let response = http_request(port, "GET", path, &[], None)?;
     Some((response.status, response.json()))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// `count` numbered lines of about `width` bytes each.

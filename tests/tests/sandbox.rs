@@ -5,7 +5,6 @@
 //! delivering all along. Then: automatic restarts with backoff, metrics,
 //! and grants of undefined resources refused at configuration time.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -46,47 +45,43 @@ fn probe<'a>(
     pairs
 }
 
-/// A plain HTTP/1.1 server on 127.0.0.1 that answers every request with
-/// `hello over http` and records each request's target.
+/// An HTTP server on 127.0.0.1 (tiny_http) that answers every request with
+/// `hello over http` and records each request's target, so a test can tell
+/// which requests reached it; closed on drop.
 struct HttpServer {
     port: u16,
     targets: Arc<Mutex<Vec<String>>>,
+    server: Arc<tiny_http::Server>,
 }
 
 impl HttpServer {
     fn start() -> HttpServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
         let targets = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&targets);
+        let serving = Arc::clone(&server);
         std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    continue;
-                }
-                // The rest of the head, up to the blank line.
-                let mut line = String::new();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                    line.clear();
-                }
-                let target = request_line.split(' ').nth(1).unwrap_or_default();
-                seen.lock().unwrap().push(target.to_string());
-                let body = "hello over http";
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+            for request in serving.incoming_requests() {
+                seen.lock().unwrap().push(request.url().to_string());
+                let _ = request.respond(tiny_http::Response::from_string("hello over http"));
             }
         });
-        HttpServer { port, targets }
+        HttpServer {
+            port,
+            targets,
+            server,
+        }
     }
 
     fn targets(&self) -> Vec<String> {
         self.targets.lock().unwrap().clone()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.server.unblock();
     }
 }
 

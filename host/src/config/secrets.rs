@@ -105,7 +105,9 @@ fn file_value(path_and_key: &str) -> Result<String, String> {
     };
     let text = std::fs::read_to_string(Path::new(path))
         .map_err(|e| format!("${{file:{path_and_key}}} cannot be resolved: reading {path}: {e}"))?;
-    properties::parse(&text).remove(key).ok_or_else(|| {
+    let mut properties = properties::parse(&text)
+        .map_err(|e| format!("${{file:{path_and_key}}} cannot be resolved: {path}: {e}"))?;
+    properties.remove(key).ok_or_else(|| {
         format!("${{file:{path_and_key}}} cannot be resolved: {path} has no key \"{key}\"")
     })
 }

@@ -23,7 +23,9 @@ pub fn read_config_file(path: &Path) -> anyhow::Result<BTreeMap<String, String>>
     if path.extension().is_some_and(|e| e == "json") {
         parse_json_config(&text).with_context(|| format!("parsing {}", path.display()))
     } else {
-        Ok(properties::parse(&text))
+        properties::parse(&text)
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("parsing {}", path.display()))
     }
 }
 

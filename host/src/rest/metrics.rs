@@ -1,65 +1,38 @@
-//! `GET /metrics`: each task's resource use in Prometheus' text format, so
-//! any Prometheus-compatible scraper reads it. Kafka Connect exposes its
+//! `GET /metrics`: each task's resource use in the OpenMetrics text format
+//! (written by prometheus-client), so any Prometheus-compatible scraper
+//! reads it. Kafka Connect exposes its
 //! metrics over JMX; a sandboxed host has more to say per task (memory
 //! high-water mark, time inside the plugin, automatic restarts).
 
-use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use super::api::{Api, ApiError};
 use super::model::ErrorMessage;
 use crate::runtime::limits::TaskMetricsSnapshot;
 
-/// A metric: name, Prometheus type, help text, and how to read it.
-type Metric = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&TaskMetricsSnapshot) -> f64,
-);
+/// OpenMetrics' media type, which Prometheus negotiates first.
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// What each metric is, in the order written.
-const METRICS: &[Metric] = &[
-    (
-        "sluice_task_memory_bytes",
-        "gauge",
-        "Linear memory the task's plugin instances hold now.",
-        |m| m.memory_bytes as f64,
-    ),
-    (
-        "sluice_task_memory_peak_bytes",
-        "gauge",
-        "The most linear memory the task's plugin instances held at once.",
-        |m| m.memory_peak_bytes as f64,
-    ),
-    (
-        "sluice_task_plugin_seconds_total",
-        "counter",
-        "Time spent inside calls into the task's plugins, host calls they made included.",
-        |m| m.plugin_time.as_secs_f64(),
-    ),
-    (
-        "sluice_task_plugin_calls_total",
-        "counter",
-        "Calls into the task's plugins.",
-        |m| m.plugin_calls as f64,
-    ),
-    (
-        "sluice_task_restarts_total",
-        "counter",
-        "Automatic restarts of the task after a failure.",
-        |m| m.restarts as f64,
-    ),
-];
+/// Which task a sample is of.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TaskLabels {
+    connector: String,
+    task: u32,
+}
 
 /// Every task's metrics, labelled with its connector and task id.
 #[utoipa::path(get, path = "/metrics", tag = "worker", operation_id = "metrics",
-    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
-               body = String, content_type = "text/plain"),
+    responses((status = 200, description = "OpenMetrics text format 1.0.0",
+               body = String, content_type = "application/openmetrics-text"),
               (status = 503, description = "The worker is starting", body = ErrorMessage)))]
 pub async fn metrics(State(api): State<Arc<Api>>) -> Result<impl IntoResponse, ApiError> {
     let worker = api.worker()?;
@@ -69,35 +42,60 @@ pub async fn metrics(State(api): State<Arc<Api>>) -> Result<impl IntoResponse, A
         .into_iter()
         .map(|((connector, task), metrics)| (connector, task, metrics.snapshot()))
         .collect();
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        exposition(&tasks),
-    ))
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], exposition(&tasks)))
 }
 
-/// The text format: a HELP and TYPE line per metric, then a sample per task.
+/// The OpenMetrics text of every task's metrics: a HELP and TYPE line per
+/// metric (counters' samples end in `_total`), a sample per task, `# EOF`.
 fn exposition(tasks: &[(String, u32, TaskMetricsSnapshot)]) -> String {
-    let mut text = String::new();
-    for (name, kind, help, value) in METRICS {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (connector, task, snapshot) in tasks {
-            let _ = writeln!(
-                text,
-                "{name}{{connector=\"{}\",task=\"{task}\"}} {}",
-                escape_label(connector),
-                value(snapshot)
-            );
-        }
+    let gauge = || Family::<TaskLabels, Gauge>::default();
+    let counter = || Family::<TaskLabels, Counter>::default();
+    let (memory, peak) = (gauge(), gauge());
+    let seconds = Family::<TaskLabels, Counter<f64>>::default();
+    let (calls, restarts) = (counter(), counter());
+    for (connector, task, m) in tasks {
+        let labels = TaskLabels {
+            connector: connector.clone(),
+            task: *task,
+        };
+        memory.get_or_create(&labels).set(m.memory_bytes as i64);
+        peak.get_or_create(&labels).set(m.memory_peak_bytes as i64);
+        seconds
+            .get_or_create(&labels)
+            .inc_by(m.plugin_time.as_secs_f64());
+        calls.get_or_create(&labels).inc_by(m.plugin_calls);
+        restarts.get_or_create(&labels).inc_by(m.restarts);
     }
+    let mut registry = Registry::default();
+    registry.register(
+        "sluice_task_memory_bytes",
+        "Linear memory the task's plugin instances hold now",
+        memory,
+    );
+    registry.register(
+        "sluice_task_memory_peak_bytes",
+        "The most linear memory the task's plugin instances held at once",
+        peak,
+    );
+    registry.register(
+        "sluice_task_plugin_seconds",
+        "Time spent inside calls into the task's plugins, host calls they made included",
+        seconds,
+    );
+    registry.register(
+        "sluice_task_plugin_calls",
+        "Calls into the task's plugins",
+        calls,
+    );
+    registry.register(
+        "sluice_task_restarts",
+        "Automatic restarts of the task after a failure",
+        restarts,
+    );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry)
+        .expect("writing to a String cannot fail");
     text
-}
-
-/// A label value as the text format quotes it.
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]

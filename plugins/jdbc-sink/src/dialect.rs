@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use sluice_sdk::sql::{Dialect, SqlValue};
 
-use crate::shape::ColumnSpec;
+use crate::column::ColumnSpec;
 use crate::values::FieldType;
 
 /// The most placeholders one statement may carry on PostgreSQL and MySQL

@@ -12,6 +12,7 @@
 //! with it alone.
 
 mod batch;
+mod column;
 mod config;
 mod dialect;
 mod session;

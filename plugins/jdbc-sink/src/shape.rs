@@ -9,6 +9,7 @@
 use sluice_sdk::prelude::*;
 use sluice_sdk::wit::{SchemaField, SchemaNode, Structured, ValueNode};
 
+use crate::column::ColumnSpec;
 use crate::config::{PkMode, SinkConfig};
 use crate::dialect::Sql;
 use crate::values::{self, FieldType};
@@ -16,18 +17,6 @@ use crate::values::{self, FieldType};
 /// The most shapes kept; past it they are forgotten and analysed again, so
 /// a topic whose schema changes with every record cannot grow memory.
 const MAX_SHAPES: usize = 256;
-
-/// A column a record writes, with what auto.create and auto.evolve need.
-#[derive(Clone, Debug)]
-pub struct ColumnSpec {
-    pub name: String,
-    pub ty: FieldType,
-    pub optional: bool,
-    /// The schema's default, already a SQL value.
-    pub default: Option<SqlValue>,
-    /// Part of the primary key.
-    pub key: bool,
-}
 
 /// The column names of a statement, in row order (values, then the key),
 /// quoted for the database. Shapes that differ only in types share one,

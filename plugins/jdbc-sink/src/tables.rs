@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use sluice_sdk::prelude::*;
 use sluice_sdk::sql::SqlError;
 
+use crate::column::ColumnSpec;
 use crate::config::SinkConfig;
 use crate::dialect::{Sql, TableId};
 use crate::session::Session;
-use crate::shape::{ColumnSpec, Shape};
+use crate::shape::Shape;
 use crate::values::FieldType;
 
 /// A column as the catalog describes it.
