@@ -333,7 +333,7 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
          '/connectors/src/stop' endpoint"
     );
     expect_error(&client.call("DELETE", "/connectors/src/offsets", None), 400);
-    assert_eq!(client.call("PUT", "/connectors/src/stop", None).status, 202);
+    assert_eq!(client.call("PUT", "/connectors/src/stop", None).status, 204);
     let stopped = wait_state(client, "src", "STOPPED", &[]);
     assert_eq!(stopped["tasks"], json!([]));
     assert_eq!(expect(&client.get("/connectors/src/tasks"), 200), json!([]));
@@ -370,7 +370,7 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
         sink_offsets["offsets"][0]["partition"],
         json!({"kafka_topic": "lines", "kafka_partition": 0})
     );
-    assert_eq!(client.call("PUT", "/connectors/dst/stop", None).status, 202);
+    assert_eq!(client.call("PUT", "/connectors/dst/stop", None).status, 204);
     wait_state(client, "dst", "STOPPED", &[]);
     let bad_sink = client.call(
         "PATCH",
@@ -397,7 +397,7 @@ fn connector_lifecycle(client: &dyn RestClient, scratch: &Scratch) {
     );
     let replayed = wait_for_lines(&output, 340, Duration::from_secs(60));
     assert_eq!(&replayed[320..], &numbered_lines(140, 20, 20)[..]);
-    assert_eq!(client.call("PUT", "/connectors/dst/stop", None).status, 202);
+    assert_eq!(client.call("PUT", "/connectors/dst/stop", None).status, 204);
     wait_state(client, "dst", "STOPPED", &[]);
     let reset = client.call("DELETE", "/connectors/dst/offsets", None);
     assert_eq!(

@@ -134,9 +134,20 @@ fn parse(text: &str) -> Result<BTreeMap<String, ConnectorOffsets>> {
     };
     for (name, list) in map {
         let mut offsets = ConnectorOffsets::new();
-        for entry in list.as_array().into_iter().flatten() {
+        // An entry that cannot be read is an error, never skipped: a
+        // skipped entry would restart its partition from the beginning.
+        let Some(list) = list.as_array() else {
+            anyhow::bail!(
+                "connector \"{name}\": expected a list of {{\"partition\", \"offset\"}} \
+                 entries, found {list}"
+            );
+        };
+        for (index, entry) in list.iter().enumerate() {
             let (Some(p), Some(o)) = (entry.get("partition"), entry.get("offset")) else {
-                anyhow::bail!("connector {name}: an entry lacks partition or offset");
+                anyhow::bail!(
+                    "connector \"{name}\", entry {index}: expected an object with \
+                     \"partition\" and \"offset\", found {entry}"
+                );
             };
             offsets.insert(p.to_string(), o.to_string());
         }
@@ -184,6 +195,28 @@ mod tests {
         let path = dir.join("offsets.json");
         std::fs::write(&path, "{not json").unwrap();
         assert!(FileOffsetStore::open(&path).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_entry_is_an_error_naming_the_file_and_the_entry() {
+        let dir = std::env::temp_dir().join(format!("sluice-offsets-entry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("offsets.json");
+        let message = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            match FileOffsetStore::open(&path) {
+                Ok(_) => panic!("{text} was read as a store"),
+                Err(e) => format!("{e:#}"),
+            }
+        };
+        let not_a_list = message(r#"{"connectors": {"src": {"partition": {}, "offset": {}}}}"#);
+        assert!(
+            not_a_list.contains(&path.display().to_string()) && not_a_list.contains("\"src\""),
+            "{not_a_list}"
+        );
+        let bad_entry = message(r#"{"connectors": {"src": [{"partition": {"f": 1}}, 7]}}"#);
+        assert!(bad_entry.contains("\"src\", entry 0"), "{bad_entry}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

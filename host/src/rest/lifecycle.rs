@@ -13,9 +13,17 @@ use super::model::ErrorMessage;
 use crate::worker::TargetState;
 use crate::worker::status::ConnectorStatus;
 
-async fn set_target(api: &Api, name: &str, target: TargetState) -> Result<StatusCode, ApiError> {
+/// Sets the connector's target state; answers `success` as Kafka Connect's
+/// resource does for that endpoint (202 for pause and resume, whose
+/// `Response.accepted()` it returns; 204 for stop, a `void` method).
+async fn set_target(
+    api: &Api,
+    name: &str,
+    target: TargetState,
+    success: StatusCode,
+) -> Result<StatusCode, ApiError> {
     api.worker()?.set_target_state(name, target).await?;
-    Ok(StatusCode::ACCEPTED)
+    Ok(success)
 }
 
 /// Pauses the connector: its tasks flush, commit and stop; its
@@ -28,7 +36,7 @@ pub async fn pause(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    set_target(&api, &name, TargetState::Paused).await
+    set_target(&api, &name, TargetState::Paused, StatusCode::ACCEPTED).await
 }
 
 /// Resumes a paused or stopped connector. 202.
@@ -40,20 +48,20 @@ pub async fn resume(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    set_target(&api, &name, TargetState::Started).await
+    set_target(&api, &name, TargetState::Started, StatusCode::ACCEPTED).await
 }
 
 /// Stops the connector and drops its tasks; its offsets may then be
-/// changed. 202.
+/// changed. 204, as Kafka Connect's `stopConnector` (a `void` method).
 #[utoipa::path(put, path = "/connectors/{connector}/stop", tag = "connectors", operation_id = "stopConnector",
     params(("connector" = String, Path, description = "The connector's name")),
-    responses((status = 202, description = "Stopped"),
+    responses((status = 204, description = "Stopped"),
               (status = 404, description = "No such connector", body = ErrorMessage)))]
 pub async fn stop(
     State(api): State<Arc<Api>>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    set_target(&api, &name, TargetState::Stopped).await
+    set_target(&api, &name, TargetState::Stopped, StatusCode::NO_CONTENT).await
 }
 
 /// Restarts the connector: 204 for the connector alone; with
