@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 source scripts/prerequisites.sh
 
 echo "==> building the host and the plugins"
-cargo build --release --workspace --bins
+# The host alone: the test crate's binaries would build the plugins a
+# second time (tests/build.rs) into a directory of their own.
+cargo build --release -p sluice --bin sluice
 # One plugin target directory per checkout: checkouts may share the cache.
 PLUGIN_TARGET="$CARGO_TARGET_DIR/wasm-plugins-demo-$(pwd | cksum | cut -d" " -f1)"
 cargo build --release --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --target-dir "$PLUGIN_TARGET"

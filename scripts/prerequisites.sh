@@ -2,9 +2,21 @@
 # build, demo and tests need, installing what is missing. Everything it
 # installs is cached outside the checkout, so a second run is quick.
 #
+#   - Debian packages: a C toolchain, make and perl (for the bundled
+#     librdkafka), zlib, curl (the README's recipes) and python3
 #   - the wasm32-wasip2 Rust target (plugins are built for it)
 #   - the tansu broker (a Kafka-protocol broker from crates.io, no JVM)
 #   - schemathesis (PyPI), for the property-based test of the REST API
+
+missing=()
+for pkg in build-essential pkg-config zlib1g-dev perl curl python3; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
 
 SLUICE_CACHE="${SLUICE_CACHE:-$HOME/.cache/sluice}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SLUICE_CACHE/target}"

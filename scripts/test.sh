@@ -4,6 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prerequisites.sh
+# The services the end-to-end tests use, on the machine's standard ports:
+# missing ones fail the run here, by name, rather than as a connection
+# error deep in a test (and never as a skipped test).
+missing_services=()
+for service in PostgreSQL:5432 MariaDB:3306; do
+    name="${service%%:*}" port="${service##*:}"
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || missing_services+=("$name on 127.0.0.1:$port")
+done
+if [ ${#missing_services[@]} -gt 0 ]; then
+    printf 'the tests need %s, which does not answer: start it and run again\n' "${missing_services[@]}" >&2
+    exit 1
+fi
 # Release builds: wasmtime compiles components far faster when optimised,
 # and the end-to-end tests move hundreds of thousands of records.
 log="$(mktemp)"

@@ -205,17 +205,16 @@ impl WorkerConfig {
         let offset_flush_interval = millis(map, "offset.flush.interval.ms", 1000, &mut errors);
         let task_shutdown_timeout =
             millis(map, "task.shutdown.graceful.timeout.ms", 5000, &mut errors);
-        let listener = map
-            .get("listeners")
-            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
-            .unwrap_or_else(|| "http://127.0.0.1:8083".to_string());
-        if !listener.starts_with("http://") {
-            errors.push(ConfigError::invalid(
-                "listeners",
-                &listener,
-                "expected http://<host>:<port>",
-            ));
-        }
+        let listener = match map.get("listeners") {
+            None => "http://127.0.0.1:8083".to_string(),
+            Some(value) => {
+                let first = value.split(',').next().unwrap_or("").trim();
+                parse_listener(first).unwrap_or_else(|reason| {
+                    errors.push(ConfigError::invalid("listeners", value, reason));
+                    String::new()
+                })
+            }
+        };
         let converters: BTreeMap<String, String> = map
             .iter()
             .filter(|(k, _)| {
@@ -266,6 +265,26 @@ impl WorkerConfig {
             limits_enabled,
         })
     }
+}
+
+/// A REST listener as Kafka Connect writes it (`HTTP://:8083`, its sample's
+/// spelling, or `http://127.0.0.1:8083`), as `http://<host>:<port>`: the
+/// scheme in any case, an empty host meaning every interface.
+fn parse_listener(value: &str) -> Result<String, String> {
+    let expected = "expected http://<host>:<port> (an empty host listens on every interface)";
+    let (scheme, rest) = value.split_once("://").ok_or(expected)?;
+    if !scheme.eq_ignore_ascii_case("http") {
+        return Err(format!("{expected}; the {scheme} scheme is not served"));
+    }
+    let (host, port) = rest
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .ok_or(expected)?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{expected}; \"{port}\" is no port"))?;
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    Ok(format!("http://{host}:{port}"))
 }
 
 /// `rest.auth.basic.username` with `rest.auth.basic.password`, and/or
@@ -359,6 +378,29 @@ mod tests {
             PathBuf::from("/etc/sluice/offsets.json")
         );
         assert_eq!(config.listener, "http://127.0.0.1:8083");
+    }
+
+    #[test]
+    fn kafkas_listener_spelling_is_accepted() {
+        let with = |listeners: &str| {
+            let mut pairs = minimal();
+            pairs.push(("listeners", listeners));
+            WorkerConfig::from_map(&map(&pairs), Path::new("/"))
+        };
+        assert_eq!(
+            with("HTTP://:8083").unwrap().listener,
+            "http://0.0.0.0:8083"
+        );
+        assert_eq!(
+            with("http://127.0.0.1:9000/").unwrap().listener,
+            "http://127.0.0.1:9000"
+        );
+        let refused = with("https://:8443").unwrap_err().to_string();
+        assert!(
+            refused.contains("\"listeners\"") && refused.contains("https scheme"),
+            "{refused}"
+        );
+        assert!(with("http://:eighty").is_err());
     }
 
     #[test]
