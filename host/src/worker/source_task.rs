@@ -128,7 +128,20 @@ fn poll_ahead(
 ) {
     let mut idle = Duration::from_millis(1);
     while !stop.is_cancelled() {
-        let batch = match poll(MAX_POLL_RECORDS) {
+        // A connector that returns more than it was asked for breaks the
+        // bound on what a task holds in memory: it fails the task, by name,
+        // before its batch is converted or produced.
+        let polled = poll(MAX_POLL_RECORDS).and_then(|batch| {
+            if batch.records.len() > MAX_POLL_RECORDS as usize {
+                bail!(
+                    "the connector returned {} records to a poll that asked for at most {}",
+                    batch.records.len(),
+                    MAX_POLL_RECORDS
+                );
+            }
+            Ok(batch)
+        });
+        let batch = match polled {
             Ok(batch) => batch,
             Err(e) => {
                 // The loop ends the task with this error as its trace; if
@@ -355,6 +368,32 @@ fn batch_offsets(partitions: &[String], records: &[SourceRecord]) -> Result<Conn
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_over_the_poll_limit_fails_the_task_by_name() {
+        let (batches, polled) = mpsc::sync_channel(1);
+        let too_many = || SourceBatch {
+            schemas: Vec::new(),
+            partitions: vec!["{}".into()],
+            records: vec![record(None); MAX_POLL_RECORDS as usize + 1],
+        };
+        // One poll only: the poller stops once this one is handed over.
+        let stop = CancellationToken::new();
+        poll_ahead(
+            |_| {
+                stop.cancel();
+                Ok(too_many())
+            },
+            &stop,
+            batches,
+            "t-0",
+        );
+        let error = polled.recv().unwrap().unwrap_err().to_string();
+        assert!(
+            error.contains("returned 10001 records") && error.contains("at most 10000"),
+            "{error}"
+        );
+    }
 
     fn record(position: Option<(u32, &str)>) -> SourceRecord {
         SourceRecord {
