@@ -403,6 +403,44 @@ fn hostile_plugins_are_denied_or_stopped_while_a_neighbour_keeps_delivering() {
 }
 
 #[test]
+fn plugin_output_reaches_the_log_labelled_and_within_its_budget() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("output");
+    let mut setup = worker_with_fixtures(&scratch, &broker, &[]);
+    setup.connector(
+        &scratch,
+        "printer",
+        &probe("print:hello-7c1e", "printed", &[]),
+    );
+    // Eight times the task's budget of output per window.
+    setup.connector(&scratch, "flooder", &probe("flood:8388608", "flooded", &[]));
+    let worker = setup.spawn();
+    worker.wait_ready();
+    wait_for("both probes to report", LONG, || {
+        (broker.high_watermark("printed") >= 1 && broker.high_watermark("flooded") >= 1)
+            .then_some(())
+    });
+    let log = worker.log();
+    for stream in ["stdout", "stderr"] {
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("hello-7c1e on {stream}")))
+            .unwrap_or_else(|| panic!("the plugin's {stream} is not in the worker log"));
+        assert!(line.contains("printer-0"), "unlabelled: {line}");
+    }
+    assert!(
+        log.contains("the rest of this window's output is dropped"),
+        "the flood's cap is not reported"
+    );
+    let flooded = log.lines().filter(|l| l.contains("xxxxxxxxxx")).count();
+    assert!(
+        flooded > 0 && flooded <= (1 << 20) / 100 + 1,
+        "{flooded} lines of the flood reached the log"
+    );
+    worker.stop();
+}
+
+#[test]
 fn a_failed_task_restarts_with_backoff_and_a_rest_restart_works_any_time() {
     let broker = Broker::start();
     let scratch = Scratch::new("restart");

@@ -16,6 +16,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use crate::configdef::{ConfigError, KeyDefinition};
 use crate::redact::Secrets;
 use crate::runtime::StoreState;
+use crate::runtime::limits::TaskMetrics;
 
 /// The group the REST API lists grant keys under.
 pub const GRANTS_GROUP: &str = "Grants";
@@ -143,6 +144,8 @@ pub struct InstanceContext<'a> {
     pub log_target: &'a Arc<str>,
     /// The connector's resolved secrets, masked in what it logs.
     pub secrets: &'a Arc<Secrets>,
+    /// What the instance's task used (output counts against its budget).
+    pub metrics: &'a Arc<TaskMetrics>,
     /// The instance's WASI context, being built.
     pub wasi: &'a mut WasiCtxBuilder,
 }

@@ -50,16 +50,17 @@ pub struct Identity<'a> {
 
 impl PluginState {
     /// The state of an instance granted `grants` of what the worker
-    /// `defined`: its stderr (for panics), the granted capabilities and
-    /// nothing else, within `sandbox`'s limits.
+    /// `defined`: the granted capabilities and nothing else (its stdout and
+    /// stderr go to the worker's log), within `sandbox`'s limits.
     pub fn new(
         defined: &Definitions,
         grants: &Grants,
         who: Identity<'_>,
         sandbox: Sandbox,
     ) -> Result<Self> {
+        // Stdout and stderr are the logging capability's: the worker's own
+        // are never handed to a plugin.
         let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stderr();
         let log_target: Arc<str> = who.log_target.into();
         let capabilities = defined.instances(
             grants,
@@ -67,6 +68,7 @@ impl PluginState {
                 connector: who.connector,
                 log_target: &log_target,
                 secrets: &who.secrets,
+                metrics: sandbox.metrics(),
                 wasi: &mut wasi,
             },
         )?;

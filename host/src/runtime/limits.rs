@@ -89,6 +89,34 @@ pub struct TaskMetrics {
     plugin_nanos: AtomicU64,
     plugin_calls: AtomicU64,
     restarts: AtomicU64,
+    output: std::sync::Mutex<OutputWindow>,
+}
+
+/// How much a task's plugins may write to their stdout and stderr together
+/// in one [`OUTPUT_WINDOW`]: enough for any diagnostic, too little to flood
+/// the worker's log or its disk.
+pub const OUTPUT_BYTES_PER_WINDOW: u64 = 1 << 20;
+/// The window [`OUTPUT_BYTES_PER_WINDOW`] is counted over.
+pub const OUTPUT_WINDOW: Duration = Duration::from_secs(60);
+
+/// The output a task wrote in the current window, and what it lost.
+#[derive(Debug, Default)]
+struct OutputWindow {
+    started: Option<Instant>,
+    written: u64,
+    /// Bytes dropped over the task's life.
+    dropped: u64,
+    /// The current window's drop has been reported.
+    warned: bool,
+}
+
+/// What [`TaskMetrics::admit_output`] lets through.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OutputAdmission {
+    /// How many of the bytes offered may be written.
+    pub allowed: usize,
+    /// Set on the first drop of a window: bytes dropped so far, to report.
+    pub report_dropped: Option<u64>,
 }
 
 /// A reading of [`TaskMetrics`].
@@ -120,6 +148,35 @@ impl TaskMetrics {
     pub fn count_restart(&self) {
         self.restarts.fetch_add(1, Ordering::Relaxed);
     }
+
+    /// Takes `len` bytes of plugin output out of the window's budget: the
+    /// bytes beyond it are dropped and counted, and the first drop of a
+    /// window is reported once.
+    pub fn admit_output(&self, len: usize) -> OutputAdmission {
+        let mut window = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if window
+            .started
+            .is_none_or(|started| now.duration_since(started) >= OUTPUT_WINDOW)
+        {
+            window.started = Some(now);
+            window.written = 0;
+            window.warned = false;
+        }
+        let room = OUTPUT_BYTES_PER_WINDOW.saturating_sub(window.written);
+        let allowed = (len as u64).min(room);
+        window.written += allowed;
+        let dropped = len as u64 - allowed;
+        window.dropped += dropped;
+        let report_dropped = (dropped > 0 && !window.warned).then_some(window.dropped);
+        if report_dropped.is_some() {
+            window.warned = true;
+        }
+        OutputAdmission {
+            allowed: allowed as usize,
+            report_dropped,
+        }
+    }
 }
 
 /// One instance's share of its task's limits: the memory it holds (given
@@ -144,6 +201,11 @@ impl Sandbox {
             call_started: None,
             enforced: false,
         }
+    }
+
+    /// What the task's instances used together.
+    pub fn metrics(&self) -> &Arc<TaskMetrics> {
+        &self.metrics
     }
 
     /// The deadline of the call the plugin is in, if limits are enforced.
@@ -330,6 +392,26 @@ pub fn start_epoch_ticker(engine: &wasmtime::Engine) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn output_over_the_window_budget_is_dropped_and_reported_once() {
+        let metrics = TaskMetrics::default();
+        let cap = OUTPUT_BYTES_PER_WINDOW as usize;
+        let first = metrics.admit_output(cap - 10);
+        assert_eq!(first.allowed, cap - 10);
+        assert_eq!(first.report_dropped, None);
+        let over = metrics.admit_output(30);
+        assert_eq!(
+            over,
+            OutputAdmission {
+                allowed: 10,
+                report_dropped: Some(20)
+            }
+        );
+        let more = metrics.admit_output(5);
+        assert_eq!(more.allowed, 0);
+        assert_eq!(more.report_dropped, None, "one report a window");
+    }
+
     use super::*;
 
     #[test]

@@ -1,9 +1,12 @@
 //! Logging: plugins write into the worker's log, each line attributed to the
-//! connector task that wrote it, with the connector's secrets masked. Every
-//! plugin has it; there is nothing to define or grant.
+//! connector task that wrote it, with the connector's secrets masked:
+//! through the `logging` interface, and what they print to stdout and
+//! stderr (`output`), within the task's output budget. Every plugin has
+//! it; there is nothing to define or grant.
 
 pub mod bindings;
 mod host;
+pub mod output;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,6 +14,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
+
+use output::Stream;
 
 use super::lifecycle::{Capability, CapabilityHost, InstanceContext, View};
 use crate::configdef::{ConfigError, KeyDefinition};
@@ -60,6 +65,17 @@ impl Capability for Logging {
     }
 
     fn instance_state(_: &(), _: &(), instance: &mut InstanceContext<'_>) -> Result<LogContext> {
+        let output = |stream| {
+            output::PluginOutput::new(
+                stream,
+                Arc::clone(instance.log_target),
+                Arc::clone(instance.secrets),
+                Arc::clone(instance.metrics),
+            )
+        };
+        let (stdout, stderr) = (output(Stream::Stdout), output(Stream::Stderr));
+        instance.wasi.stdout(stdout);
+        instance.wasi.stderr(stderr);
         Ok(LogContext {
             target: Arc::clone(instance.log_target),
             secrets: Arc::clone(instance.secrets),
