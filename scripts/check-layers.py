@@ -49,7 +49,6 @@ ITEM = re.compile(
 )
 MACRO_ITEMS = re.compile(r"^\s*pub\s+(?:struct|fn|enum)\s+([A-Za-z_]\w*)", re.M)
 USE = re.compile(r"^\s*(pub(?:\([^)]*\))?\s+)?use\s+([^;]+);", re.M | re.S)
-INLINE = re.compile(r"(?<![\w:])(crate|super|self)((?:::[A-Za-z_]\w*)+)")
 
 
 def strip_comments(text):
@@ -67,7 +66,10 @@ def strip_comments(text):
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
     # String literals hold paths in messages and doc examples, not imports.
-    return re.sub(r'"(?:\\.|[^"\\])*"', '""', text)
+    # Char literals first ('"' would open a string), then strings, whose
+    # escapes include a backslash before a line break.
+    text = re.sub(r"'(?:\\.|[^'\\\n])'", "' '", text)
+    return re.sub(r'"(?:\\.|[^"\\])*"', '""', text, flags=re.S)
 
 
 class Module:
@@ -90,7 +92,7 @@ def expand_tree(tree):
 
     def walk(prefix, rest):
         if rest.startswith("{"):
-            depth, start = 0, 1
+            depth = 0
             for i, ch in enumerate(rest):
                 if ch == "{":
                     depth += 1
@@ -170,38 +172,29 @@ def main():
         if m.segments or m.path.endswith("lib.rs"):
             by_segments[tuple(m.segments)] = m
 
+    def written(m, seg):
+        """A path as written in `m`, from the crate root: `crate::`,
+        `super::` and `self::` paths, and paths through a child module
+        (`files::Files` in capability/mod.rs); None for anything else."""
+        if seg and tuple(m.segments + [seg[0]]) in by_segments:
+            return m.segments + seg
+        return absolute(m, seg)
+
     for m in modules.values():
         for match in USE.finditer(m.text):
-            is_pub = bool(match.group(1)) and "pub(" not in (match.group(1) or "")
+            is_pub = bool(match.group(1)) and "pub(" not in match.group(1)
             for seg in expand_tree(match.group(2)):
-                abs_path = absolute(m, seg)
+                abs_path = written(m, seg)
                 if abs_path is None:
                     continue
                 if is_pub and abs_path:
                     m.reexports[seg[-1]] = abs_path
                 m.uses.append((abs_path, is_pub))
-        for match in INLINE.finditer(m.text):
-            seg = [match.group(1)] + match.group(2).split("::")[1:]
-            abs_path = absolute(m, seg)
+        code = USE.sub("", m.text)
+        for match in re.finditer(r"(?<![\w:])([A-Za-z_]\w*)((?:::[A-Za-z_]\w*)+)", code):
+            abs_path = written(m, [match.group(1)] + match.group(2).split("::")[1:])
             if abs_path is not None:
                 m.uses.append((abs_path, False))
-        # Paths through a child module in code (`files::Files` in mod.rs).
-        code = USE.sub("", m.text)
-        for match in re.finditer(r"(?<![\w:])([a-z_]\w*)((?:::[A-Za-z_]\w*)+)", code):
-            child = tuple(m.segments + [match.group(1)])
-            if child in by_segments and match.group(1) not in ("crate", "super", "self"):
-                m.uses.append((m.segments + [match.group(1)] + match.group(2).split("::")[1:], False))
-        # `use` of a child module's items by a path relative to it
-        # (`use lifecycle::Managed;` in mod.rs).
-        for match in USE.finditer(m.text):
-            for seg in expand_tree(match.group(2)):
-                if seg and seg[0] not in ("crate", "super", "self", "std", "core", "alloc"):
-                    child = tuple(m.segments + [seg[0]])
-                    if child in by_segments:
-                        is_pub = bool(match.group(1)) and "pub(" not in (match.group(1) or "")
-                        m.uses.append((m.segments + seg, is_pub))
-                        if is_pub:
-                            m.reexports[seg[-1]] = m.segments + seg
 
     def resolve(segments, seen=None):
         """The file that defines what `segments` names."""

@@ -8,7 +8,7 @@ use super::pipeline::{ERROR_KEYS, PipelineSpec};
 use super::plugin_keys::check_plugin_keys;
 use super::sandbox::{SANDBOX_KEYS, SandboxSpec};
 use crate::capability::{self, Definitions, Grants};
-use crate::configdef::{ConfigError, ConfigErrors, list, suggest};
+use crate::configdef::{ConfigError, ConfigErrors, list};
 use crate::plugin::{PluginKind, PluginRegistry};
 use crate::runtime::bindings::types::ConfigKey;
 use crate::runtime::limits::TaskLimits;
@@ -103,10 +103,7 @@ impl ConnectorConfig {
             if !known.contains(&key.as_str())
                 && !FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
             {
-                errors.push(ConfigError::UnknownKey {
-                    key: key.clone(),
-                    hint: suggest(key, &known),
-                });
+                errors.push(ConfigError::unknown(key, &known));
             }
         }
         let own: BTreeMap<String, String> = plugin_keys

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{sandbox, secrets};
-use crate::capability::{self, GRANTS_GROUP};
+use crate::capability;
 use crate::configdef::{ConfigErrors, KeyDefinition};
 use crate::plugin::kind::{importance_name, type_name};
 use crate::plugin::{Plugin, PluginKind};
@@ -73,266 +73,244 @@ const PREDICATES: &str = "Predicates";
 const ERRORS: &str = "Error Handling";
 const LIMITS: &str = "Limits and Restarts";
 
-/// A framework key: name, type, default, required, importance, group and
-/// documentation.
-type FrameworkKey = (
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    bool,
-    &'static str,
-    &'static str,
-    &'static str,
-);
-
-const FRAMEWORK: &[FrameworkKey] = &[
-    (
-        "name",
-        "STRING",
-        None,
-        true,
-        "HIGH",
-        COMMON,
-        "Globally unique name to use for this connector.",
-    ),
-    (
-        "connector.class",
-        "STRING",
-        None,
-        true,
-        "HIGH",
-        COMMON,
-        "The connector plugin: its name, name@version, or a Kafka Connect class name it \
+/// The framework keys, in the order the REST API lists them (the
+/// capabilities' grant keys go before the limits).
+const FRAMEWORK: &[KeyDefinition] = &[
+    KeyDefinition {
+        name: "name",
+        type_: "STRING",
+        default: None,
+        required: true,
+        importance: "HIGH",
+        group: COMMON,
+        documentation: "Globally unique name to use for this connector.",
+    },
+    KeyDefinition {
+        name: "connector.class",
+        type_: "STRING",
+        default: None,
+        required: true,
+        importance: "HIGH",
+        group: COMMON,
+        documentation: "The connector plugin: its name, name@version, or a Kafka Connect class name it \
          accepts as an alias.",
-    ),
-    (
-        "tasks.max",
-        "INT",
-        Some("1"),
-        false,
-        "HIGH",
-        COMMON,
-        "Maximum number of tasks to use for this connector.",
-    ),
-    (
-        "key.converter",
-        "CLASS",
-        None,
-        false,
-        "LOW",
-        COMMON,
-        "Converter for record keys; overrides the worker's key.converter.",
-    ),
-    (
-        "value.converter",
-        "CLASS",
-        None,
-        false,
-        "LOW",
-        COMMON,
-        "Converter for record values; overrides the worker's value.converter.",
-    ),
-    (
-        "header.converter",
-        "CLASS",
-        None,
-        false,
-        "LOW",
-        COMMON,
-        "Converter for record headers; overrides the worker's header.converter.",
-    ),
-    (
-        "transforms",
-        "LIST",
-        Some(""),
-        false,
-        "LOW",
-        TRANSFORMS,
-        "Aliases for the transformations to be applied to records, in order; each is \
+    },
+    KeyDefinition {
+        name: "tasks.max",
+        type_: "INT",
+        default: Some("1"),
+        required: false,
+        importance: "HIGH",
+        group: COMMON,
+        documentation: "Maximum number of tasks to use for this connector.",
+    },
+    KeyDefinition {
+        name: "key.converter",
+        type_: "CLASS",
+        default: None,
+        required: false,
+        importance: "LOW",
+        group: COMMON,
+        documentation: "Converter for record keys; overrides the worker's key.converter.",
+    },
+    KeyDefinition {
+        name: "value.converter",
+        type_: "CLASS",
+        default: None,
+        required: false,
+        importance: "LOW",
+        group: COMMON,
+        documentation: "Converter for record values; overrides the worker's value.converter.",
+    },
+    KeyDefinition {
+        name: "header.converter",
+        type_: "CLASS",
+        default: None,
+        required: false,
+        importance: "LOW",
+        group: COMMON,
+        documentation: "Converter for record headers; overrides the worker's header.converter.",
+    },
+    KeyDefinition {
+        name: "transforms",
+        type_: "LIST",
+        default: Some(""),
+        required: false,
+        importance: "LOW",
+        group: TRANSFORMS,
+        documentation: "Aliases for the transformations to be applied to records, in order; each is \
          configured with transforms.<alias>.type and its own keys under transforms.<alias>.",
-    ),
-    (
-        "predicates",
-        "LIST",
-        Some(""),
-        false,
-        "LOW",
-        PREDICATES,
-        "Aliases for the predicates used by transformations; each is configured with \
+    },
+    KeyDefinition {
+        name: "predicates",
+        type_: "LIST",
+        default: Some(""),
+        required: false,
+        importance: "LOW",
+        group: PREDICATES,
+        documentation: "Aliases for the predicates used by transformations; each is configured with \
          predicates.<alias>.type and its own keys under predicates.<alias>.",
-    ),
-    (
-        "errors.retry.timeout",
-        "LONG",
-        Some("0"),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "How long, in milliseconds, a retriable error of the connector is retried: 0 or -1 \
+    },
+    KeyDefinition {
+        name: "errors.retry.timeout",
+        type_: "LONG",
+        default: Some("0"),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "How long, in milliseconds, a retriable error of the connector is retried: 0 or -1 \
          retry until the task is stopped.",
-    ),
-    (
-        "errors.retry.delay.max.ms",
-        "LONG",
-        Some("60000"),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "The longest wait, in milliseconds, between consecutive retries.",
-    ),
-    (
-        "errors.tolerance",
-        "STRING",
-        Some("none"),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "none: a record that fails in conversion, transformation or the connector fails the \
+    },
+    KeyDefinition {
+        name: "errors.retry.delay.max.ms",
+        type_: "LONG",
+        default: Some("60000"),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "The longest wait, in milliseconds, between consecutive retries.",
+    },
+    KeyDefinition {
+        name: "errors.tolerance",
+        type_: "STRING",
+        default: Some("none"),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "none: a record that fails in conversion, transformation or the connector fails the \
          task. all: such records are skipped (logged and dead-lettered as configured).",
-    ),
-    (
-        "errors.log.enable",
-        "BOOLEAN",
-        Some("false"),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "Log each failed operation and record at ERROR.",
-    ),
-    (
-        "errors.log.include.messages",
-        "BOOLEAN",
-        Some("false"),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "Include the failed record's key and value in the log.",
-    ),
-    (
-        "errors.deadletterqueue.topic.name",
-        "STRING",
-        Some(""),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "The topic failed records are written to, for sink and (beyond Kafka Connect) source \
+    },
+    KeyDefinition {
+        name: "errors.log.enable",
+        type_: "BOOLEAN",
+        default: Some("false"),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "Log each failed operation and record at ERROR.",
+    },
+    KeyDefinition {
+        name: "errors.log.include.messages",
+        type_: "BOOLEAN",
+        default: Some("false"),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "Include the failed record's key and value in the log.",
+    },
+    KeyDefinition {
+        name: "errors.deadletterqueue.topic.name",
+        type_: "STRING",
+        default: Some(""),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "The topic failed records are written to, for sink and (beyond Kafka Connect) source \
          connectors; empty for none.",
-    ),
-    (
-        "errors.deadletterqueue.topic.replication.factor",
-        "SHORT",
-        Some("3"),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "The replication factor of the dead-letter topic when it is created, at most the \
+    },
+    KeyDefinition {
+        name: "errors.deadletterqueue.topic.replication.factor",
+        type_: "SHORT",
+        default: Some("3"),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "The replication factor of the dead-letter topic when it is created, at most the \
          number of brokers.",
-    ),
-    (
-        "errors.deadletterqueue.context.headers.enable",
-        "BOOLEAN",
-        Some("false"),
-        false,
-        "MEDIUM",
-        ERRORS,
-        "Add __connect.errors.* headers describing the failure to each dead letter.",
-    ),
-    (
-        limits::MEMORY_MAX_KEY,
-        "LONG",
-        None,
-        false,
-        "MEDIUM",
-        LIMITS,
-        "The most linear memory all of a task's plugin instances may hold together, in bytes. \
+    },
+    KeyDefinition {
+        name: "errors.deadletterqueue.context.headers.enable",
+        type_: "BOOLEAN",
+        default: Some("false"),
+        required: false,
+        importance: "MEDIUM",
+        group: ERRORS,
+        documentation: "Add __connect.errors.* headers describing the failure to each dead letter.",
+    },
+    KeyDefinition {
+        name: limits::MEMORY_MAX_KEY,
+        type_: "LONG",
+        default: None,
+        required: false,
+        importance: "MEDIUM",
+        group: LIMITS,
+        documentation: "The most linear memory all of a task's plugin instances may hold together, in bytes. \
          A task that needs more fails with a trace naming this limit. Defaults to the \
          worker's setting (256 MiB unless set).",
-    ),
-    (
-        limits::CALL_TIMEOUT_KEY,
-        "LONG",
-        None,
-        false,
-        "MEDIUM",
-        LIMITS,
-        "How long one call into a plugin (a poll, a put, a transform batch) may run, in ms. \
+    },
+    KeyDefinition {
+        name: limits::CALL_TIMEOUT_KEY,
+        type_: "LONG",
+        default: None,
+        required: false,
+        importance: "MEDIUM",
+        group: LIMITS,
+        documentation: "How long one call into a plugin (a poll, a put, a transform batch) may run, in ms. \
          Defaults to the worker's setting (60000 unless set).",
-    ),
-    (
-        sandbox::RESTART_ENABLED_KEY,
-        "BOOLEAN",
-        Some("true"),
-        false,
-        "MEDIUM",
-        LIMITS,
-        "Restart a failed task automatically, after a backoff.",
-    ),
-    (
-        sandbox::RESTART_INITIAL_KEY,
-        "LONG",
-        Some("1000"),
-        false,
-        "LOW",
-        LIMITS,
-        "The wait before the first automatic restart, in ms; it doubles with each failure.",
-    ),
-    (
-        sandbox::RESTART_MAX_KEY,
-        "LONG",
-        Some("30000"),
-        false,
-        "LOW",
-        LIMITS,
-        "The longest wait between automatic restarts, in ms.",
-    ),
-    (
-        sandbox::RESTART_RESET_KEY,
-        "LONG",
-        Some("10000"),
-        false,
-        "LOW",
-        LIMITS,
-        "After running this long without failing, a task's restart wait starts over, in ms.",
-    ),
+    },
+    KeyDefinition {
+        name: sandbox::RESTART_ENABLED_KEY,
+        type_: "BOOLEAN",
+        default: Some("true"),
+        required: false,
+        importance: "MEDIUM",
+        group: LIMITS,
+        documentation: "Restart a failed task automatically, after a backoff.",
+    },
+    KeyDefinition {
+        name: sandbox::RESTART_INITIAL_KEY,
+        type_: "LONG",
+        default: Some("1000"),
+        required: false,
+        importance: "LOW",
+        group: LIMITS,
+        documentation: "The wait before the first automatic restart, in ms; it doubles with each failure.",
+    },
+    KeyDefinition {
+        name: sandbox::RESTART_MAX_KEY,
+        type_: "LONG",
+        default: Some("30000"),
+        required: false,
+        importance: "LOW",
+        group: LIMITS,
+        documentation: "The longest wait between automatic restarts, in ms.",
+    },
+    KeyDefinition {
+        name: sandbox::RESTART_RESET_KEY,
+        type_: "LONG",
+        default: Some("10000"),
+        required: false,
+        importance: "LOW",
+        group: LIMITS,
+        documentation: "After running this long without failing, a task's restart wait starts over, in ms.",
+    },
 ];
 
-const SINK_TOPICS: FrameworkKey = (
-    "topics",
-    "LIST",
-    None,
-    true,
-    "HIGH",
-    COMMON,
-    "List of topics to consume, separated by commas.",
-);
+const SINK_TOPICS: KeyDefinition = KeyDefinition {
+    name: "topics",
+    type_: "LIST",
+    default: None,
+    required: true,
+    importance: "HIGH",
+    group: COMMON,
+    documentation: "List of topics to consume, separated by commas.",
+};
 
 /// Every key a connector of `plugin` accepts: the framework's, then the
 /// plugin's own.
 pub fn definitions(plugin: &Plugin) -> Vec<ConfigKeyInfo> {
-    let mut framework: Vec<&FrameworkKey> = FRAMEWORK.iter().collect();
+    let mut framework: Vec<&KeyDefinition> = FRAMEWORK.iter().collect();
     if plugin.kind == PluginKind::Sink {
         framework.insert(3, &SINK_TOPICS);
     }
-    let key = |(name, type_, default, required, importance, group, doc): &FrameworkKey| {
-        framework_key(&KeyDefinition {
-            name,
-            type_,
-            default: *default,
-            required: *required,
-            importance,
-            group,
-            documentation: doc,
-        })
-    };
     // The grants come from the capabilities, after error handling and
     // before the limits, where Kafka Connect users look for security keys.
     let limits_at = framework
         .iter()
-        .position(|(_, _, _, _, _, group, _)| *group == LIMITS)
+        .position(|key| key.group == LIMITS)
         .unwrap_or(framework.len());
-    let mut out: Vec<ConfigKeyInfo> = framework[..limits_at].iter().map(|k| key(k)).collect();
-    out.extend(capability::connector_keys().into_iter().map(framework_key));
-    out.extend(framework[limits_at..].iter().map(|k| key(k)));
+    framework.splice(limits_at..limits_at, capability::connector_keys());
+    let mut out: Vec<ConfigKeyInfo> = framework.into_iter().map(framework_key).collect();
     out.extend(plugin.config_keys.iter().map(|k| plugin_key(plugin, k)));
     number(&mut out);
     out
@@ -340,7 +318,6 @@ pub fn definitions(plugin: &Plugin) -> Vec<ConfigKeyInfo> {
 
 /// A key the host reads, in Kafka Connect's REST shape.
 fn framework_key(key: &KeyDefinition) -> ConfigKeyInfo {
-    debug_assert!(key.group != GRANTS_GROUP || key.name.contains('.'));
     ConfigKeyInfo {
         name: key.name.to_string(),
         type_: key.type_.to_string(),

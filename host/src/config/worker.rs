@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::pipeline::CONVERTER_KEYS;
 use super::{properties, sandbox, secrets};
 use crate::capability;
-use crate::configdef::{ConfigError, ConfigErrors, list, suggest};
+use crate::configdef::{ConfigError, ConfigErrors, list};
 use crate::runtime::limits::{self, TaskLimits};
 
 /// Reads a `.properties` or JSON file into a flat map. A JSON file may be a
@@ -160,10 +160,7 @@ impl WorkerConfig {
         prefixes.extend(capability::worker_prefixes());
         for key in map.keys() {
             if !known.contains(&key.as_str()) && !prefixes.iter().any(|p| key.starts_with(p)) {
-                errors.push(ConfigError::UnknownKey {
-                    key: key.clone(),
-                    hint: suggest(key, &known),
-                });
+                errors.push(ConfigError::unknown(key, &known));
             }
         }
         let path = |v: &str| {

@@ -10,10 +10,9 @@ use super::bindings::sink::SinkConnector;
 use super::bindings::source::SourceConnector;
 use super::kind::PluginKind;
 use super::state::{PluginState, Runtime};
+use super::world::{WitConfig, World};
 use crate::runtime::bindings::types::{ConnectError, SinkRecord, SourceBatch, TopicPartition};
 use crate::runtime::limits::timed;
-
-use super::world::{WitConfig, World};
 
 /// One instance of a connector plugin.
 pub struct ConnectorInstance {

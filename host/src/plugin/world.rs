@@ -69,22 +69,21 @@ impl World {
     ) -> anyhow::Result<(Store<PluginState>, World)> {
         let mut store = runtime.store(state);
         let linker = runtime.linker();
-        let store_ref = &mut store;
         let world = match kind {
             PluginKind::Source => {
-                SourceConnector::instantiate(store_ref, component, linker).map(World::Source)
+                SourceConnector::instantiate(&mut store, component, linker).map(World::Source)
             }
             PluginKind::Sink => {
-                SinkConnector::instantiate(store_ref, component, linker).map(World::Sink)
+                SinkConnector::instantiate(&mut store, component, linker).map(World::Sink)
             }
             PluginKind::Converter => {
-                Converter::instantiate(store_ref, component, linker).map(World::Converter)
+                Converter::instantiate(&mut store, component, linker).map(World::Converter)
             }
             PluginKind::Transform => {
-                Transform::instantiate(store_ref, component, linker).map(World::Transform)
+                Transform::instantiate(&mut store, component, linker).map(World::Transform)
             }
             PluginKind::Predicate => {
-                Predicate::instantiate(store_ref, component, linker).map(World::Predicate)
+                Predicate::instantiate(&mut store, component, linker).map(World::Predicate)
             }
         }
         .map_err(anyhow::Error::from)

@@ -15,11 +15,10 @@ use std::sync::Arc;
 use anyhow::Result;
 use wasmtime::component::{HasData, Linker};
 
-use output::Stream;
-
 use super::lifecycle::{Capability, CapabilityHost, InstanceContext, View};
 use crate::configdef::{ConfigError, KeyDefinition};
 use crate::redact::Secrets;
+use output::Stream;
 
 /// The logging capability.
 pub struct Logging;

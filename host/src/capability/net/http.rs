@@ -38,11 +38,6 @@ impl HttpGrant {
             log_target,
         }
     }
-
-    /// No endpoints: every request is refused.
-    pub fn none(log_target: &str) -> Self {
-        HttpGrant::new(Arc::default(), log_target.into())
-    }
 }
 
 /// The response, and the future that drives the connection after it.
