@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::config::{WorkerConfig, read_config_file};
 use crate::logs::LogLevels;
 use crate::rest::Api;
+use crate::rest::tls::TlsListener;
 use crate::worker::Worker;
 
 #[derive(Parser)]
@@ -124,24 +125,34 @@ async fn standalone(
     let map = read_config_file(&worker_file)?;
     let config = WorkerConfig::from_map(&map, &base)
         .with_context(|| format!("in worker configuration {}", worker_file.display()))?;
-    let listener = config
-        .listener
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string();
     let mut connectors = Vec::new();
     for file in &connector_files {
         connectors.push(read_config_file(file)?);
     }
     // The REST API answers from the start (503 until the worker is ready),
     // so health checks can tell "starting" from "down".
-    let tcp = tokio::net::TcpListener::bind(&listener)
-        .await
-        .with_context(|| format!("binding the REST listener {listener}"))?;
-    tracing::info!("REST API listening on http://{}", tcp.local_addr()?);
     let api = Api::starting(loggers, config.rest_auth.clone());
     let app = crate::rest::router(Arc::clone(&api));
-    let server = tokio::spawn(async move { axum::serve(tcp, app).await });
+    let mut servers = Vec::new();
+    for listener in &config.listeners {
+        let tcp = tokio::net::TcpListener::bind(&listener.address)
+            .await
+            .with_context(|| format!("binding the REST listener {listener}"))?;
+        let scheme = if listener.https { "https" } else { "http" };
+        tracing::info!("REST API listening on {scheme}://{}", tcp.local_addr()?);
+        let app = app.clone();
+        servers.push(if listener.https {
+            let tls = config
+                .rest_tls
+                .as_ref()
+                .context("an https listener needs listeners.https.ssl.keystore.*")?;
+            let tls = TlsListener::new(tcp, tls)
+                .with_context(|| format!("starting the REST listener {listener}"))?;
+            tokio::spawn(async move { axum::serve(tls, app).await })
+        } else {
+            tokio::spawn(async move { axum::serve(tcp, app).await })
+        });
+    }
     let worker = Worker::start(config).await?;
     if let Err(e) = worker.start_connectors(connectors).await {
         worker.shutdown().await;
@@ -159,7 +170,9 @@ async fn standalone(
     shutdown_signal().await?;
     tracing::info!("stopping: flushing and committing every task");
     worker.shutdown().await;
-    server.abort();
+    for server in servers {
+        server.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

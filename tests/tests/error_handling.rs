@@ -560,3 +560,82 @@ fn a_retriable_put_error_past_the_retry_timeout_fails_the_task_without_tolerance
     }
     worker.stop();
 }
+
+/// A source record larger than the producer's `message.max.bytes` is the
+/// record's failure, not the task's: with `errors.tolerance=all` it is
+/// dead-lettered (its value left out, since the dead letter would not fit
+/// either, as its headers say) and every other record arrives.
+#[test]
+fn a_record_over_message_max_bytes_is_dead_lettered_and_the_task_goes_on() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("oversized");
+    // 300 lines; every 50th is 3,000 bytes, three times the limit below.
+    let lines: Vec<String> = (0..300)
+        .map(|i| {
+            if i % 50 == 25 {
+                format!("big-{i:04}-{}", "x".repeat(3000))
+            } else {
+                format!("line-{i:04}")
+            }
+        })
+        .collect();
+    append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
+    broker.create_topic("sized");
+    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
+    add(
+        &mut setup,
+        &scratch,
+        "oversized",
+        &[
+            ("connector.class", "file-source".into()),
+            ("file", "/inbox/in.txt".into()),
+            ("topic", "sized".into()),
+            ("grant.files", "inbox:ro".into()),
+            ("producer.override.message.max.bytes", "1000".into()),
+            ("errors.tolerance", "all".into()),
+            ("errors.deadletterqueue.topic.name", "sized-dlq".into()),
+            (
+                "errors.deadletterqueue.context.headers.enable",
+                "true".into(),
+            ),
+        ],
+    );
+    let worker = setup.spawn();
+    let small: Vec<&String> = lines.iter().filter(|l| l.len() < 1000).collect();
+    let big: Vec<&String> = lines.iter().filter(|l| l.len() >= 1000).collect();
+    let delivered: Vec<String> = broker
+        .read_values("sized", small.len(), LONG)
+        .into_iter()
+        .map(|v| String::from_utf8(v).unwrap())
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        small.len(),
+        "every record that fits arrives"
+    );
+    assert!(delivered.iter().zip(&small).all(|(a, b)| a == *b));
+    let letters = read_records(&broker, "sized-dlq", big.len());
+    assert_eq!(
+        letters.len(),
+        big.len(),
+        "one dead letter per oversized record"
+    );
+    for (_, payload, headers) in &letters {
+        assert!(payload.is_empty(), "the value would not fit: left out");
+        assert_eq!(
+            headers.get("__connect.errors.stage").map(String::as_str),
+            Some("KAFKA_PRODUCE")
+        );
+        let message = &headers["__connect.errors.exception.message"];
+        assert!(
+            message.contains("more than the producer's message.max.bytes (1000)"),
+            "{message}"
+        );
+        assert!(headers.contains_key("__connect.errors.source.offset"));
+    }
+    assert_eq!(
+        worker.task_state("oversized", 0).map(|(s, _)| s).as_deref(),
+        Some("RUNNING")
+    );
+    worker.stop();
+}

@@ -674,10 +674,27 @@ fn every_endpoint_against_a_running_worker() {
     assert!(worker.stop().success());
 }
 
-/// Secrets: the configuration and task configurations show references,
-/// the tasks get the values, and a failure trace and the worker's log
-/// never show them. `log` reads the worker's log; the in-process worker
-/// logs nowhere a test can read, so it passes `None` and its run checks
+/// The worker keys that declare the env and file config providers (no
+/// provider exists unless the worker file declares it).
+fn providers() -> Vec<(&'static str, String)> {
+    vec![
+        ("config.providers", "env,file".into()),
+        (
+            "config.providers.env.class",
+            "org.apache.kafka.common.config.provider.EnvVarConfigProvider".into(),
+        ),
+        ("config.providers.file.class", "FileConfigProvider".into()),
+        ("plugin.path", format!("{PLUGIN_DIR},{FIXTURE_DIR}")),
+    ]
+}
+
+/// Secrets: a reference resolves only in a key the plugin declares as a
+/// password (the `poison` fixture's `secret`); anywhere else, InsertField's
+/// `static.value` above all, it is refused by name at validation and at
+/// creation. The configuration and task configurations show references,
+/// the plugin gets the value, and a failure trace and the worker's log
+/// never show it. `log` reads the worker's log; the in-process worker logs
+/// nowhere a test can read, so it passes `None` and its run checks
 /// everything but the log.
 fn secrets(
     client: &dyn RestClient,
@@ -686,126 +703,174 @@ fn secrets(
     log: Option<&dyn Fn() -> String>,
 ) {
     let secrets_file = scratch.file("secrets.properties");
-    std::fs::write(&secrets_file, "topic=secret-topic-7f3a\n").unwrap();
+    std::fs::write(&secrets_file, "token=tok-secret-7f3a\n").unwrap();
+    let file_reference = format!("${{file:{}:token}}", secrets_file.display());
+    let env_reference = format!("${{env:{env_var}}}");
+
+    // Outside a password key, a reference is refused by name: when
+    // validated, and when created.
+    let mut exfiltrate = source_config("t");
+    exfiltrate["transforms"] = json!("tag");
+    exfiltrate["transforms.tag.type"] =
+        json!("org.apache.kafka.connect.transforms.InsertField$Value");
+    exfiltrate["transforms.tag.static.field"] = json!("stolen");
+    exfiltrate["transforms.tag.static.value"] = json!(file_reference);
+    exfiltrate["topic"] = json!(env_reference);
+    let validated = expect(
+        &client.call(
+            "PUT",
+            "/connector-plugins/file-source/config/validate",
+            Some(exfiltrate.clone()),
+        ),
+        200,
+    );
+    assert_eq!(validated["error_count"], 2, "{validated}");
+    for key in ["transforms.tag.static.value", "topic"] {
+        let entry = validated["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["value"]["name"] == key)
+            .unwrap_or_else(|| panic!("no entry for {key}: {validated}"));
+        let errors = entry["value"]["errors"].to_string();
+        assert!(errors.contains("type PASSWORD"), "{key}: {errors}");
+    }
+    let refused = client.call(
+        "POST",
+        "/connectors",
+        Some(json!({"name": "stolen", "config": exfiltrate})),
+    );
+    let message = expect_error(&refused, 400);
+    assert!(
+        message.contains("\"transforms.tag.static.value\"")
+            && message.contains("type PASSWORD")
+            && !message.contains("tok-secret-7f3a"),
+        "{message}"
+    );
+    assert_eq!(client.get("/connectors/stolen").status, 404);
+
+    // In the plugin's password key it resolves, for the tasks only.
     append_lines(
         &scratch.dir("inbox").join("s.txt"),
-        &numbered_lines(0, 5, 10),
+        &["fine".to_string(), "reveal it".to_string()],
     );
-    let mut config = source_config("unused");
-    config["file"] = json!(format!("${{env:{env_var}}}"));
-    config["topic"] = json!(format!("${{file:{}:topic}}", secrets_file.display()));
+    let mut config = source_config("sec-topic");
+    config["file"] = json!("/inbox/s.txt");
+    config["transforms"] = json!("p");
+    config["transforms.p.type"] = json!("poison");
+    config["transforms.p.secret"] = json!(file_reference);
     let created = client.call(
         "POST",
         "/connectors",
         Some(json!({"name": "sec", "config": config.clone()})),
     );
     let info = expect(&created, 201);
-    assert_eq!(info["config"]["file"], config["file"]);
-    assert_eq!(info["config"]["topic"], config["topic"]);
+    assert_eq!(
+        info["config"]["transforms.p.secret"],
+        config["transforms.p.secret"]
+    );
     let tasks = expect(&client.get("/connectors/sec/tasks"), 200);
-    assert_eq!(tasks[0]["config"]["file"], config["file"], "{tasks}");
-    assert_eq!(tasks[0]["config"]["topic"], config["topic"], "{tasks}");
-    let everything = format!(
-        "{}{}{}",
-        client.get("/connectors/sec").body,
-        client.get("/connectors/sec/config").body,
-        client.get("/connectors/sec/tasks-config").body
+    assert_eq!(
+        tasks[0]["config"]["transforms.p.secret"], config["transforms.p.secret"],
+        "{tasks}"
     );
-    assert!(!everything.contains("secret-topic-7f3a") && !everything.contains("/inbox/s.txt"));
-    wait_state(client, "sec", "RUNNING", &["RUNNING"]);
-    wait_for(
-        "the secret topic to be used",
-        Duration::from_secs(30),
-        || {
-            let topics = client.get("/connectors/sec/topics").json();
-            (topics["sec"]["topics"] == json!(["secret-topic-7f3a"])).then_some(())
-        },
-    );
-
-    // A task that fails on a secret path: the trace masks it.
-    let mut missing = source_config("t");
-    missing["file"] = json!(format!(
-        "${{file:{}:nofile}}",
-        scratch.file("secret2.properties").display()
-    ));
-    std::fs::write(
-        scratch.file("secret2.properties"),
-        "nofile=/inbox/hidden-name-91.txt\n",
-    )
-    .unwrap();
-    expect(
-        &client.call("PUT", "/connectors/sec2/config", Some(missing)),
-        201,
-    );
-    let failed = wait_state(client, "sec2", "RUNNING", &["FAILED"]);
+    // The plugin had the value: its error message held it, and the trace
+    // shows it masked.
+    let failed = wait_state(client, "sec", "RUNNING", &["FAILED"]);
     let trace = failed["tasks"][0]["trace"].as_str().unwrap();
     assert!(
-        trace.contains("[hidden]") && !trace.contains("hidden-name-91"),
+        trace.contains("revealing the secret [hidden]") && !trace.contains("tok-secret-7f3a"),
         "{trace}"
     );
+    let everything = format!(
+        "{}{}{}{}",
+        client.get("/connectors/sec").body,
+        client.get("/connectors/sec/config").body,
+        client.get("/connectors/sec/tasks-config").body,
+        client.get("/connectors/sec/status").body,
+    );
+    assert!(!everything.contains("tok-secret-7f3a"), "{everything}");
     if let Some(log) = log {
         let log = log();
         assert!(log.contains("task failed"), "the failure is logged: {log}");
-        assert!(!log.contains("hidden-name-91"), "the log shows a secret");
+        assert!(!log.contains("tok-secret-7f3a"), "the log shows a secret");
     }
     // Restarting only what failed: the task, not the running connector.
     let restart = client.call(
         "POST",
-        "/connectors/sec2/restart?includeTasks=true&onlyFailed=true",
+        "/connectors/sec/restart?includeTasks=true&onlyFailed=true",
         None,
     );
     let body = expect(&restart, 202);
     assert_eq!(body["connector"]["state"], "RUNNING", "{body}");
     assert_eq!(body["tasks"][0]["state"], "RESTARTING", "{body}");
-    // It fails again the same way (the file is still missing).
-    wait_state(client, "sec2", "RUNNING", &["FAILED"]);
+    // It fails again the same way (the line is still there).
+    wait_state(client, "sec", "RUNNING", &["FAILED"]);
     assert_eq!(
         client
-            .call("POST", "/connectors/sec2/tasks/0/restart", None)
+            .call("POST", "/connectors/sec/tasks/0/restart", None)
             .status,
         204
     );
-    wait_state(client, "sec2", "RUNNING", &["FAILED"]);
+    wait_state(client, "sec", "RUNNING", &["FAILED"]);
 
-    // An unresolvable reference is a 400 naming the key and the reference.
-    let mut unresolvable = source_config("t");
-    unresolvable["file"] = json!("${env:SLUICE_TEST_NOT_SET_ANYWHERE}");
-    let refused = client.call(
-        "POST",
-        "/connectors",
-        Some(json!({"name": "sec3", "config": unresolvable})),
+    // An unresolvable reference, and a provider the worker does not
+    // declare, are 400s naming the key and the reference.
+    let mut unresolvable = config.clone();
+    unresolvable["transforms.p.secret"] = json!("${env:SLUICE_TEST_NOT_SET_ANYWHERE}");
+    let message = expect_error(
+        &client.call(
+            "POST",
+            "/connectors",
+            Some(json!({"name": "sec3", "config": unresolvable})),
+        ),
+        400,
     );
-    let message = expect_error(&refused, 400);
     assert!(
-        message.contains("\"file\"") && message.contains("SLUICE_TEST_NOT_SET_ANYWHERE is not set"),
+        message.contains("\"transforms.p.secret\"")
+            && message.contains("SLUICE_TEST_NOT_SET_ANYWHERE is not set"),
+        "{message}"
+    );
+    let mut undeclared = config.clone();
+    undeclared["transforms.p.secret"] = json!("${directory:/run/secrets:token}");
+    let message = expect_error(
+        &client.call(
+            "POST",
+            "/connectors",
+            Some(json!({"name": "sec4", "config": undeclared})),
+        ),
+        400,
+    );
+    assert!(
+        message.contains("no config provider \"directory\" is declared"),
         "{message}"
     );
 }
 
 #[test]
-fn secrets_are_resolved_only_for_tasks() {
+fn secrets_resolve_only_in_password_keys_and_only_for_tasks() {
     let broker = Broker::start();
     let scratch = Scratch::new("rest-secrets");
     // SAFETY: set before any thread of this test reads the environment;
     // the name is unique to this test.
-    unsafe { std::env::set_var("SLUICE_TEST_SECRET_FILE_A", "/inbox/s.txt") };
-    let setup = WorkerSetup::new(&scratch, &broker, &[]);
+    unsafe { std::env::set_var("SLUICE_TEST_SECRET_TOPIC_A", "secret-topic") };
+    let setup = WorkerSetup::new(&scratch, &broker, &providers());
     let client = InProcess::start(&setup.worker_file);
-    secrets(&client, &scratch, "SLUICE_TEST_SECRET_FILE_A", None);
+    secrets(&client, &scratch, "SLUICE_TEST_SECRET_TOPIC_A", None);
     drop(client);
 
     let broker = Broker::start();
     let scratch = Scratch::new("rest-secrets-process");
-    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
+    let mut setup = WorkerSetup::new(&scratch, &broker, &providers());
     setup
         .env
-        .push(("SLUICE_TEST_SECRET_FILE_B".into(), "/inbox/s.txt".into()));
+        .push(("SLUICE_TEST_SECRET_TOPIC_B".into(), "secret-topic".into()));
     let worker = setup.spawn();
     worker.wait_ready();
     secrets(
         &worker,
         &scratch,
-        "SLUICE_TEST_SECRET_FILE_B",
+        "SLUICE_TEST_SECRET_TOPIC_B",
         Some(&|| worker.log()),
     );
 }
@@ -920,6 +985,8 @@ fn authentication_guards_every_endpoint_but_health() {
     // SAFETY: read only by workers of this test.
     unsafe { std::env::set_var("SLUICE_TEST_REST_PASSWORD", "s3cret") };
     let auth = [
+        ("config.providers", "env".to_string()),
+        ("config.providers.env.class", "env".to_string()),
         ("rest.auth.basic.username", "admin".to_string()),
         (
             "rest.auth.basic.password",
@@ -958,4 +1025,91 @@ fn health_is_503_until_the_worker_has_started() {
     assert_eq!(first.0, 503, "{first:?}");
     assert_eq!(first.1["status"], "starting");
     worker.wait_ready();
+}
+
+/// `listeners=http://...,https://...` with Kafka's `listeners.https.ssl.*`
+/// keys (a PEM key store): the REST API answers over TLS with the
+/// configured certificate, and a client that does not trust it is refused.
+#[test]
+fn an_https_listener_serves_the_api_with_a_pem_certificate() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-https");
+    let key = scratch.file("rest-key.pem");
+    let certificate = scratch.file("rest-cert.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .expect("running openssl (scripts/prerequisites.sh installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    // Kafka's PEM key store: the chain and the key in one file.
+    let store = scratch.file("rest-store.pem");
+    let mut pem = std::fs::read(&certificate).unwrap();
+    pem.extend(std::fs::read(&key).unwrap());
+    std::fs::write(&store, pem).unwrap();
+
+    let tls_port = free_port();
+    let setup = WorkerSetup::new(&scratch, &broker, &[]);
+    let pairs = [
+        (
+            "listeners",
+            format!(
+                "http://127.0.0.1:{},HTTPS://127.0.0.1:{tls_port}",
+                setup.rest_port
+            ),
+        ),
+        ("listeners.https.ssl.keystore.type", "PEM".to_string()),
+        (
+            "listeners.https.ssl.keystore.location",
+            store.display().to_string(),
+        ),
+    ];
+    let mut text = std::fs::read_to_string(&setup.worker_file).unwrap();
+    for (key, value) in pairs {
+        text.push_str(&format!("{key}={value}\n"));
+    }
+    std::fs::write(&setup.worker_file, text).unwrap();
+    let worker = setup.spawn();
+    worker.wait_ready();
+    let curl = |extra: &[&str]| {
+        std::process::Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
+            .args(extra)
+            .arg(format!("https://127.0.0.1:{tls_port}/connector-plugins"))
+            .output()
+            .expect("running curl")
+    };
+    let trusted = curl(&["--cacert", &certificate.display().to_string()]);
+    let body = String::from_utf8_lossy(&trusted.stdout);
+    assert!(
+        trusted.status.success(),
+        "{body} {}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(
+        body.ends_with("\n200") && body.contains("file-source"),
+        "{body}"
+    );
+    let untrusted = curl(&[]);
+    assert!(
+        !untrusted.status.success(),
+        "a client that does not trust the certificate must be refused"
+    );
+    assert!(worker.stop().success());
 }

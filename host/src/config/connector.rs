@@ -2,15 +2,16 @@
 //! Kafka Connect), the grants, and the plugin's own keys, checked against
 //! the plugin's description of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::client_security;
 use super::pipeline::{ERROR_KEYS, PipelineSpec};
 use super::plugin_keys::check_plugin_keys;
 use super::sandbox::{SANDBOX_KEYS, SandboxSpec};
 use crate::capability::{self, Definitions, Grants};
 use crate::configdef::{ConfigError, ConfigErrors, list};
 use crate::plugin::{PluginKind, PluginRegistry};
-use crate::runtime::bindings::types::ConfigKey;
+use crate::runtime::bindings::types::{ConfigKey, ConfigType};
 use crate::runtime::limits::TaskLimits;
 
 /// Framework keys every connector may set.
@@ -58,6 +59,55 @@ pub struct ConnectorConfig {
     /// The whole configuration, as handed to the plugin (Kafka Connect hands
     /// connectors their framework keys too).
     pub raw: BTreeMap<String, String>,
+}
+
+/// The keys of `raw` that a plugin declares as passwords: the connector's
+/// own, and `<prefix><key>` for the converters, transforms and predicates
+/// it names. Only these may hold a config provider reference (see
+/// config/secrets.rs). Plugins that cannot be found add nothing here; the
+/// check names them.
+pub fn password_keys(
+    raw: &BTreeMap<String, String>,
+    registry: &PluginRegistry,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut add = |prefix: &str, keys: &[ConfigKey]| {
+        for key in keys.iter().filter(|k| k.type_ == ConfigType::Password) {
+            out.insert(format!("{prefix}{}", key.name));
+        }
+    };
+    if let Some(plugin) = raw
+        .get("connector.class")
+        .and_then(|class| registry.resolve_connector(class.trim()).ok())
+    {
+        add("", &plugin.config_keys);
+    }
+    for converter in super::pipeline::CONVERTER_KEYS {
+        if let Some(plugin) = raw
+            .get(*converter)
+            .and_then(|class| registry.resolve_converter(class.trim()).ok())
+        {
+            add(&format!("{converter}."), &plugin.config_keys);
+        }
+    }
+    let aliases = |list_key: &str| raw.get(list_key).map(|v| list(v)).unwrap_or_default();
+    for alias in aliases("transforms") {
+        if let Some((plugin, _)) = raw
+            .get(&format!("transforms.{alias}.type"))
+            .and_then(|class| registry.resolve_transform(class.trim()).ok())
+        {
+            add(&format!("transforms.{alias}."), &plugin.config_keys);
+        }
+    }
+    for alias in aliases("predicates") {
+        if let Some(plugin) = raw
+            .get(&format!("predicates.{alias}.type"))
+            .and_then(|class| registry.resolve_predicate(class.trim()).ok())
+        {
+            add(&format!("predicates.{alias}."), &plugin.config_keys);
+        }
+    }
+    out
 }
 
 /// The keys needed to find the plugin, before the plugin's own keys can be
@@ -137,15 +187,20 @@ impl ConnectorConfig {
             &mut errors,
         );
         let sandbox = SandboxSpec::check(raw, context.task_limits, &mut errors);
+        // Client overrides in librdkafka's names, security keys translated.
+        let mut overrides = |prefix: &str| -> BTreeMap<String, String> {
+            let given = raw
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+                .collect();
+            client_security::translate(&given, prefix, &mut errors)
+        };
+        let producer_overrides = overrides("producer.override.");
+        let consumer_overrides = overrides("consumer.override.");
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
         let (name, class) = identity(raw).expect("checked above");
-        let prefixed = |prefix: &str| -> BTreeMap<String, String> {
-            raw.iter()
-                .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
-                .collect()
-        };
         Ok(ConnectorConfig {
             name,
             class,
@@ -154,8 +209,8 @@ impl ConnectorConfig {
             grants,
             pipeline,
             sandbox,
-            producer_overrides: prefixed("producer.override."),
-            consumer_overrides: prefixed("consumer.override."),
+            producer_overrides,
+            consumer_overrides,
             raw: raw.clone(),
         })
     }

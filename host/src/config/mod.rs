@@ -3,8 +3,10 @@
 //! reported with the key's name. The words for problems are shared with the
 //! layers below (`configdef`).
 
+pub mod client_security;
 pub mod connector;
 pub mod definitions;
+pub mod listeners;
 pub mod pipeline;
 pub mod plugin_keys;
 pub mod properties;

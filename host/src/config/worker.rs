@@ -6,10 +6,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::listeners::{self, Listener, RestTls};
 use super::pipeline::CONVERTER_KEYS;
-use super::{properties, sandbox, secrets};
+use super::secrets::{self, ConfigProviders};
+use super::{client_security, properties, sandbox};
 use crate::capability;
 use crate::configdef::{ConfigError, ConfigErrors, list};
 use crate::runtime::limits::{self, TaskLimits};
@@ -70,8 +73,10 @@ pub struct WorkerConfig {
     /// batches, sink offsets of flushed batches. Zero commits after every
     /// batch.
     pub offset_flush_interval: Duration,
-    /// The REST listener, `http://host:port`.
-    pub listener: String,
+    /// The REST listeners (`listeners`); the first is the worker's id.
+    pub listeners: Vec<Listener>,
+    /// The certificate and key of the https listener, if there is one.
+    pub rest_tls: Option<RestTls>,
     /// `key.converter`, `value.converter`, `header.converter` and their
     /// sub-keys: the converters of connectors that name none. Checked
     /// against the plugins once they are loaded.
@@ -79,7 +84,8 @@ pub struct WorkerConfig {
     /// What each capability defines (`files.root.<name>`,
     /// `net.endpoint.<name>`, `sql.datasource.<name>.*`, ...).
     pub capabilities: capability::Definitions,
-    /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed.
+    /// `producer.*`, `consumer.*` and `admin.*` overrides, prefix removed,
+    /// over the worker-level security keys, in librdkafka's names.
     pub producer: BTreeMap<String, String>,
     pub consumer: BTreeMap<String, String>,
     pub admin: BTreeMap<String, String>,
@@ -92,6 +98,9 @@ pub struct WorkerConfig {
     /// `task.limits.enabled`: whether plugins run under limits at all. Off
     /// only to measure what the limits cost.
     pub limits_enabled: bool,
+    /// `config.providers`: what `${...}` references in this file and in
+    /// connectors' password keys may read.
+    pub providers: Arc<ConfigProviders>,
 }
 
 /// The REST API's credentials: HTTP basic, a bearer token, or both (either
@@ -120,7 +129,7 @@ const WORKER_KEYS: &[&str] = &[
     "config.storage.file.filename",
     "offset.flush.interval.ms",
     "offset.flush.timeout.ms",
-    "listeners",
+    listeners::LISTENERS_KEY,
     "key.converter",
     "value.converter",
     "header.converter",
@@ -128,6 +137,8 @@ const WORKER_KEYS: &[&str] = &[
     "rest.auth.basic.username",
     "rest.auth.basic.password",
     "rest.auth.bearer.token",
+    secrets::PROVIDERS_KEY,
+    "security.protocol",
     limits::MEMORY_MAX_KEY,
     limits::CALL_TIMEOUT_KEY,
     LIMITS_ENABLED_KEY,
@@ -144,16 +155,26 @@ const WORKER_PREFIXES: &[&str] = &[
     "producer.",
     "consumer.",
     "admin.",
+    secrets::PROVIDERS_PREFIX,
+    listeners::HTTPS_PREFIX,
+    // Client security for every client of the worker (config/client_security.rs).
+    "sasl.",
+    "ssl.",
 ];
 
 impl WorkerConfig {
     /// Checks every key of a worker configuration; relative paths are taken
     /// relative to `base` (the directory of the worker file). Values may be
-    /// secret references (`${env:NAME}`, `${file:/path:key}`).
+    /// references to the config providers the file declares
+    /// (`config.providers`), in any key: the operator wrote the file.
     pub fn from_map(map: &BTreeMap<String, String>, base: &Path) -> Result<Self, ConfigErrors> {
-        let resolved = secrets::resolve(map)?;
-        let map = &resolved.config;
         let mut errors = Vec::new();
+        let providers = ConfigProviders::from_worker_config(map, &mut errors);
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        let resolved = providers.resolve(map, |_| true)?;
+        let map = &resolved.config;
         let mut known = WORKER_KEYS.to_vec();
         known.extend(capability::worker_keys());
         let mut prefixes = WORKER_PREFIXES.to_vec();
@@ -202,16 +223,7 @@ impl WorkerConfig {
         let offset_flush_interval = millis(map, "offset.flush.interval.ms", 1000, &mut errors);
         let task_shutdown_timeout =
             millis(map, "task.shutdown.graceful.timeout.ms", 5000, &mut errors);
-        let listener = match map.get("listeners") {
-            None => "http://127.0.0.1:8083".to_string(),
-            Some(value) => {
-                let first = value.split(',').next().unwrap_or("").trim();
-                parse_listener(first).unwrap_or_else(|reason| {
-                    errors.push(ConfigError::invalid("listeners", value, reason));
-                    String::new()
-                })
-            }
-        };
+        let (listeners, rest_tls) = listeners::read(map, &mut errors);
         let converters: BTreeMap<String, String> = map
             .iter()
             .filter(|(k, _)| {
@@ -240,6 +252,25 @@ impl WorkerConfig {
                 .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
                 .collect()
         };
+        // Worker-level security keys apply to every client, as in Kafka
+        // Connect; a client's own (`producer.ssl.*`) win over them.
+        let shared_security: BTreeMap<String, String> = map
+            .iter()
+            .filter(|(k, _)| client_security::is_security_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let shared_security = client_security::translate(&shared_security, "", &mut errors);
+        let mut client = |prefix: &str| {
+            let mut settings = shared_security.clone();
+            settings.extend(client_security::translate(
+                &prefixed(prefix),
+                prefix,
+                &mut errors,
+            ));
+            settings
+        };
+        let (producer, consumer, admin) =
+            (client("producer."), client("consumer."), client("admin."));
         if !errors.is_empty() {
             return Err(resolved.secrets.mask_errors(ConfigErrors(errors)));
         }
@@ -250,38 +281,20 @@ impl WorkerConfig {
             offset_file,
             connector_store,
             offset_flush_interval,
-            listener,
+            listeners,
+            rest_tls,
             converters,
             capabilities,
-            producer: prefixed("producer."),
-            consumer: prefixed("consumer."),
-            admin: prefixed("admin."),
+            producer,
+            consumer,
+            admin,
             task_shutdown_timeout,
             rest_auth,
             task_limits,
             limits_enabled,
+            providers: Arc::new(providers),
         })
     }
-}
-
-/// A REST listener as Kafka Connect writes it (`HTTP://:8083`, its sample's
-/// spelling, or `http://127.0.0.1:8083`), as `http://<host>:<port>`: the
-/// scheme in any case, an empty host meaning every interface.
-fn parse_listener(value: &str) -> Result<String, String> {
-    let expected = "expected http://<host>:<port> (an empty host listens on every interface)";
-    let (scheme, rest) = value.split_once("://").ok_or(expected)?;
-    if !scheme.eq_ignore_ascii_case("http") {
-        return Err(format!("{expected}; the {scheme} scheme is not served"));
-    }
-    let (host, port) = rest
-        .trim_end_matches('/')
-        .rsplit_once(':')
-        .ok_or(expected)?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("{expected}; \"{port}\" is no port"))?;
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    Ok(format!("http://{host}:{port}"))
 }
 
 /// `rest.auth.basic.username` with `rest.auth.basic.password`, and/or
@@ -374,30 +387,51 @@ mod tests {
             config.offset_file,
             PathBuf::from("/etc/sluice/offsets.json")
         );
-        assert_eq!(config.listener, "http://127.0.0.1:8083");
+        assert_eq!(config.listeners[0].to_string(), "http://127.0.0.1:8083");
+    }
+
+    /// The key set of Apache Kafka 4.x's config/connect-standalone.properties,
+    /// with plugin.path (commented out there) set.
+    #[test]
+    fn kafkas_stock_standalone_file_is_accepted() {
+        let text = "bootstrap.servers=localhost:9092\n\
+                    key.converter=org.apache.kafka.connect.json.JsonConverter\n\
+                    value.converter=org.apache.kafka.connect.json.JsonConverter\n\
+                    key.converter.schemas.enable=true\n\
+                    value.converter.schemas.enable=true\n\
+                    offset.storage.file.filename=/tmp/connect.offsets\n\
+                    offset.flush.interval.ms=10000\n\
+                    plugin.path=/usr/local/share/sluice/plugins\n";
+        let config =
+            WorkerConfig::from_map(&properties::parse(text).unwrap(), Path::new("/")).unwrap();
+        assert_eq!(config.offset_flush_interval, Duration::from_secs(10));
+        assert_eq!(
+            config.converters["value.converter"],
+            "org.apache.kafka.connect.json.JsonConverter"
+        );
     }
 
     #[test]
-    fn kafkas_listener_spelling_is_accepted() {
-        let with = |listeners: &str| {
-            let mut pairs = minimal();
-            pairs.push(("listeners", listeners));
-            WorkerConfig::from_map(&map(&pairs), Path::new("/"))
-        };
-        assert_eq!(
-            with("HTTP://:8083").unwrap().listener,
-            "http://0.0.0.0:8083"
-        );
-        assert_eq!(
-            with("http://127.0.0.1:9000/").unwrap().listener,
-            "http://127.0.0.1:9000"
-        );
-        let refused = with("https://:8443").unwrap_err().to_string();
-        assert!(
-            refused.contains("\"listeners\"") && refused.contains("https scheme"),
-            "{refused}"
-        );
-        assert!(with("http://:eighty").is_err());
+    fn worker_security_keys_reach_every_client_in_librdkafkas_names() {
+        let mut pairs = minimal();
+        pairs.extend([
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"w\" password=\"pw\";",
+            ),
+            ("producer.sasl.jaas.config", "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"p\" password=\"pp\";"),
+        ]);
+        let config = WorkerConfig::from_map(&map(&pairs), Path::new("/")).unwrap();
+        for client in [&config.admin, &config.consumer] {
+            assert_eq!(client["security.protocol"], "SASL_SSL");
+            assert_eq!(client["sasl.mechanisms"], "PLAIN");
+            assert_eq!(client["sasl.username"], "w");
+        }
+        assert_eq!(config.producer["sasl.username"], "p");
+        assert_eq!(config.producer["sasl.password"], "pp");
+        assert_eq!(config.producer["security.protocol"], "SASL_SSL");
     }
 
     #[test]

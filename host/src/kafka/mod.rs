@@ -96,6 +96,47 @@ pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.partition.eof", "false"),
 ];
 
+/// What a Kafka client's error means for the task that met it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Retrying cannot help (credentials, permissions, a topic that is
+    /// gone, a fatal client state): the task fails, naming it.
+    Fatal,
+    /// The client recovers by itself (a broker down or restarting, a
+    /// coordinator moving, a timeout): the task waits and says why.
+    Transient,
+}
+
+/// Classifies a client error: authentication, authorization, a missing
+/// topic, an invalid configuration and librdkafka's fatal errors are
+/// fatal; everything else (transport, timeouts, leadership and coordinator
+/// changes) is transient, as librdkafka retries it.
+pub fn classify(error: &KafkaError) -> ErrorClass {
+    use RDKafkaErrorCode as Code;
+    let Some(code) = error.rdkafka_error_code() else {
+        return ErrorClass::Transient;
+    };
+    match code {
+        Code::Fatal
+        | Code::Authentication
+        | Code::SaslAuthenticationFailed
+        | Code::UnsupportedSASLMechanism
+        | Code::IllegalSASLState
+        | Code::TopicAuthorizationFailed
+        | Code::GroupAuthorizationFailed
+        | Code::ClusterAuthorizationFailed
+        | Code::UnknownTopic
+        | Code::UnknownTopicOrPartition
+        | Code::InvalidTopic
+        | Code::InvalidArgument
+        | Code::InvalidGroupId
+        | Code::InvalidConfig
+        | Code::UnsupportedVersion
+        | Code::UnsupportedFeature => ErrorClass::Fatal,
+        _ => ErrorClass::Transient,
+    }
+}
+
 /// The consumer group of sink connector `connector`, as Kafka Connect
 /// names it.
 pub fn sink_group(connector: &str) -> String {
@@ -185,4 +226,43 @@ pub async fn cluster_id(worker: &WorkerConfig) -> Option<String> {
     .await
     .ok()
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_permissions_and_missing_topics_are_fatal_and_outages_transient() {
+        let consumption = |code| KafkaError::MessageConsumption(code);
+        for fatal in [
+            RDKafkaErrorCode::SaslAuthenticationFailed,
+            RDKafkaErrorCode::Authentication,
+            RDKafkaErrorCode::TopicAuthorizationFailed,
+            RDKafkaErrorCode::GroupAuthorizationFailed,
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+            RDKafkaErrorCode::Fatal,
+        ] {
+            assert_eq!(
+                classify(&consumption(fatal)),
+                ErrorClass::Fatal,
+                "{fatal:?}"
+            );
+        }
+        for transient in [
+            RDKafkaErrorCode::BrokerTransportFailure,
+            RDKafkaErrorCode::AllBrokersDown,
+            RDKafkaErrorCode::OperationTimedOut,
+            RDKafkaErrorCode::NotCoordinator,
+            RDKafkaErrorCode::CoordinatorLoadInProgress,
+            RDKafkaErrorCode::LeaderNotAvailable,
+        ] {
+            assert_eq!(
+                classify(&consumption(transient)),
+                ErrorClass::Transient,
+                "{transient:?}"
+            );
+        }
+        assert_eq!(classify(&KafkaError::Canceled), ErrorClass::Transient);
+    }
 }

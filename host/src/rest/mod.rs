@@ -16,6 +16,7 @@ pub mod model;
 mod offsets;
 pub mod openapi;
 mod root;
+pub mod tls;
 
 use std::sync::Arc;
 

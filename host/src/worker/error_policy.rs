@@ -25,6 +25,9 @@ pub enum Stage {
     Transformation,
     TaskPut,
     TaskPoll,
+    /// The producer would refuse the record (larger than
+    /// `message.max.bytes`).
+    KafkaProduce,
 }
 
 impl fmt::Display for Stage {
@@ -36,6 +39,7 @@ impl fmt::Display for Stage {
             Stage::Transformation => "TRANSFORMATION",
             Stage::TaskPut => "TASK_PUT",
             Stage::TaskPoll => "TASK_POLL",
+            Stage::KafkaProduce => "KAFKA_PRODUCE",
         })
     }
 }

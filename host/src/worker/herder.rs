@@ -15,10 +15,10 @@ use super::pipeline;
 use super::status::StatusBoard;
 use super::task::{self, TaskContext, TaskHandle};
 use super::topics::ActiveTopics;
-use crate::config::connector::{CheckContext, identity};
+use crate::config::connector::{CheckContext, identity, password_keys};
 use crate::config::definitions::{self, ConfigInfos};
 use crate::config::pipeline::PipelineSpec;
-use crate::config::secrets::{self, Resolved};
+use crate::config::secrets::Resolved;
 use crate::config::store::{ConnectorStore, TargetState};
 use crate::config::{ConnectorConfig, WorkerConfig};
 use crate::configdef::{ConfigError, ConfigErrors};
@@ -172,10 +172,10 @@ impl Worker {
         let offsets = FileOffsetStore::open(&config.offset_file)?;
         let store = ConnectorStore::open(&config.connector_store)?;
         let worker_id = config
-            .listener
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
+            .listeners
+            .first()
+            .map(|l| l.address.clone())
+            .unwrap_or_default();
         let cluster_id = crate::kafka::cluster_id(&config).await;
         Ok(Arc::new(Worker {
             config: Arc::new(config),
@@ -247,12 +247,16 @@ impl Worker {
         Ok(())
     }
 
-    /// Checks a connector configuration: its secret references resolve, the
-    /// plugin exists, every key is known and well-typed, grants name
+    /// Checks a connector configuration: its config provider references
+    /// stand only in password keys and resolve, the plugin exists, every key is known and well-typed, grants name
     /// defined resources, and the plugin's own `validate` agrees. Errors
     /// never show a resolved secret.
     pub fn prepare(&self, raw: &BTreeMap<String, String>) -> Result<Prepared, ConfigErrors> {
-        let resolved = secrets::resolve(raw)?;
+        let passwords = password_keys(raw, &self.plugins);
+        let resolved = self
+            .config
+            .providers
+            .resolve(raw, |key| passwords.contains(key))?;
         let secrets = Arc::clone(&resolved.secrets);
         self.check_resolved(raw, resolved)
             .map_err(|e| secrets.mask_errors(e))
@@ -420,6 +424,7 @@ impl Worker {
             topics: self.topics.clone(),
             secrets: Arc::clone(&prepared.resolved.secrets),
             metrics: self.status.task_metrics(&prepared.config.name, task_id),
+            status: self.status.clone(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! resume, stop, restart, delete, offsets) one request at a time.
 
 mod acks;
+mod client_health;
 mod connector_offsets;
 pub mod dead_letter;
 pub mod error_policy;

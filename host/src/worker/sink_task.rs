@@ -15,6 +15,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use super::client_health::ClientHealth;
 use super::dead_letter::DeadLetterProducer;
 use super::error_policy::{ErrorHandler, Origin, Stage, StageFailure};
 use super::pipeline::Pipeline;
@@ -103,9 +104,10 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
                 .send(offsets)
                 .map_err(|_| anyhow::anyhow!("the offset committer stopped"))
         };
+        let mut health = ClientHealth::default();
         let mut run = || -> Result<()> {
             while !ctx.cancel.is_cancelled() {
-                let batch = next_batch(consumer, &mut |change| {
+                let batch = next_batch(ctx, consumer, &mut health, &mut |change| {
                     if let PartitionChange::Revoked(revoked) = &change {
                         // Their new owner resumes from the last commit.
                         flushed.retain(|(t, p), _| {
@@ -182,11 +184,21 @@ impl Batch {
 /// Polls until `MAX_BATCH_RECORDS` records, or until `BATCH_LINGER` after
 /// the first record, or until no record comes in `FIRST_RECORD_WAIT`.
 /// Assignment changes are applied as they happen, before the records that
-/// follow them.
+/// follow them. A fatal consumer error fails the task; a transient one
+/// shows in its status until the consumer works again.
 fn next_batch(
+    ctx: &TaskContext,
     consumer: &BaseConsumer<PartitionEvents>,
+    health: &mut ClientHealth,
     on_change: &mut dyn FnMut(PartitionChange) -> Result<()>,
 ) -> Result<Batch> {
+    if health.probe_due() {
+        // An idle topic brings no record to say the broker is back.
+        match consumer.fetch_metadata(None, FIRST_RECORD_WAIT * 10) {
+            Ok(_) => health.progress(ctx, "consumer"),
+            Err(e) => health.still_failing(ctx, "consumer", &e),
+        }
+    }
     let mut batch = Batch::default();
     let mut deadline: Option<Instant> = None;
     while batch.consumed.len() < MAX_BATCH_RECORDS {
@@ -204,12 +216,11 @@ fn next_batch(
         match polled {
             None => break,
             Some(Err(e)) => {
-                // Transport and coordinator errors are transient: the
-                // consumer recovers by itself.
-                tracing::warn!("consumer: {e}");
+                health.error(ctx, "consumer", &e)?;
                 break;
             }
             Some(Ok(message)) => {
+                health.progress(ctx, "consumer");
                 deadline.get_or_insert_with(|| Instant::now() + BATCH_LINGER);
                 let headers = message
                     .headers()

@@ -14,9 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::acks::{AckContext, Acks};
 use super::dead_letter;
-use super::error_policy::{ErrorHandler, Origin};
+use super::error_policy::{DeadLetter, ErrorHandler, Origin, Stage, StageFailure};
 use super::pipeline::Pipeline;
-use super::records::Serialized;
+use super::records::{self, Serialized};
 use super::task::TaskContext;
 use crate::kafka;
 use crate::offsets::ConnectorOffsets;
@@ -32,6 +32,9 @@ pub const MAX_BATCHES_IN_FLIGHT: usize = 4;
 const MAX_POLL_RECORDS: u32 = 10_000;
 /// How long to wait before polling again after an empty batch, at most.
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(100);
+/// librdkafka's `message.max.bytes` when neither the worker's `producer.*`
+/// nor the connector's `producer.override.*` sets it.
+const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
 /// Batches polled ahead of the one being sent: one waits while the next is
 /// polled, so at most two batches beyond those in flight are in memory.
 const POLLED_AHEAD: usize = 1;
@@ -66,6 +69,7 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         known_topics: HashSet::new(),
         next_seq: 0,
         last_offset_flush: Instant::now(),
+        message_max_bytes: message_max_bytes(ctx)?,
     };
     // The plugin polls the next batch on a thread of its own while this one
     // converts and produces the last: the two halves of a batch's work run
@@ -115,6 +119,26 @@ struct SourceLoop<'a> {
     known_topics: HashSet<String>,
     next_seq: u64,
     last_offset_flush: Instant,
+    /// The producer's `message.max.bytes`: a larger record goes to the
+    /// error policy instead of failing the task at the producer.
+    message_max_bytes: usize,
+}
+
+/// The `message.max.bytes` the task's producer runs with.
+fn message_max_bytes(ctx: &TaskContext) -> Result<usize> {
+    let key = "message.max.bytes";
+    match ctx
+        .connector
+        .producer_overrides
+        .get(key)
+        .or_else(|| ctx.worker.producer.get(key))
+    {
+        None => Ok(DEFAULT_MESSAGE_MAX_BYTES),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("producer {key} \"{value}\" is not a number of bytes")),
+    }
 }
 
 /// Polls the plugin until `stop` or a failed poll, handing each non-empty
@@ -200,7 +224,23 @@ impl SourceLoop<'_> {
         let outcomes = self.pipeline.source_records(&schemas, &mut records)?;
         let mut outgoing: Vec<Serialized> = Vec::with_capacity(outcomes.len());
         let mut letters = Vec::new();
+        let max = self.message_max_bytes;
         for (index, outcome) in outcomes.into_iter().enumerate() {
+            // A record the producer would refuse is the record's failure,
+            // for the error policy, not the task's.
+            let outcome = match outcome {
+                Ok(Some(record)) if record.wire_size() > max => Err(StageFailure {
+                    stage: Stage::KafkaProduce,
+                    class: "org.apache.kafka.clients.producer.KafkaProducer".into(),
+                    message: format!(
+                        "the record is {} bytes, more than the producer's message.max.bytes \
+                         ({max}); a dead letter of it carries its value only if that fits",
+                        record.wire_size()
+                    ),
+                    trapped: false,
+                }),
+                other => other,
+            };
             match outcome {
                 Ok(Some(record)) => outgoing.push(record),
                 Ok(None) => {}
@@ -215,7 +255,18 @@ impl SourceLoop<'_> {
                         record,
                         source_partition,
                     };
-                    if let Some(letter) = self.errors.handle(origin, &failure)? {
+                    if let Some(mut letter) = self.errors.handle(origin, &failure)? {
+                        // The dead-letter topic has the same limit: what
+                        // does not fit is left out, as its headers say.
+                        let size = |l: &DeadLetter| {
+                            records::wire_size(l.key.as_deref(), l.value.as_deref(), &l.headers)
+                        };
+                        if size(&letter) > max {
+                            letter.value = None;
+                        }
+                        if size(&letter) > max {
+                            letter.key = None;
+                        }
                         letters.push(letter);
                     }
                 }

@@ -129,6 +129,19 @@ impl StatusBoard {
         }
     }
 
+    /// Says why a RUNNING task is making no progress (its broker is down,
+    /// a plugin call is being retried), or, with `None`, that it is again.
+    /// Kafka Connect has no state for this; the trace of a RUNNING task
+    /// carries it, and a task in any other state is left as it is.
+    pub fn set_trouble(&self, connector: &str, task: u32, trouble: Option<String>) {
+        if let Some(status) = self.write().get_mut(connector)
+            && let Some(t) = status.tasks.iter_mut().find(|t| t.id == task)
+            && t.state == State::Running
+        {
+            t.trace = trouble;
+        }
+    }
+
     pub fn get(&self, connector: &str) -> Option<ConnectorStatus> {
         self.read().get(connector).cloned()
     }

@@ -43,6 +43,8 @@ pub struct TaskContext {
     pub secrets: Arc<Secrets>,
     /// What the task's instances used, kept across restarts.
     pub metrics: Arc<TaskMetrics>,
+    /// Where the task says why it is making no progress.
+    pub status: StatusBoard,
 }
 
 /// A running task, as the worker holds it: how to stop it, and how to wait
@@ -224,6 +226,14 @@ impl TaskContext {
         }
     }
 
+    /// Shows in the task's status why it is making no progress while it
+    /// is still RUNNING (`None` clears it): see [`StatusBoard::set_trouble`].
+    pub fn report_trouble(&self, trouble: Option<String>) {
+        let trouble = trouble.map(|t| self.secrets.mask(&t));
+        self.status
+            .set_trouble(&self.connector.name, self.task_id, trouble);
+    }
+
     /// The task's error policy, ready to handle failed records.
     pub fn error_handler(&self) -> ErrorHandler {
         ErrorHandler::new(
@@ -266,9 +276,16 @@ impl TaskContext {
         let policy = &self.connector.pipeline.errors;
         let started = Instant::now();
         let mut backoff = FIRST_RETRY_BACKOFF.min(policy.retry_delay_max);
+        let mut tries = 0u32;
         loop {
+            tries += 1;
             match f() {
-                Ok(Ok(value)) => return Ok(value),
+                Ok(Ok(value)) => {
+                    if tries > 1 {
+                        self.report_trouble(None);
+                    }
+                    return Ok(value);
+                }
                 Err(trap) if LimitExceeded::caused(&trap) => {
                     return Err(CallError::LimitExceeded(describe_trap(&trap)));
                 }
@@ -283,6 +300,11 @@ impl TaskContext {
                             "{}: {what} failed, retrying in {backoff:?}: {message}",
                             self.label()
                         );
+                        self.report_trouble(Some(format!(
+                            "{what} has been failing for {:.0} s ({tries} tries), retrying \
+                             (errors.retry.timeout bounds this): {message}",
+                            started.elapsed().as_secs_f64()
+                        )));
                         std::thread::sleep(backoff);
                         backoff = (backoff * 2).min(policy.retry_delay_max);
                         continue;
@@ -295,6 +317,9 @@ impl TaskContext {
                     } else {
                         message
                     };
+                    if tries > 1 {
+                        self.report_trouble(None);
+                    }
                     return Err(CallError::Failed {
                         message,
                         record: e.record,
