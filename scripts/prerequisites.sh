@@ -3,14 +3,15 @@
 # installs is cached outside the checkout, so a second run is quick.
 #
 #   - Debian packages: a C toolchain, make and perl (for the bundled
-#     librdkafka), zlib, curl (the README's recipes), python3 and openssl
-#     (the https listener's test makes its certificate with it)
+#     librdkafka), zlib and OpenSSL's headers (librdkafka's TLS and SCRAM),
+#     curl (the README's recipes), python3, and openssl (the https
+#     listener's test makes its certificate with it)
 #   - the wasm32-wasip2 Rust target (plugins are built for it)
 #   - the tansu broker (a Kafka-protocol broker from crates.io, no JVM)
 #   - schemathesis (PyPI), for the property-based test of the REST API
 
 missing=()
-for pkg in build-essential pkg-config zlib1g-dev perl curl python3 openssl; do
+for pkg in build-essential pkg-config zlib1g-dev libssl-dev perl curl python3 openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -639,3 +639,41 @@ fn a_record_over_message_max_bytes_is_dead_lettered_and_the_task_goes_on() {
     );
     worker.stop();
 }
+
+/// A consumer that cannot authenticate cannot mend by retrying: the sink
+/// task fails with a trace naming the error, where it used to stay
+/// RUNNING forever, consuming nothing.
+#[test]
+fn a_sink_whose_consumer_cannot_authenticate_fails_naming_it() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("sink-auth");
+    broker.create_topic("guarded");
+    let mut setup = WorkerSetup::new(&scratch, &broker, &[]);
+    add(
+        &mut setup,
+        &scratch,
+        "unauthenticated",
+        &[
+            ("connector.class", "file-sink".into()),
+            ("file", "/outbox/out.txt".into()),
+            ("topics", "guarded".into()),
+            ("grant.files", "outbox:rw".into()),
+            (
+                "consumer.override.security.protocol",
+                "SASL_PLAINTEXT".into(),
+            ),
+            ("consumer.override.sasl.mechanism", "PLAIN".into()),
+            (
+                "consumer.override.sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required \
+                 username=\"nobody\" password=\"wrong-secret-77\";"
+                    .into(),
+            ),
+        ],
+    );
+    let worker = setup.spawn();
+    let trace = worker.failure_trace("unauthenticated", Duration::from_secs(60));
+    assert!(trace.contains("retrying cannot mend"), "{trace}");
+    assert!(!trace.contains("wrong-secret-77"), "{trace}");
+    worker.stop();
+}
