@@ -54,6 +54,15 @@ enum PluginCommand {
 
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
+    // A task's trace is for operators: what failed and why, not the
+    // worker's own stack. Without this, RUST_BACKTRACE=1 in the
+    // environment makes every error capture a stack, and formatting the
+    // first one reads the binary's debug information (about 200 MB held
+    // at once). RUST_LIB_BACKTRACE=1 brings the stacks back.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
     let loggers = init_logging();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -113,6 +122,28 @@ fn init_logging() -> Arc<LogLevels> {
     })))
 }
 
+/// Raises the soft limit on open files to the hard one, as servers that
+/// hold many connections and files do: plugins' files and sockets are the
+/// worker's descriptors (each instance may hold at most
+/// `runtime::limits::MAX_RESOURCES_PER_INSTANCE`).
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            let soft = limit.rlim_cur;
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                tracing::warn!("open files stay limited to {soft}: raising the limit failed");
+            }
+        }
+    }
+}
+
 async fn standalone(
     worker_file: PathBuf,
     connector_files: Vec<PathBuf>,
@@ -122,6 +153,7 @@ async fn standalone(
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
+    raise_open_file_limit();
     let map = read_config_file(&worker_file)?;
     let config = WorkerConfig::from_map(&map, &base)
         .with_context(|| format!("in worker configuration {}", worker_file.display()))?;

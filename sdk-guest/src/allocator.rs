@@ -13,6 +13,15 @@
 //! of each class, which for batch processing is what the next batch needs
 //! again anyway.
 //!
+//! Not every block a plugin frees came from this allocator: lists the host
+//! hands a plugin are allocated through `cabi_realloc`, which is
+//! wasi-libc's (plain dlmalloc, at their exact size), and Rust frees them
+//! through the global allocator. Such a block must go back to dlmalloc: put
+//! on a free list it would later be handed out as a whole size class,
+//! larger than it is, and overwrite its neighbour. So chunks are aligned to
+//! their size, and a map of which chunk-sized regions are ours tells a
+//! block of this allocator from a foreign one.
+//!
 //! WebAssembly components without the threads proposal are single-threaded,
 //! so the lists need no lock. The allocator is only installed there (see
 //! lib.rs); native builds of the SDK, such as its unit tests, use the system
@@ -27,7 +36,8 @@ const MIN_BLOCK: usize = 16;
 /// Classes of 16, 32, ... 2048 bytes.
 const CLASSES: usize = 8;
 const MAX_BLOCK: usize = MIN_BLOCK << (CLASSES - 1);
-/// What is taken from the system allocator at a time to cut blocks from.
+/// What is taken from the system allocator at a time to cut blocks from,
+/// aligned to its size.
 const CHUNK: usize = 64 * 1024;
 
 struct Lists {
@@ -37,6 +47,63 @@ struct Lists {
     /// The unused rest of the current chunk.
     next: *mut u8,
     end: *mut u8,
+    chunks: Chunks,
+}
+
+/// Which chunk-sized regions of memory are this allocator's chunks.
+#[cfg(target_pointer_width = "32")]
+struct Chunks {
+    /// One bit per 64 KiB region of the 4 GiB a 32-bit pointer reaches
+    /// (8 KiB in all).
+    bits: [u64; REGIONS / 64],
+}
+
+/// The chunk-sized regions a 32-bit pointer reaches.
+#[cfg(target_pointer_width = "32")]
+const REGIONS: usize = usize::MAX / CHUNK + 1;
+
+#[cfg(target_pointer_width = "32")]
+impl Chunks {
+    const fn new() -> Self {
+        Chunks {
+            bits: [0; REGIONS / 64],
+        }
+    }
+
+    fn add(&mut self, chunk: *mut u8) {
+        let region = chunk as usize / CHUNK;
+        self.bits[region / 64] |= 1 << (region % 64);
+    }
+
+    #[inline]
+    fn contains(&self, block: *mut u8) -> bool {
+        let region = block as usize / CHUNK;
+        self.bits[region / 64] & (1 << (region % 64)) != 0
+    }
+}
+
+/// Native builds (the SDK's unit tests) have too wide an address space for
+/// a bitmap; they keep a list.
+#[cfg(not(target_pointer_width = "32"))]
+struct Chunks {
+    regions: Vec<usize>,
+}
+
+#[cfg(not(target_pointer_width = "32"))]
+impl Chunks {
+    const fn new() -> Self {
+        Chunks {
+            regions: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, chunk: *mut u8) {
+        self.regions.push(chunk as usize / CHUNK);
+    }
+
+    fn contains(&self, block: *mut u8) -> bool {
+        self.regions.contains(&(block as usize / CHUNK))
+    }
 }
 
 /// The allocator the SDK installs as a plugin's `#[global_allocator]` (the
@@ -62,6 +129,7 @@ impl SizeClassAllocator {
                 free: [ptr::null_mut(); CLASSES],
                 next: ptr::null_mut(),
                 end: ptr::null_mut(),
+                chunks: Chunks::new(),
             }),
         }
     }
@@ -104,12 +172,12 @@ unsafe impl GlobalAlloc for SizeClassAllocator {
         }
         let size = MIN_BLOCK << class;
         if (lists.end as usize) - (lists.next as usize) < size {
-            // SAFETY: a non-zero size and a valid alignment.
-            let chunk =
-                unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, MIN_BLOCK)) };
+            // SAFETY: a non-zero size and a valid (power of two) alignment.
+            let chunk = unsafe { System.alloc(Layout::from_size_align_unchecked(CHUNK, CHUNK)) };
             if chunk.is_null() {
                 return chunk;
             }
+            lists.chunks.add(chunk);
             lists.next = chunk;
             // SAFETY: the end of the chunk just allocated.
             lists.end = unsafe { chunk.add(CHUNK) };
@@ -122,12 +190,14 @@ unsafe impl GlobalAlloc for SizeClassAllocator {
 
     #[inline]
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        let Some(class) = class(layout) else {
-            // SAFETY: a layout without a class was allocated by `System`.
-            return unsafe { System.dealloc(block, layout) };
-        };
         // SAFETY: as in `alloc`.
         let lists = unsafe { &mut *self.lists.get() };
+        let class = match class(layout) {
+            Some(class) if lists.chunks.contains(block) => class,
+            // A large block, or one that `cabi_realloc` (dlmalloc) made.
+            // SAFETY: a block outside our chunks came from `System`.
+            _ => return unsafe { System.dealloc(block, layout) },
+        };
         // SAFETY: the block is at least 16 bytes, 16-aligned and now ours.
         unsafe { *(block as *mut *mut u8) = lists.free[class] };
         lists.free[class] = block;
@@ -138,12 +208,16 @@ unsafe impl GlobalAlloc for SizeClassAllocator {
         // SAFETY: the caller guarantees `new_size` with this alignment is a
         // valid layout.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: as in `alloc`.
+        let ours = unsafe { &*self.lists.get() }.chunks.contains(block);
+        if !ours {
+            // A block of dlmalloc's (see `dealloc`) stays with dlmalloc.
+            // SAFETY: the caller's contract is passed on unchanged.
+            return unsafe { System.realloc(block, layout, new_size) };
+        }
         match (class(layout), class(new_layout)) {
             // Still fits its block.
             (Some(old), Some(new)) if old == new => block,
-            // Both from the system: let it grow in place where it can.
-            // SAFETY: the caller's contract is passed on unchanged.
-            (None, None) => unsafe { System.realloc(block, layout, new_size) },
             _ => {
                 // SAFETY: as `GlobalAlloc::realloc`'s default: a new block,
                 // the contents copied, the old block freed.
@@ -205,6 +279,32 @@ mod tests {
             let big = a.alloc(Layout::from_size_align(10_000, 8).unwrap());
             assert!(!big.is_null());
             a.dealloc(big, Layout::from_size_align(10_000, 8).unwrap());
+        }
+    }
+
+    /// A list the host hands a plugin is dlmalloc's, at its exact size
+    /// (wasi-libc's `cabi_realloc`), and Rust frees it here: it must go
+    /// back to the system, never onto a free list, where it would later be
+    /// handed out as a whole, larger, size class.
+    #[test]
+    fn blocks_from_the_system_go_back_to_it() {
+        let a = SizeClassAllocator::new();
+        let exact = Layout::from_size_align(20, 1).unwrap();
+        unsafe {
+            let ours = a.alloc(exact);
+            let foreign = System.alloc(exact);
+            a.dealloc(foreign, exact);
+            assert!(
+                (*a.lists.get()).free.iter().all(|&head| head != foreign),
+                "a foreign block was put on a free list"
+            );
+            // Growing a foreign block within the class still moves it
+            // through the system allocator, which knows its real size.
+            let foreign = System.alloc(exact);
+            let grown = a.realloc(foreign, exact, 32);
+            a.dealloc(grown, Layout::from_size_align(32, 1).unwrap());
+            a.dealloc(ours, exact);
+            assert_eq!(a.alloc(exact), ours, "our own block is reused");
         }
     }
 }

@@ -94,6 +94,53 @@ pub mod prelude {
 #[global_allocator]
 static ALLOCATOR: allocator::SizeClassAllocator = allocator::SizeClassAllocator::new();
 
+/// The canonical ABI's allocator, which the host calls to place lists and
+/// strings in the plugin's memory, served by the system allocator
+/// (wasi-libc's dlmalloc): wasi-libc frees with `free` what the host hands
+/// it (the bytes of a file read), so those blocks must be dlmalloc's, never
+/// the size-class allocator's; Rust frees the rest through
+/// [`allocator::SizeClassAllocator`], which gives blocks that are not its
+/// own back to the system allocator.
+///
+/// # Safety
+///
+/// Called by the host as the canonical ABI prescribes: `old_ptr` and
+/// `old_len` describe a block this function returned, or are 0.
+#[cfg(all(
+    target_family = "wasm",
+    not(target_feature = "atomics"),
+    feature = "size-class-allocator"
+))]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    if new_len == 0 {
+        return align as *mut u8;
+    }
+    // SAFETY: the canonical ABI passes a power-of-two alignment, and an
+    // old block it got from here with its length.
+    let block = unsafe {
+        if old_len == 0 {
+            System.alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            System.realloc(
+                old_ptr,
+                Layout::from_size_align_unchecked(old_len, align),
+                new_len,
+            )
+        }
+    };
+    if block.is_null() {
+        std::process::abort();
+    }
+    block
+}
+
 /// The raw WIT types, shared by every world.
 pub use bindings::source::sluice::connect::types as wit;
 

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 pub mod bench;
 pub mod components;
+pub mod proxy;
 pub mod rest;
 pub mod sql;
 
@@ -95,6 +96,8 @@ pub fn tansu_binary() -> PathBuf {
 pub struct Broker {
     child: Option<Child>,
     pub port: u16,
+    /// The `--storage-engine` URL, kept for [`Broker::restart`].
+    storage: String,
     _data: Scratch,
 }
 
@@ -107,28 +110,67 @@ impl Broker {
     /// relative paths inside the broker's scratch directory). Only
     /// benchmarks choose: see `Broker` for why tests keep SQLite.
     pub fn start_with_storage(storage: &str) -> Broker {
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        let data = Scratch::new("broker");
+        let mut broker = Broker {
+            child: None,
+            port: free_port(),
+            storage: storage.to_string(),
+            _data: Scratch::new("broker"),
+        };
+        broker.launch();
+        broker
+    }
+
+    /// Starts tansu on the broker's port and storage and waits until it
+    /// accepts connections.
+    fn launch(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
         let child = Command::new(tansu_binary())
-            .current_dir(&data.path)
-            .args(["broker", "--storage-engine", storage])
+            .current_dir(&self._data.path)
+            .args(["broker", "--storage-engine", &self.storage])
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starting tansu");
-        let broker = Broker {
-            child: Some(child),
-            port,
-            _data: data,
-        };
+        let child = self.child.insert(child);
+        let port = self.port;
         wait_for(
             "the broker to accept connections",
             Duration::from_secs(30),
-            || TcpStream::connect(("127.0.0.1", port)).ok(),
+            || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("tansu exited before accepting connections on port {port}: {status}");
+                }
+                TcpStream::connect(("127.0.0.1", port)).ok()
+            },
         );
-        broker
+    }
+
+    /// Stops the broker as an operator would (SIGTERM, then waits for it to
+    /// exit; SIGKILL after 30 s), keeping its storage and its port, so
+    /// that [`Broker::restart`] brings the same broker back.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the broker is running");
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return child.wait().expect("waiting for tansu");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts a stopped broker again on the same port and storage.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the broker is still running");
+        self.launch();
     }
 
     /// An address where no broker listens, for workers that must cope
@@ -137,6 +179,7 @@ impl Broker {
         Broker {
             child: None,
             port,
+            storage: String::new(),
             _data: Scratch::new("no-broker"),
         }
     }
@@ -449,6 +492,13 @@ impl WorkerProcess {
         self.child.as_ref().expect("running").id()
     }
 
+    /// The exit status, if the process has exited by itself.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// SIGTERM, then waits for the process to exit by itself.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
@@ -680,4 +730,89 @@ pub fn line_counts(lines: &[String]) -> BTreeMap<&str, usize> {
         *counts.entry(line.as_str()).or_insert(0) += 1;
     }
     counts
+}
+
+/// A tmpfs of a few kilobytes mounted at a directory, for a file system
+/// that fills up; unmounted on drop (lazily if something still holds a
+/// file in it). Mounting needs root (CAP_SYS_ADMIN): without it the test
+/// fails saying so.
+pub struct SmallFileSystem {
+    pub path: PathBuf,
+}
+
+impl SmallFileSystem {
+    /// Mounts a tmpfs of `size` bytes at `path` (created if missing).
+    pub fn mount(path: &Path, size: u64) -> SmallFileSystem {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        fs::create_dir_all(path).expect("creating the mount point");
+        let target = CString::new(path.as_os_str().as_bytes()).expect("a path without NUL");
+        let tmpfs = CString::new("tmpfs").expect("no NUL");
+        let options = CString::new(format!("size={size},mode=0755")).expect("no NUL");
+        let rc = unsafe {
+            libc::mount(
+                tmpfs.as_ptr(),
+                target.as_ptr(),
+                tmpfs.as_ptr(),
+                0,
+                options.as_ptr().cast(),
+            )
+        };
+        if rc != 0 {
+            panic!(
+                "mounting a {size}-byte tmpfs at {}: {} (the test needs root, or CAP_SYS_ADMIN)",
+                path.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        SmallFileSystem {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// Writes `name` in the file system until not one more byte fits, and
+    /// returns its size.
+    pub fn fill(&self, name: &str) -> u64 {
+        let path = self.path.join(name);
+        let mut file = fs::File::create(&path).expect("creating the filler file");
+        let mut written = 0u64;
+        for chunk in [4096usize, 512, 1] {
+            let bytes = vec![b'x'; chunk];
+            loop {
+                match file.write(&bytes) {
+                    Ok(0) => break,
+                    Ok(n) => written += n as u64,
+                    Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                    Err(e) => panic!("filling {}: {e}", path.display()),
+                }
+            }
+        }
+        written
+    }
+
+    /// Bytes still free for an unprivileged writer.
+    pub fn available(&self) -> u64 {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let target = CString::new(self.path.as_os_str().as_bytes()).expect("a path without NUL");
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::statvfs(target.as_ptr(), &mut stat) };
+        assert_eq!(rc, 0, "statvfs {}", self.path.display());
+        stat.f_bavail as u64 * stat.f_frsize as u64
+    }
+}
+
+impl Drop for SmallFileSystem {
+    fn drop(&mut self) {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let Ok(target) = CString::new(self.path.as_os_str().as_bytes()) else {
+            return;
+        };
+        unsafe {
+            if libc::umount2(target.as_ptr(), 0) != 0 {
+                libc::umount2(target.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+    }
 }

@@ -4,15 +4,25 @@
 //! that says what stopped it, and the well-behaved connector keeps
 //! delivering all along. Then: automatic restarts with backoff, metrics,
 //! and grants of undefined resources refused at configuration time.
+//!
+//! Then plugins that attack the worker itself rather than escape, each on
+//! a worker of its own beside a file-source -> Kafka -> file-sink flow
+//! that must keep delivering, lose nothing and never fail: a source that
+//! returns ten times its memory limit (streamed, or in lists that share
+//! one buffer), a gigabyte on stderr, results the host cannot read
+//! (offsets that are not JSON, a value whose nodes are shared, a transform
+//! answering garbage), and a plugin that opens files until it runs out.
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sluice_tests::sql::POSTGRES_URL;
 use sluice_tests::{
-    Broker, FIXTURE_DIR, PLUGIN_DIR, Scratch, WorkerProcess, WorkerSetup, http_request, wait_for,
+    Broker, FIXTURE_DIR, PLUGIN_DIR, Scratch, WorkerProcess, WorkerSetup, append_lines,
+    http_request, line_counts, read_lines, wait_for,
 };
 
 const LONG: Duration = Duration::from_secs(120);
@@ -626,4 +636,677 @@ fn plugin_inspect_prints_kind_keys_and_imports() {
     let (ok, _, err) = inspect(&bogus);
     assert!(!ok);
     assert!(err.contains("bogus.wasm is not a Sluice plugin"), "{err}");
+}
+
+/// A plain file-source -> Kafka -> file-sink flow beside a hostile
+/// connector, fed lines all along: it must keep delivering, lose nothing,
+/// and never fail or restart, whatever its neighbour does.
+struct Neighbour {
+    output: PathBuf,
+    appended: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Neighbour {
+    const SOURCE: &'static str = "neighbour-source";
+    const SINK: &'static str = "neighbour-sink";
+
+    /// Adds the flow's two connectors to `setup` (the worker's `inbox`
+    /// and `outbox` roots).
+    fn configure(setup: &mut WorkerSetup, scratch: &Scratch) {
+        std::fs::write(scratch.dir("inbox").join("neighbour.txt"), "").unwrap();
+        setup.connector(
+            scratch,
+            Self::SOURCE,
+            &[
+                ("connector.class", "file-source"),
+                ("file", "/inbox/neighbour.txt"),
+                ("topic", "neighbour"),
+                ("grant.files", "inbox:ro"),
+            ],
+        );
+        setup.connector(
+            scratch,
+            Self::SINK,
+            &[
+                ("connector.class", "file-sink"),
+                ("topics", "neighbour"),
+                ("file", "/outbox/neighbour.txt"),
+                ("grant.files", "outbox:rw"),
+            ],
+        );
+    }
+
+    /// Appends 20 lines every 50 ms until finished, and waits until the
+    /// first have gone through.
+    fn start(scratch: &Scratch) -> Neighbour {
+        let input = scratch.dir("inbox").join("neighbour.txt");
+        let appended = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (counting, stopping) = (Arc::clone(&appended), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            let mut next = 0;
+            while !stopping.load(Ordering::SeqCst) {
+                let lines: Vec<String> = (next..next + 20)
+                    .map(|i| format!("neighbour line {i:08}"))
+                    .collect();
+                append_lines(&input, &lines);
+                next += 20;
+                counting.store(next, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let neighbour = Neighbour {
+            output: scratch.dir("outbox").join("neighbour.txt"),
+            appended,
+            stop,
+            thread: Some(thread),
+        };
+        neighbour.wait_delivering("the neighbour to deliver");
+        neighbour
+    }
+
+    /// Lines delivered to the sink's file so far.
+    fn delivered(&self) -> usize {
+        read_lines(&self.output).len()
+    }
+
+    /// Waits until 100 more lines than now have been delivered.
+    fn wait_delivering(&self, what: &str) {
+        let from = self.delivered();
+        wait_for(what, LONG, || {
+            (self.delivered() >= from + 100).then_some(())
+        });
+    }
+
+    /// Stops feeding, then checks that every line arrived exactly once,
+    /// that both connectors are RUNNING, and that neither failed and
+    /// restarted meanwhile.
+    fn finish(mut self, worker: &WorkerProcess) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+        let appended = self.appended.load(Ordering::SeqCst);
+        let lines = wait_for_or_last(LONG, || {
+            let lines = read_lines(&self.output);
+            (lines.len() >= appended, lines)
+        });
+        let counts = line_counts(&lines);
+        let missing = (0..appended)
+            .filter(|i| !counts.contains_key(format!("neighbour line {i:08}").as_str()))
+            .count();
+        let repeated = counts.values().filter(|&&n| n > 1).count();
+        let restarts: Vec<f64> = [Self::SOURCE, Self::SINK]
+            .iter()
+            .map(|c| metric(worker, "sluice_task_restarts_total", c))
+            .collect();
+        let states: Vec<Option<(String, String)>> = [Self::SOURCE, Self::SINK]
+            .iter()
+            .map(|c| worker.task_state(c, 0))
+            .collect();
+        eprintln!(
+            "neighbour: {appended} lines appended, {} delivered, {missing} missing, {repeated} \
+             delivered more than once; restarts (source, sink): {restarts:?}",
+            lines.len()
+        );
+        assert_eq!(missing, 0, "the neighbour lost lines");
+        assert_eq!(
+            restarts,
+            [0.0, 0.0],
+            "the neighbour's tasks failed and restarted: {states:?}"
+        );
+        for (connector, state) in [Self::SOURCE, Self::SINK].iter().zip(&states) {
+            assert_eq!(
+                state.as_ref().map(|(s, _)| s.as_str()),
+                Some("RUNNING"),
+                "{connector}: {state:?}"
+            );
+        }
+        assert_eq!(repeated, 0, "the neighbour delivered lines twice");
+    }
+}
+
+impl Drop for Neighbour {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Polls `check` until it says done or `timeout` passes, and returns its
+/// last value either way (the assertions after it say what was wrong).
+fn wait_for_or_last<T>(timeout: Duration, mut check: impl FnMut() -> (bool, T)) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (done, value) = check();
+        if done || Instant::now() > deadline {
+            return value;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A worker with the plugins and fixtures, `extra` keys, and the neighbour
+/// flow, started and delivering.
+fn worker_with_neighbour(
+    scratch: &Scratch,
+    broker: &Broker,
+    extra: &[(&str, String)],
+) -> (WorkerProcess, Neighbour) {
+    let mut setup = worker_with_fixtures(scratch, broker, extra);
+    Neighbour::configure(&mut setup, scratch);
+    let worker = setup.spawn();
+    worker.wait_ready();
+    let neighbour = Neighbour::start(scratch);
+    (worker, neighbour)
+}
+
+/// Creates a connector over REST.
+fn create(worker: &WorkerProcess, name: &str, config: &[(&str, &str)]) {
+    let config: serde_json::Map<String, serde_json::Value> = config
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    let body = serde_json::json!({ "name": name, "config": config }).to_string();
+    let response = http_request(worker.rest_port, "POST", "/connectors", &[], Some(&body))
+        .expect("the worker answers");
+    assert_eq!(response.status, 201, "creating {name}: {}", response.body);
+}
+
+/// The worker's resident memory now and at its peak (VmRSS, VmHWM), bytes.
+fn worker_memory(worker: &WorkerProcess) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", worker.pid()))
+        .expect("reading the worker's /proc status");
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kib| kib * 1024)
+            .unwrap_or_else(|| panic!("no {name} in the worker's status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// How many file descriptors the worker has open, and its soft limit.
+fn worker_descriptors(worker: &WorkerProcess) -> (usize, usize) {
+    let pid = worker.pid();
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0);
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .expect("the worker's limit of open files");
+    (open, soft)
+}
+
+#[test]
+fn the_neighbour_flow_alone_delivers_everything_without_failing() {
+    // The control for the attacks below: what they require of the
+    // neighbour, with no attacker beside it.
+    let broker = Broker::start();
+    let scratch = Scratch::new("neighbour");
+    let (worker, neighbour) = worker_with_neighbour(&scratch, &broker, &[]);
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        neighbour.wait_delivering("the neighbour to keep delivering");
+    }
+    neighbour.finish(&worker);
+    worker.stop();
+}
+
+const MIB: u64 = 1 << 20;
+/// The memory limit of the memory attacks' tasks.
+const ATTACK_MEMORY: u64 = 16 * MIB;
+
+/// What the attacker's task came to: FAILED with its trace, or the first
+/// records of `topic` arrived.
+fn failed_or_delivered(
+    worker: &WorkerProcess,
+    broker: &Broker,
+    connector: &str,
+    topic: &str,
+    records: i64,
+) -> Result<(), String> {
+    wait_for(&format!("{connector} to fail or deliver"), LONG, || {
+        match worker.task_state(connector, 0) {
+            Some((state, trace)) if state == "FAILED" => return Some(Err(trace)),
+            _ => {}
+        }
+        (broker.high_watermark(topic) >= records).then_some(Ok(()))
+    })
+}
+
+#[test]
+fn a_source_streaming_ten_times_its_memory_limit_is_throttled() {
+    const PER_POLL: u64 = 2 * MIB;
+    const RECORD: u64 = 64 << 10;
+    let broker = Broker::start();
+    let scratch = Scratch::new("stream-memory");
+    let (worker, neighbour) = worker_with_neighbour(&scratch, &broker, &[]);
+    let (_, peak_before) = worker_memory(&worker);
+    let probe = format!("records:{PER_POLL}:{RECORD}");
+    let limit = ATTACK_MEMORY.to_string();
+    create(
+        &worker,
+        "streamer",
+        &probe_config(&probe, "streamed", &limit),
+    );
+    let delivered_before = neighbour.delivered();
+    let started = Instant::now();
+    let target = (10 * ATTACK_MEMORY / RECORD) as i64;
+    let outcome = failed_or_delivered(&worker, &broker, "streamer", "streamed", target);
+    let took = started.elapsed();
+    // Long enough for the neighbour to show it kept going meanwhile.
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(took));
+    let (_, peak) = worker_memory(&worker);
+    let grew = peak.saturating_sub(peak_before);
+    eprintln!(
+        "streamer: {outcome:?}: {} MiB streamed in {} MiB polls in {took:?} ({} MiB after {:?}), \
+         the worker's peak memory grew {} MiB (from {} MiB)",
+        10 * ATTACK_MEMORY / MIB,
+        PER_POLL / MIB,
+        broker.high_watermark("streamed") as u64 * RECORD / MIB,
+        started.elapsed(),
+        grew / MIB,
+        peak_before / MIB
+    );
+    assert_eq!(
+        outcome,
+        Ok(()),
+        "a source that never holds more than its limit failed"
+    );
+    // The host holds a few polled batches at a time (MAX_BATCHES_IN_FLIGHT
+    // waiting for Kafka, one being sent, one polled ahead), each once
+    // lifted and once in librdkafka: about 24 MiB here, plus the plugin's
+    // own memory. Buffering what the source returned would be 160 MiB.
+    assert!(
+        grew < 4 * ATTACK_MEMORY,
+        "the worker's memory grew {} MiB while the source streamed",
+        grew / MIB
+    );
+    assert!(
+        neighbour.delivered() > delivered_before,
+        "the neighbour delivered nothing while the source streamed"
+    );
+    let response = http_request(
+        worker.rest_port,
+        "DELETE",
+        "/connectors/streamer",
+        &[],
+        None,
+    )
+    .expect("the worker answers");
+    assert_eq!(response.status, 204, "{}", response.body);
+    neighbour.wait_delivering("the neighbour to keep delivering");
+    neighbour.finish(&worker);
+    worker.stop();
+}
+
+/// A sandbox-probe connector's configuration: `probe` to `topic`, under
+/// the memory limit `memory`, not restarted when it fails.
+fn probe_config<'a>(probe: &'a str, topic: &'a str, memory: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("connector.class", "sandbox-probe"),
+        ("probe", probe),
+        ("topic", topic),
+        ("task.memory.max.bytes", memory),
+        ("task.restart.enabled", "false"),
+    ]
+}
+
+#[test]
+fn a_source_returning_lists_that_share_ten_times_its_memory_limit_is_stopped() {
+    // 320 values of 512 KiB, all the same buffer: 160 MiB lifted out of a
+    // plugin that holds half a megabyte of them.
+    const RECORD: u64 = 512 << 10;
+    const RECORDS: u64 = 10 * ATTACK_MEMORY / RECORD;
+    let broker = Broker::start();
+    let scratch = Scratch::new("alias-memory");
+    let (worker, neighbour) = worker_with_neighbour(&scratch, &broker, &[]);
+    let (_, peak_before) = worker_memory(&worker);
+    let probe = format!("alias:{RECORD}:{RECORDS}");
+    let limit = ATTACK_MEMORY.to_string();
+    let delivered_before = neighbour.delivered();
+    create(&worker, "aliaser", &probe_config(&probe, "aliased", &limit));
+    let outcome = failed_or_delivered(&worker, &broker, "aliaser", "aliased", 1);
+    // The peak, whatever happened, has happened by the time records are
+    // in Kafka or the task failed; give librdkafka a moment either way.
+    std::thread::sleep(Duration::from_secs(2));
+    let (_, peak) = worker_memory(&worker);
+    let grew = peak.saturating_sub(peak_before);
+    eprintln!(
+        "aliaser: {} records of {} KiB sharing one buffer ({} MiB, {}x the limit): the worker's \
+         peak memory grew {} MiB (from {} MiB); {} records reached Kafka; outcome: {:?}",
+        RECORDS,
+        RECORD >> 10,
+        RECORDS * RECORD / MIB,
+        RECORDS * RECORD / ATTACK_MEMORY,
+        grew / MIB,
+        peak_before / MIB,
+        broker.high_watermark("aliased"),
+        outcome
+            .as_ref()
+            .map_err(|t| t.lines().next().unwrap_or_default())
+    );
+    assert!(
+        neighbour.delivered() > delivered_before,
+        "the neighbour delivered nothing meanwhile"
+    );
+    neighbour.wait_delivering("the neighbour to keep delivering");
+    assert!(
+        grew < 4 * ATTACK_MEMORY,
+        "a plugin limited to {} MiB made the worker take {} MiB more, by returning one buffer \
+         {RECORDS} times",
+        ATTACK_MEMORY / MIB,
+        grew / MIB
+    );
+    match outcome {
+        Err(trace) => assert!(
+            trace.contains("task.memory.max.bytes"),
+            "the trace does not name the memory limit:\n{trace}"
+        ),
+        Ok(()) => panic!(
+            "the task delivered {} MiB it could never have held under its {} MiB limit",
+            RECORDS * RECORD / MIB,
+            ATTACK_MEMORY / MIB
+        ),
+    }
+    neighbour.finish(&worker);
+    worker.stop();
+}
+
+#[test]
+fn a_gigabyte_on_stderr_is_contained() {
+    const GIB: u64 = 1 << 30;
+    let broker = Broker::start();
+    let scratch = Scratch::new("spew");
+    let (worker, neighbour) = worker_with_neighbour(&scratch, &broker, &[]);
+    let log_before = std::fs::metadata(scratch.file("worker.log")).unwrap().len();
+    let (_, peak_before) = worker_memory(&worker);
+    let delivered_before = neighbour.delivered();
+    let probe = format!("spew:{GIB}");
+    let started = Instant::now();
+    create(
+        &worker,
+        "spewer",
+        &probe_config(&probe, "spewed", &(256 * MIB).to_string()),
+    );
+    // A record per 16 MiB slice, and one when done.
+    let slices = (GIB / (16 * MIB)) as usize;
+    let records = broker.read_values("spewed", slices + 1, LONG);
+    let took = started.elapsed();
+    let delivered_during = neighbour.delivered() - delivered_before;
+    let log = worker.log();
+    let log_grew = log.len() as u64 - log_before;
+    let (_, peak) = worker_memory(&worker);
+    let grew = peak.saturating_sub(peak_before);
+    let last = records
+        .last()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default();
+    eprintln!(
+        "spewer: \"{last}\" after {took:?}; the log grew {} KiB, the worker's peak memory {} \
+         MiB; the neighbour delivered {delivered_during} lines meanwhile",
+        log_grew >> 10,
+        grew / MIB
+    );
+    assert_eq!(
+        last,
+        format!("wrote {GIB} bytes to stderr"),
+        "{:?}",
+        worker.task_state("spewer", 0)
+    );
+    assert!(
+        log.contains("the rest of this window's output is dropped"),
+        "the cap is not reported"
+    );
+    // 1 MiB of output a minute reaches the log, each line with its label.
+    let minutes = took.as_secs() / 60 + 1;
+    assert!(
+        log_grew < minutes * 3 * MIB,
+        "the log grew {} KiB in {took:?}",
+        log_grew >> 10
+    );
+    assert!(
+        grew < 64 * MIB,
+        "the worker's memory grew {} MiB",
+        grew / MIB
+    );
+    assert!(
+        delivered_during > 0,
+        "the neighbour delivered nothing while the plugin spewed"
+    );
+    neighbour.wait_delivering("the neighbour to keep delivering");
+    neighbour.finish(&worker);
+    worker.stop();
+}
+
+#[test]
+fn an_offset_that_is_not_json_fails_its_own_task_alone() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("bad-offset");
+    let (worker, neighbour) = worker_with_neighbour(&scratch, &broker, &[]);
+    // What the offsets file holds for the neighbour's source (REST shows
+    // the worker's memory, which may be ahead of what it could write).
+    let offsets_file = scratch.file("offsets.json");
+    let offsets = || {
+        let stored = std::fs::read_to_string(&offsets_file).unwrap_or_default();
+        serde_json::from_str::<serde_json::Value>(&stored)
+            .ok()
+            .and_then(|v| v["connectors"][Neighbour::SOURCE][0]["offset"]["position"].as_i64())
+            .unwrap_or(0)
+    };
+    create(
+        &worker,
+        "bad-offset",
+        &probe_config("bad-offset", "bad-offsets", &(256 * MIB).to_string()),
+    );
+    let trace = worker.failure_trace("bad-offset", LONG);
+    eprintln!("bad-offset: {}", trace.lines().next().unwrap_or_default());
+    // The neighbour's offsets go on being committed.
+    let committed = offsets();
+    neighbour.wait_delivering("the neighbour to keep delivering");
+    let later = wait_for_or_last(Duration::from_secs(10), || {
+        let now = offsets();
+        (now > committed, now)
+    });
+    eprintln!(
+        "neighbour-source offsets in the file: {committed} when bad-offset failed, {later} \
+         after"
+    );
+    let stored = std::fs::read_to_string(&offsets_file).unwrap_or_default();
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&stored).is_ok(),
+        "the offsets file is no longer JSON:\n{stored}"
+    );
+    assert!(
+        later > committed,
+        "the neighbour's offsets stopped being written to the offsets file ({committed}, then \
+         {later})"
+    );
+    assert!(
+        trace.contains("offset") && trace.contains("JSON"),
+        "the trace does not say the offset is not JSON:\n{trace}"
+    );
+    neighbour.finish(&worker);
+    worker.stop();
+}
+
+#[test]
+fn a_value_whose_nodes_are_shared_is_refused_not_amplified() {
+    // 21 value nodes that read as a tree of about a million leaves.
+    const DEPTH: u32 = 20;
+    let broker = Broker::start();
+    let scratch = Scratch::new("value-dag");
+    let (worker, neighbour) = worker_with_neighbour(&scratch, &broker, &[]);
+    let probe = format!("value-dag:{DEPTH}");
+    let mut config = probe_config(&probe, "dag", "268435456");
+    // Tolerated and dead-lettered: the dead letter holds the value as the
+    // host renders it.
+    config.extend_from_slice(&[
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", "dag-dlq"),
+    ]);
+    let (_, peak_before) = worker_memory(&worker);
+    let started = Instant::now();
+    create(&worker, "dag", &config);
+    let outcome = failed_or_delivered(&worker, &broker, "dag", "dag-dlq", 1);
+    let took = started.elapsed();
+    let grew = worker_memory(&worker).1.saturating_sub(peak_before);
+    let letters = broker.read_values("dag-dlq", 1, Duration::from_secs(10));
+    let largest = letters.iter().map(Vec::len).max().unwrap_or(0);
+    eprintln!(
+        "dag: {} value nodes; outcome {:?} after {took:?}; {} dead letters, the largest \
+         {largest} bytes; the worker's peak memory grew {} MiB",
+        DEPTH + 1,
+        outcome
+            .as_ref()
+            .map_err(|t| t.lines().next().unwrap_or_default()),
+        letters.len(),
+        grew / MIB
+    );
+    assert!(
+        grew < 64 * MIB,
+        "{} value nodes made the worker take {} MiB more",
+        DEPTH + 1,
+        grew / MIB
+    );
+    match outcome {
+        Err(trace) => assert!(
+            trace.contains("value node"),
+            "the trace does not name the malformed value:\n{trace}"
+        ),
+        Ok(()) => assert!(
+            largest <= 64 << 10,
+            "{} value nodes became a dead letter of {largest} bytes",
+            DEPTH + 1
+        ),
+    }
+    neighbour.wait_delivering("the neighbour to keep delivering");
+    neighbour.finish(&worker);
+    worker.stop();
+}
+
+#[test]
+fn a_transform_returning_malformed_results_fails_its_task_naming_them() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("malformed");
+    let (worker, neighbour) = worker_with_neighbour(&scratch, &broker, &[]);
+    let cases = [
+        ("garbage", "the transform returned a"),
+        ("short", "the plugin returned 199 results for 200 records"),
+        ("truncated", "the transform returned a"),
+    ];
+    for (answer, _) in cases {
+        let topic = format!("malformed-{answer}");
+        create(
+            &worker,
+            &topic,
+            &[
+                ("connector.class", "sandbox-probe"),
+                ("probe", "steady"),
+                ("topic", &topic),
+                ("transforms", "bad"),
+                ("transforms.bad.type", "malformed-transform"),
+                ("transforms.bad.answer", answer),
+                ("task.restart.enabled", "false"),
+            ],
+        );
+    }
+    for (answer, expected) in cases {
+        let topic = format!("malformed-{answer}");
+        let trace = worker.failure_trace(&topic, LONG);
+        eprintln!("{topic}: {}", trace.lines().next().unwrap_or_default());
+        assert!(
+            trace.contains(expected),
+            "{topic}: the trace lacks \"{expected}\":\n{trace}"
+        );
+        assert_eq!(
+            broker.high_watermark(&topic),
+            0,
+            "{topic}: a malformed result reached Kafka"
+        );
+    }
+    neighbour.wait_delivering("the neighbour to keep delivering");
+    neighbour.finish(&worker);
+    worker.stop();
+}
+
+#[test]
+fn a_plugin_opening_files_until_it_runs_out_leaves_the_worker_its_descriptors() {
+    const HOLD_MS: u64 = 3000;
+    let broker = Broker::start();
+    let scratch = Scratch::new("open-files");
+    let files = scratch.dir("files");
+    let (worker, neighbour) = worker_with_neighbour(
+        &scratch,
+        &broker,
+        &[("files.root.scratch", files.display().to_string())],
+    );
+    let (open_before, limit) = worker_descriptors(&worker);
+    // The REST API, asked all along: the slowest answer, and requests
+    // that got none.
+    let asking = Arc::new(AtomicBool::new(true));
+    let rest = {
+        let (asking, port) = (Arc::clone(&asking), worker.rest_port);
+        std::thread::spawn(move || {
+            let (mut slowest, mut unanswered) = (Duration::ZERO, 0);
+            while asking.load(Ordering::SeqCst) {
+                let started = Instant::now();
+                match http_request(port, "GET", "/connectors", &[], None) {
+                    Some(r) if r.status == 200 => {}
+                    _ => unanswered += 1,
+                }
+                slowest = slowest.max(started.elapsed());
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (slowest, unanswered)
+        })
+    };
+    let delivered_before = neighbour.delivered();
+    let probe = format!("open-files:/scratch:{HOLD_MS}");
+    let mut config = probe_config(&probe, "opened", "268435456");
+    config.push(("grant.files", "scratch:rw"));
+    create(&worker, "opener", &config);
+    let mut most_open = open_before;
+    let trace = wait_for("the opener to fail", LONG, || {
+        most_open = most_open.max(worker_descriptors(&worker).0);
+        match worker.task_state("opener", 0) {
+            Some((state, trace)) if state == "FAILED" => Some(trace),
+            _ => {
+                std::thread::sleep(Duration::from_millis(50));
+                None
+            }
+        }
+    });
+    asking.store(false, Ordering::SeqCst);
+    let (slowest, unanswered) = rest.join().unwrap();
+    let delivered_during = neighbour.delivered() - delivered_before;
+    let created = std::fs::read_dir(&files).map(|d| d.count()).unwrap_or(0);
+    eprintln!(
+        "opener: {}\n  it created {created} files; the worker's descriptors: {open_before} \
+         before, at most {most_open} of its limit of {limit}; REST: slowest answer {slowest:?}, \
+         {unanswered} unanswered; the neighbour delivered {delivered_during} lines meanwhile",
+        trace.lines().next().unwrap_or_default()
+    );
+    assert!(
+        trace.contains("exceeded the resource limit") && trace.contains("4096 resources"),
+        "the trace does not say what stopped the plugin:\n{trace}"
+    );
+    assert!(
+        most_open + 100 < limit,
+        "the plugin took the worker's file descriptors: {most_open} open of {limit}"
+    );
+    assert!(
+        unanswered == 0 && slowest < Duration::from_secs(2),
+        "the REST API stalled while the plugin held its files: slowest {slowest:?}, {unanswered} \
+         unanswered"
+    );
+    neighbour.wait_delivering("the neighbour to keep delivering");
+    neighbour.finish(&worker);
+    worker.stop();
 }

@@ -59,19 +59,39 @@ impl FileOffsetStore {
     }
 
     /// Sets (`Some`) or removes (`None`) the offsets of some of
-    /// `connector`'s partitions and writes the file.
+    /// `connector`'s partitions and writes the file. A partition or offset
+    /// that is not JSON is refused before anything changes, and a write
+    /// that fails (a full disk) leaves the store as the file is: every
+    /// connector's offsets stay writable.
     pub fn alter<'a>(
         &self,
         connector: &str,
         changes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     ) -> Result<()> {
-        let mut connectors = self.connectors.lock().expect("offset store lock");
-        let entry = connectors.entry(connector.to_string()).or_default();
+        let mut checked = Vec::new();
         for (partition, offset) in changes {
             // Partitions are keyed by their JSON in one spelling, so that a
             // partition written by a plugin and the same one given over
             // REST (or read back from the file) are one entry.
-            let key = canonical(partition);
+            let key = serde_json::from_str::<Value>(partition)
+                .map(|v| v.to_string())
+                .with_context(|| {
+                    format!("connector {connector}: the source partition {partition} is not JSON")
+                })?;
+            if let Some(offset) = offset {
+                serde_json::from_str::<Value>(offset).with_context(|| {
+                    format!(
+                        "connector {connector}: the offset {offset} of source partition \
+                         {partition} is not JSON"
+                    )
+                })?;
+            }
+            checked.push((key, offset));
+        }
+        let mut connectors = self.connectors.lock().expect("offset store lock");
+        let before = connectors.get(connector).cloned();
+        let entry = connectors.entry(connector.to_string()).or_default();
+        for (key, offset) in checked {
             match offset {
                 Some(offset) => entry.insert(key, offset.to_string()),
                 None => entry.remove(&key),
@@ -80,7 +100,14 @@ impl FileOffsetStore {
         if entry.is_empty() {
             connectors.remove(connector);
         }
-        self.write(&connectors)
+        let written = self.write(&connectors);
+        if written.is_err() {
+            match before {
+                Some(before) => connectors.insert(connector.to_string(), before),
+                None => connectors.remove(connector),
+            };
+        }
+        written
     }
 
     /// Forgets every offset of `connector`.
@@ -95,14 +122,6 @@ impl FileOffsetStore {
     fn write(&self, connectors: &BTreeMap<String, ConnectorOffsets>) -> Result<()> {
         durable::replace(&self.path, &render(connectors)?, "offsets")
     }
-}
-
-/// `json` re-serialised compactly with its object keys in order; text that
-/// is not JSON is kept as it is.
-fn canonical(json: &str) -> String {
-    serde_json::from_str::<Value>(json)
-        .map(|v| v.to_string())
-        .unwrap_or_else(|_| json.to_string())
 }
 
 /// The file holds, per connector, a list of {partition, offset} objects
@@ -185,6 +204,37 @@ mod tests {
             )]
         );
         assert!(reopened.offsets("other").is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// One connector's bad offset, or a failed write, must not stop the
+    /// others' offsets from being written (it used to poison the store).
+    #[test]
+    fn a_bad_offset_or_a_failed_write_leaves_the_store_as_the_file() {
+        let dir =
+            std::env::temp_dir().join(format!("sluice-offsets-poison-{}", std::process::id()));
+        let path = dir.join("offsets.json");
+        let store = FileOffsetStore::open(&path).unwrap();
+        let good = |position: u32| {
+            ConnectorOffsets::from([(r#"{"f":"a"}"#.to_string(), format!(r#"{{"p":{position}}}"#))])
+        };
+        store.commit("good", &good(1)).unwrap();
+        let bad = ConnectorOffsets::from([(r#"{"f":"a"}"#.to_string(), "not json".to_string())]);
+        let error = store.commit("hostile", &bad).unwrap_err().to_string();
+        assert!(
+            error.contains("connector hostile") && error.contains("not JSON"),
+            "{error}"
+        );
+        store.commit("good", &good(2)).unwrap();
+        // A write that fails (here: the directory is gone) changes nothing.
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(store.commit("good", &good(3)).is_err());
+        assert_eq!(store.offsets("good")[0].1, r#"{"p":2}"#);
+        std::fs::create_dir_all(&dir).unwrap();
+        store.commit("good", &good(4)).unwrap();
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(reopened.offsets("good")[0].1, r#"{"p":4}"#);
+        assert!(reopened.offsets("hostile").is_empty());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

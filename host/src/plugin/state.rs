@@ -14,7 +14,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::capability::{self, Definitions, Grants, HostState, InstanceContext, Instances};
 use crate::redact::Secrets;
 use crate::runtime::StoreState;
-use crate::runtime::limits::Sandbox;
+use crate::runtime::limits::{MAX_RESOURCES_PER_INSTANCE, Sandbox};
 
 /// The runtime whose stores hold a [`PluginState`].
 pub type Runtime = crate::runtime::Runtime<PluginState>;
@@ -72,10 +72,12 @@ impl PluginState {
                 wasi: &mut wasi,
             },
         )?;
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(MAX_RESOURCES_PER_INSTANCE);
         Ok(PluginState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            table,
             capabilities,
             sandbox,
         })

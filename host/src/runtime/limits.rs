@@ -53,9 +53,36 @@ impl LimitExceeded {
         wasmtime::Error::new(LimitExceeded(message))
     }
 
-    /// Whether `trap` was caused by a limit's breach.
+    /// Whether `trap` was caused by a limit's breach: a limit of the
+    /// task's, the copy bound (wasmtime's hostcall fuel, see [`install`])
+    /// or the resources an instance may hold.
     pub fn caused(trap: &wasmtime::Error) -> bool {
-        trap.is::<LimitExceeded>()
+        trap.is::<LimitExceeded>() || Self::described(trap).is_some()
+    }
+
+    /// What the breach of a limit that wasmtime enforces says, naming the
+    /// limit; `None` for any other trap.
+    pub fn described(trap: &wasmtime::Error) -> Option<String> {
+        use wasmtime::component::ResourceTableError;
+        if matches!(
+            trap.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        ) {
+            return Some(format!(
+                "exceeded the resource limit: the plugin holds {MAX_RESOURCES_PER_INSTANCE} \
+                 resources at once (open files, sockets, streams), the most an instance may; \
+                 it opens them without closing them"
+            ));
+        }
+        let text = format!("{trap:#}");
+        text.contains("fuel allocated for hostcalls has been exhausted")
+            .then(|| {
+                format!(
+                    "exceeded the memory limit: the plugin made the host copy more than \
+                 {MEMORY_MAX_KEY} in one call (lists that share their memory, as a hostile \
+                 plugin builds them)"
+                )
+            })
     }
 }
 
@@ -96,6 +123,13 @@ pub struct TaskMetrics {
 /// in one [`OUTPUT_WINDOW`]: enough for any diagnostic, too little to flood
 /// the worker's log or its disk.
 pub const OUTPUT_BYTES_PER_WINDOW: u64 = 1 << 20;
+/// The most resources (open files, sockets, streams, SQL connections) one
+/// plugin instance may hold at once. A plugin that opens files until it
+/// runs out stops here, with a trap naming this limit, long before the
+/// worker's own file descriptors run out (the worker raises its soft limit
+/// to the hard one at start, see `cli`).
+pub const MAX_RESOURCES_PER_INSTANCE: usize = 4096;
+
 /// The window [`OUTPUT_BYTES_PER_WINDOW`] is counted over.
 pub const OUTPUT_WINDOW: Duration = Duration::from_secs(60);
 
@@ -321,6 +355,13 @@ fn ticks(remaining: Duration) -> u64 {
 /// initialisers).
 pub fn install<S: StoreState>(store: &mut Store<S>) {
     store.limiter(|state| state.sandbox_mut());
+    // What the host copies out of the plugin in one call (a batch it
+    // returns, the arguments of a host call) is bounded by the task's
+    // memory limit too: lists that alias one buffer can make the copy far
+    // larger than the memory the plugin holds (wasmtime's default is
+    // 128 MiB whatever the limit).
+    let copy_max = usize::try_from(store.data().sandbox().limits.memory_max).unwrap_or(usize::MAX);
+    store.set_hostcall_fuel(copy_max);
     store.epoch_deadline_callback(check_deadline);
     let sandbox = store.data_mut().sandbox_mut();
     sandbox.enforced = true;

@@ -21,6 +21,8 @@ const LOG_INTERVAL: Duration = Duration::from_secs(30);
 /// Transient trouble the client is in.
 struct Trouble {
     since: Instant,
+    /// When it began, for the status (a time is never stale).
+    began: chrono::DateTime<chrono::Utc>,
     last_error: String,
     last_probe: Instant,
     last_log: Instant,
@@ -61,6 +63,7 @@ impl ClientHealth {
                 tracing::warn!("{label}: the Kafka {client} reports {error}; it keeps retrying");
                 self.trouble = Some(Trouble {
                     since: now,
+                    began: chrono::Utc::now(),
                     last_error: error.to_string(),
                     last_probe: now,
                     last_log: now,
@@ -108,8 +111,8 @@ impl ClientHealth {
     fn show(&self, ctx: &TaskContext, client: &str) {
         if let Some(trouble) = &self.trouble {
             ctx.report_trouble(Some(format!(
-                "The Kafka {client} has been failing for {:.0} s and keeps retrying: {}",
-                trouble.since.elapsed().as_secs_f64(),
+                "The Kafka {client} has been failing since {} and keeps retrying: {}",
+                trouble.began.format("%H:%M:%S UTC"),
                 trouble.last_error
             )));
         }

@@ -324,61 +324,78 @@ fn render_origin(origin: &Origin<'_>) -> String {
 /// Structured data's value nodes as schemaless JSON: structs and
 /// string-keyed maps as objects, other maps as arrays of pairs, bytes as
 /// base64.
+///
+/// A value's nodes form a tree, so rendering visits each at most once.
+/// Nodes that a hostile plugin shares between parents (or makes a cycle
+/// of) would otherwise be rendered once per path, exponentially many
+/// times: the visits are counted, and such a value is not rendered.
 pub fn render_json(values: &[ValueNode]) -> String {
-    fn node(values: &[ValueNode], index: u32, depth: usize) -> serde_json::Value {
-        use serde_json::Value as J;
-        let Some(value) = values.get(index as usize).filter(|_| depth < 256) else {
-            return J::Null;
-        };
-        match value {
-            ValueNode::Null => J::Null,
-            ValueNode::Boolean(b) => J::Bool(*b),
-            ValueNode::Int8(v) => J::from(*v),
-            ValueNode::Int16(v) => J::from(*v),
-            ValueNode::Int32(v) => J::from(*v),
-            ValueNode::Int64(v) => J::from(*v),
-            ValueNode::Float32(v) => J::from(*v as f64),
-            ValueNode::Float64(v) => J::from(*v),
-            ValueNode::String(s) => J::String(s.clone()),
-            ValueNode::Bytes(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
-            ValueNode::Array(items) => {
-                J::Array(items.iter().map(|&i| node(values, i, depth + 1)).collect())
-            }
-            ValueNode::Struct(fields) => J::Object(
-                fields
-                    .iter()
-                    .map(|(name, i)| (name.clone(), node(values, *i, depth + 1)))
-                    .collect(),
-            ),
-            ValueNode::Map(entries) => {
-                let keys: Vec<serde_json::Value> = entries
-                    .iter()
-                    .map(|(k, _)| node(values, *k, depth + 1))
-                    .collect();
-                if keys.iter().all(|k| k.is_string()) {
-                    J::Object(
-                        keys.into_iter()
-                            .zip(entries)
-                            .map(|(k, (_, v))| {
-                                (
-                                    k.as_str().unwrap_or_default().to_string(),
-                                    node(values, *v, depth + 1),
-                                )
-                            })
-                            .collect(),
-                    )
-                } else {
-                    J::Array(
-                        keys.into_iter()
-                            .zip(entries)
-                            .map(|(k, (_, v))| J::Array(vec![k, node(values, *v, depth + 1)]))
-                            .collect(),
-                    )
-                }
+    let mut visits = values.len();
+    match node(values, 0, 0, &mut visits) {
+        Some(json) => json.to_string(),
+        None => serde_json::Value::String(
+            "[not rendered: the value's nodes are shared or form a cycle]".into(),
+        )
+        .to_string(),
+    }
+}
+
+/// One node of [`render_json`]; `None` once more nodes were visited than
+/// the value has.
+fn node(
+    values: &[ValueNode],
+    index: u32,
+    depth: usize,
+    visits: &mut usize,
+) -> Option<serde_json::Value> {
+    use serde_json::Value as J;
+    *visits = visits.checked_sub(1)?;
+    let Some(value) = values.get(index as usize).filter(|_| depth < 256) else {
+        return Some(J::Null);
+    };
+    let mut child = |i: u32| node(values, i, depth + 1, visits);
+    Some(match value {
+        ValueNode::Null => J::Null,
+        ValueNode::Boolean(b) => J::Bool(*b),
+        ValueNode::Int8(v) => J::from(*v),
+        ValueNode::Int16(v) => J::from(*v),
+        ValueNode::Int32(v) => J::from(*v),
+        ValueNode::Int64(v) => J::from(*v),
+        ValueNode::Float32(v) => J::from(*v as f64),
+        ValueNode::Float64(v) => J::from(*v),
+        ValueNode::String(s) => J::String(s.clone()),
+        ValueNode::Bytes(b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        ValueNode::Array(items) => {
+            J::Array(items.iter().map(|&i| child(i)).collect::<Option<_>>()?)
+        }
+        ValueNode::Struct(fields) => J::Object(
+            fields
+                .iter()
+                .map(|(name, i)| Some((name.clone(), child(*i)?)))
+                .collect::<Option<_>>()?,
+        ),
+        ValueNode::Map(entries) => {
+            let pairs: Vec<(J, J)> = entries
+                .iter()
+                .map(|(k, v)| Some((child(*k)?, child(*v)?)))
+                .collect::<Option<_>>()?;
+            if pairs.iter().all(|(k, _)| k.is_string()) {
+                J::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k.as_str().unwrap_or_default().to_string(), v))
+                        .collect(),
+                )
+            } else {
+                J::Array(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| J::Array(vec![k, v]))
+                        .collect(),
+                )
             }
         }
-    }
-    node(values, 0, 0).to_string()
+    })
 }
 
 #[cfg(test)]
@@ -466,6 +483,30 @@ mod tests {
             Some(DATA_EXCEPTION)
         );
         assert_eq!(h.skipped, 1);
+    }
+
+    /// Shared nodes would be rendered once per path: 2^n times for n
+    /// levels, and forever for a cycle.
+    #[test]
+    fn values_whose_nodes_are_shared_or_cyclic_are_not_rendered() {
+        let shared: Vec<ValueNode> = (0..64u32)
+            .map(|i| {
+                if i == 63 {
+                    ValueNode::Int32(1)
+                } else {
+                    ValueNode::Array(vec![i + 1, i + 1])
+                }
+            })
+            .collect();
+        assert!(render_json(&shared).contains("not rendered"));
+        let cycle = vec![ValueNode::Array(vec![0, 0])];
+        assert!(render_json(&cycle).contains("not rendered"));
+        let tree = vec![
+            ValueNode::Array(vec![1, 2]),
+            ValueNode::Int32(1),
+            ValueNode::Null,
+        ];
+        assert_eq!(render_json(&tree), "[1,null]");
     }
 
     #[test]

@@ -95,7 +95,9 @@ impl<T> Renewable<T> {
 /// (the wasm backtrace). The one limit wasmtime enforces alone, the stack,
 /// is named here.
 pub fn describe_trap(trap: &wasmtime::Error) -> String {
-    if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow) {
+    if let Some(limit) = crate::runtime::limits::LimitExceeded::described(trap) {
+        format!("{limit}\n{trap:?}")
+    } else if trap.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::StackOverflow) {
         format!(
             "exceeded the stack limit: the plugin's call stack grew past the {} KiB a \
              WebAssembly call may use (runaway recursion?)\n{trap:?}",

@@ -409,6 +409,17 @@ fn batch_offsets(partitions: &[String], records: &[SourceRecord]) -> Result<Conn
                 );
             };
             if !std::mem::replace(seen, true) {
+                // The store keeps offsets as JSON: anything else is the
+                // plugin's error, refused before a record is produced.
+                for (what, text) in [("partition", partition), ("offset", &position.offset)] {
+                    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                        bail!(
+                            "record {index} of a batch from the plugin (topic \"{}\"): its source \
+                             {what} {text} is not JSON: {e}",
+                            record.topic
+                        );
+                    }
+                }
                 offsets.insert(partition.clone(), position.offset.clone());
             }
         }
@@ -493,7 +504,7 @@ mod tests {
 
     #[test]
     fn a_batch_reaches_the_last_position_of_each_source_partition() {
-        let partitions = vec!["a".to_string(), "b".to_string()];
+        let partitions = vec![r#"{"f":"a"}"#.to_string(), r#"{"f":"b"}"#.to_string()];
         let records = vec![
             record(Some((0, "1"))),
             record(Some((1, "10"))),
@@ -504,8 +515,27 @@ mod tests {
         ];
         let offsets = batch_offsets(&partitions, &records).unwrap();
         assert_eq!(offsets.len(), 2);
-        assert_eq!(offsets["a"], "3");
-        assert_eq!(offsets["b"], "11");
+        assert_eq!(offsets[&partitions[0]], "3");
+        assert_eq!(offsets[&partitions[1]], "11");
+    }
+
+    /// The offset store keeps JSON: a plugin's offset that is not JSON
+    /// would otherwise stop every connector's offsets from being written.
+    #[test]
+    fn a_position_that_is_not_json_is_refused_by_record() {
+        let partitions = vec![r#"{"f":"a"}"#.to_string()];
+        let records = vec![record(Some((0, "1"))), record(Some((0, "not json")))];
+        let error = batch_offsets(&partitions, &records)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("record 1") && error.contains("source offset not json is not JSON"),
+            "{error}"
+        );
+        let error = batch_offsets(&["a".to_string()], &records[..1])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("source partition a is not JSON"), "{error}");
     }
 
     #[test]

@@ -275,6 +275,7 @@ impl TaskContext {
     ) -> Result<T, CallError> {
         let policy = &self.connector.pipeline.errors;
         let started = Instant::now();
+        let since = chrono::Utc::now().format("%H:%M:%S UTC");
         let mut backoff = FIRST_RETRY_BACKOFF.min(policy.retry_delay_max);
         let mut tries = 0u32;
         loop {
@@ -300,10 +301,12 @@ impl TaskContext {
                             "{}: {what} failed, retrying in {backoff:?}: {message}",
                             self.label()
                         );
+                        // A time rather than a duration: the next try may
+                        // block (a connect to an unanswering host) and
+                        // leave this note up for a while.
                         self.report_trouble(Some(format!(
-                            "{what} has been failing for {:.0} s ({tries} tries), retrying \
-                             (errors.retry.timeout bounds this): {message}",
-                            started.elapsed().as_secs_f64()
+                            "{what} has been failing since {since} ({tries} tries so far), \
+                             retrying (errors.retry.timeout bounds this): {message}"
                         )));
                         std::thread::sleep(backoff);
                         backoff = (backoff * 2).min(policy.retry_delay_max);

@@ -372,7 +372,22 @@ fn decimal(schema: &Schema, json: &Json) -> Result<Value, String> {
             decimal_scale(schema)?;
             match base64_decode(text) {
                 // Java's `BigInteger(byte[])` refuses only no bytes.
-                Some(bytes) if !bytes.is_empty() => Ok(Value::Bytes(bytes)),
+                Some(mut bytes) if !bytes.is_empty() => {
+                    // Kafka holds a BigDecimal, whose bytes are always the
+                    // shortest form: leading sign bytes that a writer
+                    // added (`AHM=` for 0x73) go, so that equal decimals
+                    // read as equal values, as the NUMERIC form reads them.
+                    let redundant = bytes
+                        .windows(2)
+                        .take_while(|pair| match pair[0] {
+                            0x00 => pair[1] & 0x80 == 0,
+                            0xff => pair[1] & 0x80 != 0,
+                            _ => false,
+                        })
+                        .count();
+                    bytes.drain(..redundant);
+                    Ok(Value::Bytes(bytes))
+                }
                 _ => Err("Invalid bytes for Decimal field".into()),
             }
         }
@@ -391,4 +406,24 @@ pub fn decimal_scale(schema: &Schema) -> Result<i32, String> {
     raw.trim().parse().map_err(|_| {
         format!("Invalid Decimal schema: scale parameter \"{raw}\" is not an integer.")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_bytes_read_in_their_shortest_form() {
+        let mut schema = Schema::of(SchemaType::Bytes);
+        schema.name = Some(logical::DECIMAL.into());
+        schema.parameters = vec![(logical::DECIMAL_SCALE.into(), "2".into())];
+        let read = |base64: &str| decimal(&schema, &Json::String(base64.into()));
+        // 0x00 0x73 is 1.15 as 0x73 is; 0xff 0xff is -0.01 as 0xff is.
+        assert_eq!(read("AHM="), Ok(Value::Bytes(vec![0x73])));
+        assert_eq!(read("//8="), Ok(Value::Bytes(vec![0xff])));
+        assert_eq!(read("AAA="), Ok(Value::Bytes(vec![0x00])));
+        // A sign byte that is needed stays: 1.28 and -1.29.
+        assert_eq!(read("AIA="), Ok(Value::Bytes(vec![0x00, 0x80])));
+        assert_eq!(read("/38="), Ok(Value::Bytes(vec![0xff, 0x7f])));
+    }
 }
