@@ -78,7 +78,13 @@ where
 /// polling its socket most of the time (0.65 of a core, half the worker's
 /// CPU) while sending small batches, and jdbc-source moved 26,000 rows/s
 /// instead of 43,000 (BENCHMARKS.md). Records wait at most 20 ms more.
+///
+/// `reconnect.backoff.max.ms` is Kafka's Java clients' 1 s rather than
+/// librdkafka's 10 s: after a broker restart the clients are back within a
+/// second or two, instead of up to ten, which also keeps a sink's group
+/// session from expiring over a short outage.
 pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
+    ("reconnect.backoff.max.ms", "1000"),
     ("acks", "all"),
     ("enable.idempotence", "true"),
     ("linger.ms", "20"),
@@ -90,11 +96,48 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 /// only by the host after the sink flushed, reading from the start of a
 /// partition the group has never committed.
 pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
+    ("reconnect.backoff.max.ms", "1000"),
     ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
     ("auto.offset.reset", "earliest"),
     ("enable.partition.eof", "false"),
 ];
+
+/// How often the same client error is logged again while it repeats.
+const CLIENT_ERROR_LOG_INTERVAL: Duration = Duration::from_secs(30);
+
+/// librdkafka's global errors (a broker down: "AllBrokersDown", twice a
+/// second per client) for a client context's `error`: logged at WARN the
+/// first time, then once per 30 s with how many were left out, so an
+/// outage fills no log. What they mean for a task is decided where the
+/// task meets them (`classify`).
+#[derive(Default)]
+pub struct ClientErrorLog {
+    last: std::sync::Mutex<Option<(String, std::time::Instant, u64)>>,
+}
+
+impl ClientErrorLog {
+    pub fn log(&self, client: &str, error: &KafkaError, reason: &str) {
+        let text = format!("{error}: {reason}");
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        match last.as_mut() {
+            Some((previous, at, left_out))
+                if *previous == text && at.elapsed() < CLIENT_ERROR_LOG_INTERVAL =>
+            {
+                *left_out += 1;
+            }
+            _ => {
+                let left_out = last.as_ref().map_or(0, |(_, _, n)| *n);
+                if left_out > 0 {
+                    tracing::warn!("{client}: {text} (and {left_out} more errors in the last 30 s)");
+                } else {
+                    tracing::warn!("{client}: {text}");
+                }
+                *last = Some((text, std::time::Instant::now(), 0));
+            }
+        }
+    }
+}
 
 /// What a Kafka client's error means for the task that met it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 use rdkafka::ClientContext;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
+use crate::kafka::ClientErrorLog;
 use crate::offsets::ConnectorOffsets;
 
 /// Tracks which polled batches Kafka has acknowledged, in poll order.
@@ -123,7 +124,13 @@ impl Acks {
 impl AckState {
     /// Moves the offsets of fully acknowledged batches at the front to the
     /// committable set; a batch behind an unacknowledged one waits for it.
+    /// After a refused delivery nothing is released any more: a batch's
+    /// count reaches zero with its refused record too, and its offsets
+    /// would otherwise be committed for records Kafka never took.
     fn release_acknowledged(&mut self) {
+        if self.failure.is_some() {
+            return;
+        }
         while self.in_flight.front().is_some_and(|b| b.remaining == 0) {
             let batch = self.in_flight.pop_front().expect("checked");
             self.first_seq += 1;
@@ -135,9 +142,17 @@ impl AckState {
 /// The producer context: delivery reports drive offset commits.
 pub struct AckContext {
     pub acks: Arc<Acks>,
+    /// The task's name, for the client's own errors.
+    pub label: String,
+    pub errors: ClientErrorLog,
 }
 
-impl ClientContext for AckContext {}
+impl ClientContext for AckContext {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.errors
+            .log(&format!("{}: Kafka producer", self.label), &error, reason);
+    }
+}
 
 impl ProducerContext for AckContext {
     type DeliveryOpaque = usize;
@@ -192,5 +207,23 @@ mod tests {
         let cancel = tokio_util::sync::CancellationToken::new();
         let err = acks.wait_for_room(4, &cancel).unwrap_err();
         assert!(err.to_string().contains("broker said no"));
+    }
+
+    /// A broker that goes away refuses the records in flight; the source
+    /// loop may still register its next batch before it sees the failure.
+    /// The refused batch's offsets must not become committable then (they
+    /// did, and 4,000 records were lost across a broker restart).
+    #[test]
+    fn a_batch_registered_after_a_refusal_releases_nothing() {
+        let acks = Acks::default();
+        acks.register(0, 2, offsets(10));
+        acks.acknowledge(0, Some("Unknown broker error".into()));
+        acks.acknowledge(0, Some("Unknown broker error".into()));
+        acks.register(1, 1, offsets(20));
+        acks.acknowledge(1, None);
+        assert!(
+            acks.take_committable().is_empty(),
+            "offsets of refused records became committable"
+        );
     }
 }

@@ -60,7 +60,10 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         &ctx.connector,
         &[("group.instance.id", &member)],
     )
-    .create_with_context(PartitionEvents::default())
+    .create_with_context(PartitionEvents {
+        label: ctx.label(),
+        ..PartitionEvents::default()
+    })
     .context("creating the Kafka consumer")?;
     let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     consumer
@@ -480,6 +483,9 @@ enum PartitionChange {
 #[derive(Default)]
 struct PartitionEvents {
     changes: Mutex<Vec<PartitionChange>>,
+    /// The task's name, for the client's own errors.
+    label: String,
+    errors: kafka::ClientErrorLog,
 }
 
 impl PartitionEvents {
@@ -505,7 +511,12 @@ fn partitions(list: &TopicPartitionList) -> Vec<TopicPartition> {
         .collect()
 }
 
-impl ClientContext for PartitionEvents {}
+impl ClientContext for PartitionEvents {
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        self.errors
+            .log(&format!("{}: Kafka consumer", self.label), &error, reason);
+    }
+}
 
 impl ConsumerContext for PartitionEvents {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

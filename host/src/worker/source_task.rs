@@ -55,6 +55,8 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
     )
     .create_with_context(AckContext {
         acks: Arc::clone(&acks),
+        label: ctx.label(),
+        errors: Default::default(),
     })
     .map_err(|e| anyhow::anyhow!("creating the Kafka producer: {e}"))?;
     if let Some(queue) = &ctx.connector.pipeline.errors.dead_letter {
