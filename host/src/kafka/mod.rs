@@ -129,7 +129,9 @@ impl ClientErrorLog {
             _ => {
                 let left_out = last.as_ref().map_or(0, |(_, _, n)| *n);
                 if left_out > 0 {
-                    tracing::warn!("{client}: {text} (and {left_out} more errors in the last 30 s)");
+                    tracing::warn!(
+                        "{client}: {text} ({left_out} repeats of the last error left out)"
+                    );
                 } else {
                     tracing::warn!("{client}: {text}");
                 }
