@@ -11,6 +11,10 @@
 //! configuration; everything the worker shows or stores keeps the
 //! reference, and resolved values are masked in every message that could
 //! carry them.
+//!
+//! The file is one piece: what a reference is, what declares a provider and
+//! what a provider may read are one contract with the operator, kept
+//! together with its tests (half of the file).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
