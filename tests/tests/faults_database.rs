@@ -182,6 +182,66 @@ impl Figures {
     }
 }
 
+/// What one outage test saw, for the assertions both kinds share.
+struct Outcome<'a> {
+    connector: &'a str,
+    /// What the test fed in, for messages ("rows inserted").
+    what: &'a str,
+    sent_during: usize,
+    figures: &'a Figures,
+    /// When every id had arrived, if it did.
+    all_there: Option<Duration>,
+    final_state: Option<(String, String)>,
+    status: &'a StatusDuringOutage,
+}
+
+/// Records were fed during the outage, none was lost, delivery resumed by
+/// itself, the task is RUNNING without trouble at the end, and its status
+/// said something while the database was away.
+fn assert_recovered(outcome: &Outcome<'_>, worker: &WorkerProcess) {
+    let Outcome {
+        connector,
+        what,
+        sent_during,
+        figures,
+        all_there,
+        status,
+        ..
+    } = outcome;
+    let name = &figures.name;
+    assert!(
+        *sent_during >= 1000,
+        "only {sent_during} {what} during the outage"
+    );
+    let lost = figures.lost();
+    assert!(
+        lost.is_empty(),
+        "{name}: lost {} ({:?}...); all there: {all_there:?}\n{}",
+        lost.len(),
+        &lost[..lost.len().min(20)],
+        worker.log()
+    );
+    assert!(
+        figures.recovered_in.is_some(),
+        "{name}: nothing was delivered in {LONG:?} after the restore"
+    );
+    let (final_state, final_trace) = outcome.final_state.clone().unwrap_or_default();
+    assert_eq!(
+        final_state, "RUNNING",
+        "{name}: the task did not recover by itself"
+    );
+    assert_eq!(
+        final_trace, "",
+        "{name}: the status still shows trouble after the recovery"
+    );
+    assert!(
+        status.shown,
+        "{name}: for {OUTAGE:?} with PostgreSQL unreachable, GET /connectors/{connector}/status \
+         showed only {:?}: nothing said it could not reach the database",
+        status.seen
+    );
+}
+
 /// Runs `each` about `RECORDS_PER_SECOND` times a second on a thread of
 /// its own with 1, 2, 3, ... until stopped, and counts how many it ran.
 struct Feeder {
@@ -390,35 +450,17 @@ fn sink_outage(name: &str, outage: Outage) {
     let final_state = worker.task_state("rows-sink", 0);
     println!("  {name}: task state at the end: {final_state:?}");
 
-    assert!(
-        sent_during >= 1000,
-        "only {sent_during} records produced during the outage"
-    );
-    assert!(
-        figures.lost().is_empty(),
-        "{name}: lost {} records ({:?}...); all there: {all_there:?}\n{}",
-        figures.lost().len(),
-        &figures.lost()[..figures.lost().len().min(20)],
-        worker.log()
-    );
-    assert!(
-        recovered_in.is_some(),
-        "{name}: nothing was written in {LONG:?} after the restore"
-    );
-    let (final_state, final_trace) = final_state.unwrap_or_default();
-    assert_eq!(
-        final_state, "RUNNING",
-        "{name}: the task did not recover by itself"
-    );
-    assert_eq!(
-        final_trace, "",
-        "{name}: the status still shows trouble after the recovery"
-    );
-    assert!(
-        status.shown,
-        "{name}: for {OUTAGE:?} with PostgreSQL unreachable, GET /connectors/rows-sink/status \
-         showed only {:?}: nothing said the sink could not write",
-        status.seen
+    assert_recovered(
+        &Outcome {
+            connector: "rows-sink",
+            what: "records produced",
+            sent_during,
+            figures: &figures,
+            all_there,
+            final_state,
+            status: &status,
+        },
+        &worker,
     );
     worker.stop();
     admin
@@ -590,35 +632,17 @@ fn source_outage(name: &str, outage: Outage) {
     let final_state = worker.task_state("rows-source", 0);
     println!("  {name}: task state at the end: {final_state:?}");
 
-    assert!(
-        sent_during >= 1000,
-        "only {sent_during} rows inserted during the outage"
-    );
-    assert!(
-        figures.lost().is_empty(),
-        "{name}: lost {} rows ({:?}...); all there: {all_there:?}\n{}",
-        figures.lost().len(),
-        &figures.lost()[..figures.lost().len().min(20)],
-        worker.log()
-    );
-    assert!(
-        recovered_in.is_some(),
-        "{name}: nothing was delivered in {LONG:?} after the restore"
-    );
-    let (final_state, final_trace) = final_state.unwrap_or_default();
-    assert_eq!(
-        final_state, "RUNNING",
-        "{name}: the task did not recover by itself"
-    );
-    assert_eq!(
-        final_trace, "",
-        "{name}: the status still shows trouble after the recovery"
-    );
-    assert!(
-        status.shown,
-        "{name}: for {OUTAGE:?} with PostgreSQL unreachable, GET /connectors/rows-source/status \
-         showed only {:?}: nothing said the source could not read",
-        status.seen
+    assert_recovered(
+        &Outcome {
+            connector: "rows-source",
+            what: "rows inserted",
+            sent_during,
+            figures: &figures,
+            all_there,
+            final_state,
+            status: &status,
+        },
+        &worker,
     );
     drop(watcher);
     worker.stop();

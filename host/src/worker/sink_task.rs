@@ -223,7 +223,10 @@ fn next_batch(
                 break;
             }
             Some(Ok(message)) => {
-                health.progress(ctx, "consumer");
+                if deadline.is_none() {
+                    // A batch's first record says the consumer works.
+                    health.progress(ctx, "consumer");
+                }
                 deadline.get_or_insert_with(|| Instant::now() + BATCH_LINGER);
                 let headers = message
                     .headers()
