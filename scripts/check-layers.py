@@ -8,7 +8,8 @@ host/src is built in layers, from the ground up (docs/architecture.md):
     2  capability                         files, net, sql, logging
     3  plugin                             worlds, instance state, registry
     4  config                             worker and connector configuration
-    5  kafka, offsets                     clients and the offset store
+    5  kafka, offsets, cluster            clients, the offset store, and
+                                       distributed mode's group and topics
     6  worker                             connectors, tasks, pipeline
     7  rest                               the REST API
     8  cli                                the command line
@@ -34,7 +35,7 @@ LAYERS = {
     "capability": 2,
     "plugin": 3,
     "config": 4,
-    "kafka": 5, "offsets": 5,
+    "kafka": 5, "offsets": 5, "cluster": 5,
     "worker": 6,
     "rest": 7,
     "cli": 8,

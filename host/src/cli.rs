@@ -1,5 +1,7 @@
-//! The command line: `sluice standalone <worker.properties> [<connector> ...]`,
-//! like Kafka's connect-standalone, and `sluice plugin inspect <file.wasm>`.
+//! The command line: `sluice standalone <worker.properties> [<connector> ...]`
+//! and `sluice distributed <worker.properties>`, like Kafka's
+//! connect-standalone and connect-distributed, and
+//! `sluice plugin inspect <file.wasm>`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -34,6 +36,12 @@ enum Command {
         worker: PathBuf,
         /// Connector configurations (.properties, or .json as the REST API takes).
         connectors: Vec<PathBuf>,
+    },
+    /// Runs one worker of a cluster: workers with the same group.id share
+    /// connectors, offsets and statuses through Kafka topics.
+    Distributed {
+        /// The worker configuration (.properties), as connect-distributed takes.
+        worker: PathBuf,
     },
     /// Looks at plugin components without running a worker.
     Plugin {
@@ -76,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Standalone { worker, connectors } => {
             runtime.block_on(standalone(worker, connectors, loggers))
         }
+        Command::Distributed { worker } => runtime.block_on(distributed(worker, loggers)),
         Command::Plugin {
             command: PluginCommand::Inspect { file },
         } => inspect(&file),
@@ -149,42 +158,15 @@ async fn standalone(
     connector_files: Vec<PathBuf>,
     loggers: Arc<LogLevels>,
 ) -> Result<()> {
-    let base = worker_file
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
     raise_open_file_limit();
     let map = read_config_file(&worker_file)?;
-    let config = WorkerConfig::from_map(&map, &base)
+    let config = WorkerConfig::from_map(&map, &base_dir(&worker_file))
         .with_context(|| format!("in worker configuration {}", worker_file.display()))?;
     let mut connectors = Vec::new();
     for file in &connector_files {
         connectors.push(read_config_file(file)?);
     }
-    // The REST API answers from the start (503 until the worker is ready),
-    // so health checks can tell "starting" from "down".
-    let api = Api::starting(loggers, config.rest_auth.clone());
-    let app = crate::rest::router(Arc::clone(&api));
-    let mut servers = Vec::new();
-    for listener in &config.listeners {
-        let tcp = tokio::net::TcpListener::bind(&listener.address)
-            .await
-            .with_context(|| format!("binding the REST listener {listener}"))?;
-        let scheme = if listener.https { "https" } else { "http" };
-        tracing::info!("REST API listening on {scheme}://{}", tcp.local_addr()?);
-        let app = app.clone();
-        servers.push(if listener.https {
-            let tls = config
-                .rest_tls
-                .as_ref()
-                .context("an https listener needs listeners.https.ssl.keystore.*")?;
-            let tls = TlsListener::new(tcp, tls)
-                .with_context(|| format!("starting the REST listener {listener}"))?;
-            tokio::spawn(async move { axum::serve(tls, app).await })
-        } else {
-            tokio::spawn(async move { axum::serve(tcp, app).await })
-        });
-    }
+    let (api, servers) = serve_rest(&config, loggers).await?;
     let worker = Worker::start(config).await?;
     if let Err(e) = worker.start_connectors(connectors).await {
         worker.shutdown().await;
@@ -208,6 +190,101 @@ async fn standalone(
     tracing::info!("stopped");
     Ok(())
 }
+
+/// `sluice distributed`: creates or checks the internal topics, reads
+/// them, joins the group and runs what the leader assigns, until told to
+/// stop; then stops its tasks and leaves the group, so the others take
+/// its work over at once.
+async fn distributed(worker_file: PathBuf, loggers: Arc<LogLevels>) -> Result<()> {
+    raise_open_file_limit();
+    let map = read_config_file(&worker_file)?;
+    let config = WorkerConfig::distributed_from_map(&map, &base_dir(&worker_file))
+        .with_context(|| format!("in worker configuration {}", worker_file.display()))?;
+    // The group's own connection (cluster::membership) speaks plaintext.
+    if let Some(protocol) = config
+        .admin
+        .get("security.protocol")
+        .filter(|p| !p.eq_ignore_ascii_case("plaintext"))
+    {
+        anyhow::bail!(
+            "in worker configuration {}: security.protocol={protocol}: a distributed worker's \
+             group membership speaks PLAINTEXT only so far",
+            worker_file.display()
+        );
+    }
+    let (api, servers) = serve_rest(&config, loggers).await?;
+    let worker = Worker::start(config)
+        .await
+        .with_context(|| format!("starting the worker of {}", worker_file.display()))?;
+    api.ready(Arc::clone(&worker));
+    let mut member = tokio::spawn(Arc::clone(&worker).run_member());
+    let reconciler = tokio::spawn(Arc::clone(&worker).run_reconciler());
+    tracing::info!("worker started; joining the group");
+    let outcome = tokio::select! {
+        ended = &mut member => Some(ended),
+        signal = shutdown_signal() => {
+            signal?;
+            None
+        }
+    };
+    tracing::info!("stopping: flushing and committing every task, then leaving the group");
+    worker.shutdown().await;
+    let outcome = match outcome {
+        Some(ended) => ended,
+        None => match tokio::time::timeout(worker.stop_grace() * 2, member).await {
+            Ok(ended) => ended,
+            Err(_) => Ok(Ok(())),
+        },
+    };
+    reconciler.abort();
+    for server in servers {
+        server.abort();
+    }
+    outcome.context("the group membership task")??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The directory relative paths of a worker file are taken from.
+fn base_dir(worker_file: &std::path::Path) -> PathBuf {
+    worker_file
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Binds the REST listeners and serves the API on them. It answers from
+/// the start (503 until the worker is ready), so health checks can tell
+/// "starting" from "down".
+async fn serve_rest(
+    config: &WorkerConfig,
+    loggers: Arc<LogLevels>,
+) -> Result<(Arc<Api>, Vec<tokio::task::JoinHandle<std::io::Result<()>>>)> {
+    let api = Api::starting(loggers, config.rest_auth.clone());
+    let app = crate::rest::router(Arc::clone(&api));
+    let mut servers = Vec::new();
+    for listener in &config.listeners {
+        let tcp = tokio::net::TcpListener::bind(&listener.address)
+            .await
+            .with_context(|| format!("binding the REST listener {listener}"))?;
+        let scheme = if listener.https { "https" } else { "http" };
+        tracing::info!("REST API listening on {scheme}://{}", tcp.local_addr()?);
+        let app = app.clone();
+        servers.push(if listener.https {
+            let tls = config
+                .rest_tls
+                .as_ref()
+                .context("an https listener needs listeners.https.ssl.keystore.*")?;
+            let tls = TlsListener::new(tcp, tls)
+                .with_context(|| format!("starting the REST listener {listener}"))?;
+            tokio::spawn(async move { axum::serve(tls, app).await })
+        } else {
+            tokio::spawn(async move { axum::serve(tcp, app).await })
+        });
+    }
+    Ok((api, servers))
+}
+
 async fn shutdown_signal() -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;

@@ -3,6 +3,7 @@
 
 pub mod capability;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod configdef;
 pub mod durable;

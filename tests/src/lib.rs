@@ -389,6 +389,8 @@ pub struct WorkerSetup {
     pub rest_port: u16,
     /// Extra environment variables for the worker process.
     pub env: Vec<(String, String)>,
+    /// `standalone` or `distributed`: the command the worker runs.
+    pub command: &'static str,
 }
 
 impl WorkerSetup {
@@ -432,6 +434,56 @@ impl WorkerSetup {
             log: scratch.file("worker.log"),
             rest_port,
             env: Vec::new(),
+            command: "standalone",
+        }
+    }
+
+    /// Worker `index` of a cluster on `broker` (`sluice distributed`):
+    /// group `group`, internal topics named after it, and `extra` worker
+    /// keys. Its file, log and roots are under `scratch`, apart from the
+    /// other workers' (roots are shared: `inbox` and `outbox` of
+    /// `scratch`, so any worker can run any connector).
+    pub fn distributed(
+        scratch: &Scratch,
+        broker: &Broker,
+        group: &str,
+        index: usize,
+        extra: &[(&str, String)],
+    ) -> WorkerSetup {
+        let rest_port = free_port();
+        let mut pairs = vec![
+            ("bootstrap.servers", broker.bootstrap()),
+            ("group.id", group.to_string()),
+            ("config.storage.topic", format!("{group}-configs")),
+            ("offset.storage.topic", format!("{group}-offsets")),
+            ("status.storage.topic", format!("{group}-status")),
+            ("config.storage.replication.factor", "1".into()),
+            ("offset.storage.replication.factor", "1".into()),
+            ("status.storage.replication.factor", "1".into()),
+            ("offset.storage.partitions", "5".into()),
+            ("status.storage.partitions", "3".into()),
+            ("plugin.path", PLUGIN_DIR.to_string()),
+            ("plugin.cache.dir", shared_cache_dir().display().to_string()),
+            ("listeners", format!("http://127.0.0.1:{rest_port}")),
+            (
+                "files.root.inbox",
+                scratch.dir("inbox").display().to_string(),
+            ),
+            (
+                "files.root.outbox",
+                scratch.dir("outbox").display().to_string(),
+            ),
+        ];
+        pairs.extend(extra.iter().cloned());
+        let worker_file = scratch.file(&format!("worker-{index}.properties"));
+        write_properties(&worker_file, &pairs);
+        WorkerSetup {
+            worker_file,
+            connector_files: Vec::new(),
+            log: scratch.file(&format!("worker-{index}.log")),
+            rest_port,
+            env: Vec::new(),
+            command: "distributed",
         }
     }
 
@@ -452,7 +504,7 @@ impl WorkerSetup {
             .open(&self.log)
             .expect("opening the worker log");
         let child = Command::new(worker_binary())
-            .arg("standalone")
+            .arg(self.command)
             .arg(&self.worker_file)
             .args(&self.connector_files)
             .env("RUST_LOG", "info")

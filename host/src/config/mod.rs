@@ -6,6 +6,7 @@
 pub mod client_security;
 pub mod connector;
 pub mod definitions;
+pub mod distributed;
 pub mod listeners;
 pub mod pipeline;
 pub mod plugin_keys;
@@ -17,4 +18,4 @@ pub mod worker;
 
 pub use crate::configdef::{ConfigError, ConfigErrors, list, suggest};
 pub use connector::ConnectorConfig;
-pub use worker::{RestAuth, WorkerConfig, read_config_file};
+pub use worker::{RestAuth, WorkerConfig, WorkerMode, read_config_file};

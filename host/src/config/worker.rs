@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::distributed::{self, DistributedConfig};
 use super::listeners::{self, Listener, RestTls};
 use super::pipeline::CONVERTER_KEYS;
 use super::secrets::{self, ConfigProviders};
@@ -57,7 +58,21 @@ fn parse_json_config(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// The standalone worker's configuration.
+/// Where a worker keeps connectors, offsets and statuses.
+#[derive(Clone, Debug)]
+pub enum WorkerMode {
+    /// In local files (`sluice standalone`).
+    Standalone {
+        /// The offset store (`offset.storage.file.filename`).
+        offset_file: PathBuf,
+        /// The connector store (configurations and target states).
+        connector_store: PathBuf,
+    },
+    /// In Kafka topics, shared by a group of workers (`sluice distributed`).
+    Distributed(DistributedConfig),
+}
+
+/// A worker's configuration, standalone or distributed.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
     pub bootstrap_servers: String,
@@ -65,10 +80,7 @@ pub struct WorkerConfig {
     pub plugin_path: Vec<PathBuf>,
     /// Where compiled components are cached.
     pub plugin_cache_dir: PathBuf,
-    /// The standalone offset store.
-    pub offset_file: PathBuf,
-    /// The standalone connector store (configurations and target states).
-    pub connector_store: PathBuf,
+    pub mode: WorkerMode,
     /// How often offsets are committed: source offsets of acknowledged
     /// batches, sink offsets of flushed batches. Zero commits after every
     /// batch.
@@ -125,8 +137,6 @@ const WORKER_KEYS: &[&str] = &[
     "bootstrap.servers",
     "plugin.path",
     "plugin.cache.dir",
-    "offset.storage.file.filename",
-    "config.storage.file.filename",
     "offset.flush.interval.ms",
     "offset.flush.timeout.ms",
     listeners::LISTENERS_KEY,
@@ -163,11 +173,37 @@ const WORKER_PREFIXES: &[&str] = &[
 ];
 
 impl WorkerConfig {
-    /// Checks every key of a worker configuration; relative paths are taken
-    /// relative to `base` (the directory of the worker file). Values may be
-    /// references to the config providers the file declares
-    /// (`config.providers`), in any key: the operator wrote the file.
+    /// Checks every key of a standalone worker's configuration; relative
+    /// paths are taken relative to `base` (the directory of the worker
+    /// file). Values may be references to the config providers the file
+    /// declares (`config.providers`), in any key: the operator wrote the
+    /// file.
     pub fn from_map(map: &BTreeMap<String, String>, base: &Path) -> Result<Self, ConfigErrors> {
+        Self::read(map, base, false)
+    }
+
+    /// Checks every key of a distributed worker's configuration, as
+    /// [`WorkerConfig::from_map`] does a standalone one's.
+    pub fn distributed_from_map(
+        map: &BTreeMap<String, String>,
+        base: &Path,
+    ) -> Result<Self, ConfigErrors> {
+        Self::read(map, base, true)
+    }
+
+    /// The distributed settings, when this worker is one of a group.
+    pub fn distributed(&self) -> Option<&DistributedConfig> {
+        match &self.mode {
+            WorkerMode::Distributed(d) => Some(d),
+            WorkerMode::Standalone { .. } => None,
+        }
+    }
+
+    fn read(
+        map: &BTreeMap<String, String>,
+        base: &Path,
+        is_distributed: bool,
+    ) -> Result<Self, ConfigErrors> {
         let mut errors = Vec::new();
         let providers = ConfigProviders::from_worker_config(map, &mut errors);
         if !errors.is_empty() {
@@ -177,10 +213,20 @@ impl WorkerConfig {
         let map = &resolved.config;
         let mut known = WORKER_KEYS.to_vec();
         known.extend(capability::worker_keys());
+        known.extend(if is_distributed {
+            distributed::DISTRIBUTED_KEYS
+        } else {
+            distributed::STANDALONE_KEYS
+        });
+        // A distributed worker names standalone keys itself, saying why.
+        let standalone_only = |key: &str| is_distributed && distributed::STANDALONE_KEYS.contains(&key);
         let mut prefixes = WORKER_PREFIXES.to_vec();
         prefixes.extend(capability::worker_prefixes());
         for key in map.keys() {
-            if !known.contains(&key.as_str()) && !prefixes.iter().any(|p| key.starts_with(p)) {
+            if !known.contains(&key.as_str())
+                && !prefixes.iter().any(|p| key.starts_with(p))
+                && !standalone_only(key)
+            {
                 errors.push(ConfigError::unknown(key, &known));
             }
         }
@@ -198,16 +244,20 @@ impl WorkerConfig {
             }
         };
         let bootstrap_servers = require("bootstrap.servers", &mut errors);
-        let offset_file = path(&require("offset.storage.file.filename", &mut errors));
-        // Kafka Connect's standalone mode keeps no connector store; Sluice's
-        // sits beside the offsets unless placed elsewhere.
-        let connector_store = match map.get("config.storage.file.filename") {
-            Some(v) => path(v),
-            None => offset_file
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join("connect-configs.json"),
+        let standalone_files = |errors: &mut Vec<ConfigError>| {
+            let offset_file = path(&require("offset.storage.file.filename", errors));
+            // Kafka Connect's standalone mode keeps no connector store;
+            // Sluice's sits beside the offsets unless placed elsewhere.
+            let connector_store = match map.get("config.storage.file.filename") {
+                Some(v) => path(v),
+                None => offset_file
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join("connect-configs.json"),
+            };
+            (offset_file, connector_store)
         };
+        let standalone = (!is_distributed).then(|| standalone_files(&mut errors));
         let rest_auth = rest_auth(map, &mut errors);
         let plugin_path: Vec<PathBuf> = map
             .get("plugin.path")
@@ -224,6 +274,17 @@ impl WorkerConfig {
         let task_shutdown_timeout =
             millis(map, "task.shutdown.graceful.timeout.ms", 5000, &mut errors);
         let (listeners, rest_tls) = listeners::read(map, &mut errors);
+        let mode = match standalone {
+            Some((offset_file, connector_store)) => WorkerMode::Standalone {
+                offset_file,
+                connector_store,
+            },
+            None => WorkerMode::Distributed(DistributedConfig::from_map(
+                map,
+                &listeners,
+                &mut errors,
+            )),
+        };
         let converters: BTreeMap<String, String> = map
             .iter()
             .filter(|(k, _)| {
@@ -278,8 +339,7 @@ impl WorkerConfig {
             bootstrap_servers,
             plugin_path,
             plugin_cache_dir,
-            offset_file,
-            connector_store,
+            mode,
             offset_flush_interval,
             listeners,
             rest_tls,
@@ -383,10 +443,11 @@ mod tests {
     fn minimal_worker_config_with_kafka_defaults() {
         let config = WorkerConfig::from_map(&map(&minimal()), Path::new("/etc/sluice")).unwrap();
         assert_eq!(config.plugin_path, [PathBuf::from("/etc/sluice/plugins")]);
-        assert_eq!(
-            config.offset_file,
-            PathBuf::from("/etc/sluice/offsets.json")
-        );
+        assert!(matches!(
+            &config.mode,
+            WorkerMode::Standalone { offset_file, .. }
+                if offset_file == Path::new("/etc/sluice/offsets.json")
+        ));
         assert_eq!(config.listeners[0].to_string(), "http://127.0.0.1:8083");
     }
 

@@ -1,6 +1,8 @@
 //! Source offsets: the position each connector reached in each of its
 //! source partitions, persisted only after Kafka acknowledged every record
-//! up to it. Standalone workers keep them in a file.
+//! up to it. Standalone workers keep them in a file (here); distributed
+//! workers in the offset topic (`cluster::offset_log`), behind the same
+//! [`OffsetStore`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,73 @@ use crate::durable;
 /// A connector's offsets: partition JSON to offset JSON, both as the
 /// connector wrote them.
 pub type ConnectorOffsets = BTreeMap<String, String>;
+
+/// Where source offsets are kept: what tasks and the REST offsets
+/// endpoints read and write. Calls block until the offsets are durable;
+/// tasks call them from their own threads.
+pub trait OffsetStore: Send + Sync {
+    /// The committed offsets of `connector`, as (partition, offset) pairs,
+    /// both JSON.
+    fn offsets(&self, connector: &str) -> Vec<(String, String)>;
+
+    /// Sets (`Some`) or removes (`None`) the offsets of some of
+    /// `connector`'s partitions. A partition or offset that is not JSON is
+    /// refused before anything changes.
+    fn alter(&self, connector: &str, changes: &[(&str, Option<&str>)]) -> Result<()>;
+
+    /// Records new offsets for `connector`.
+    fn commit(&self, connector: &str, offsets: &ConnectorOffsets) -> Result<()> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let changes: Vec<(&str, Option<&str>)> = offsets
+            .iter()
+            .map(|(p, o)| (p.as_str(), Some(o.as_str())))
+            .collect();
+        self.alter(connector, &changes)
+    }
+
+    /// Forgets every offset of `connector`.
+    fn reset(&self, connector: &str) -> Result<()> {
+        let partitions = self.offsets(connector);
+        let changes: Vec<(&str, Option<&str>)> =
+            partitions.iter().map(|(p, _)| (p.as_str(), None)).collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.alter(connector, &changes)
+    }
+}
+
+/// Checks the changes of an [`OffsetStore::alter`]: each partition in the
+/// one spelling the stores key by, so that a partition written by a plugin
+/// and the same one given over REST (or read back from the store) are one
+/// entry, and each offset JSON. The first problem is an error naming the
+/// connector and the value.
+pub fn checked_changes<'a>(
+    connector: &str,
+    changes: &[(&str, Option<&'a str>)],
+) -> Result<Vec<(String, Option<&'a str>)>> {
+    changes
+        .iter()
+        .map(|(partition, offset)| {
+            let key = serde_json::from_str::<Value>(partition)
+                .map(|v| v.to_string())
+                .with_context(|| {
+                    format!("connector {connector}: the source partition {partition} is not JSON")
+                })?;
+            if let Some(offset) = offset {
+                serde_json::from_str::<Value>(offset).with_context(|| {
+                    format!(
+                        "connector {connector}: the offset {offset} of source partition \
+                         {partition} is not JSON"
+                    )
+                })?;
+            }
+            Ok((key, *offset))
+        })
+        .collect()
+}
 
 /// The standalone offset store (`offset.storage.file.filename`). Every
 /// commit rewrites the file through a temporary file and a rename, so a
@@ -38,8 +107,13 @@ impl FileOffsetStore {
         })
     }
 
-    /// The committed offsets of `connector`, as (partition, offset) pairs.
-    pub fn offsets(&self, connector: &str) -> Vec<(String, String)> {
+    fn write(&self, connectors: &BTreeMap<String, ConnectorOffsets>) -> Result<()> {
+        durable::replace(&self.path, &render(connectors)?, "offsets")
+    }
+}
+
+impl OffsetStore for FileOffsetStore {
+    fn offsets(&self, connector: &str) -> Vec<(String, String)> {
         let connectors = self.connectors.lock().expect("offset store lock");
         connectors
             .get(connector)
@@ -47,47 +121,10 @@ impl FileOffsetStore {
             .unwrap_or_default()
     }
 
-    /// Records new offsets for `connector` and writes the file.
-    pub fn commit(&self, connector: &str, offsets: &ConnectorOffsets) -> Result<()> {
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        self.alter(
-            connector,
-            offsets.iter().map(|(p, o)| (p.as_str(), Some(o.as_str()))),
-        )
-    }
-
-    /// Sets (`Some`) or removes (`None`) the offsets of some of
-    /// `connector`'s partitions and writes the file. A partition or offset
-    /// that is not JSON is refused before anything changes, and a write
-    /// that fails (a full disk) leaves the store as the file is: every
-    /// connector's offsets stay writable.
-    pub fn alter<'a>(
-        &self,
-        connector: &str,
-        changes: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
-    ) -> Result<()> {
-        let mut checked = Vec::new();
-        for (partition, offset) in changes {
-            // Partitions are keyed by their JSON in one spelling, so that a
-            // partition written by a plugin and the same one given over
-            // REST (or read back from the file) are one entry.
-            let key = serde_json::from_str::<Value>(partition)
-                .map(|v| v.to_string())
-                .with_context(|| {
-                    format!("connector {connector}: the source partition {partition} is not JSON")
-                })?;
-            if let Some(offset) = offset {
-                serde_json::from_str::<Value>(offset).with_context(|| {
-                    format!(
-                        "connector {connector}: the offset {offset} of source partition \
-                         {partition} is not JSON"
-                    )
-                })?;
-            }
-            checked.push((key, offset));
-        }
+    /// Writes the file. A write that fails (a full disk) leaves the store
+    /// as the file is: every connector's offsets stay writable.
+    fn alter(&self, connector: &str, changes: &[(&str, Option<&str>)]) -> Result<()> {
+        let checked = checked_changes(connector, changes)?;
         let mut connectors = self.connectors.lock().expect("offset store lock");
         let before = connectors.get(connector).cloned();
         let entry = connectors.entry(connector.to_string()).or_default();
@@ -110,17 +147,12 @@ impl FileOffsetStore {
         written
     }
 
-    /// Forgets every offset of `connector`.
-    pub fn reset(&self, connector: &str) -> Result<()> {
+    fn reset(&self, connector: &str) -> Result<()> {
         let mut connectors = self.connectors.lock().expect("offset store lock");
         if connectors.remove(connector).is_none() {
             return Ok(());
         }
         self.write(&connectors)
-    }
-
-    fn write(&self, connectors: &BTreeMap<String, ConnectorOffsets>) -> Result<()> {
-        durable::replace(&self.path, &render(connectors)?, "offsets")
     }
 }
 

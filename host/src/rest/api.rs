@@ -84,7 +84,7 @@ impl From<WorkerError> for ApiError {
             WorkerError::NotFound(_)
             | WorkerError::TaskNotFound(..)
             | WorkerError::PluginNotFound(..) => StatusCode::NOT_FOUND,
-            WorkerError::Duplicate(_) => StatusCode::CONFLICT,
+            WorkerError::Duplicate(_) | WorkerError::Rebalancing(_) => StatusCode::CONFLICT,
             WorkerError::Invalid(_) | WorkerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WorkerError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -63,7 +63,7 @@ pub async fn list(
         .into_iter()
         .map(|name| {
             let entry = ExpandedConnector {
-                status: status.then(|| worker.status().get(&name)).flatten(),
+                status: status.then(|| worker.connector_status(&name)).flatten(),
                 info: info
                     .then(|| {
                         worker
@@ -284,8 +284,7 @@ pub async fn status(
     Path(name): Path<String>,
 ) -> Result<Json<ConnectorStatus>, ApiError> {
     api.worker()?
-        .status()
-        .get(&name)
+        .connector_status(&name)
         .map(Json)
         .ok_or_else(|| not_found(&name))
 }
@@ -315,6 +314,30 @@ pub async fn tasks(
             })
             .collect(),
     ))
+}
+
+/// A connector's new task configurations, from the worker that runs the
+/// connector to the cluster's leader, which writes them (Kafka Connect's
+/// internal endpoint; a standalone worker refuses it). 204.
+#[utoipa::path(post, path = "/connectors/{connector}/tasks", tag = "connectors", operation_id = "putTaskConfigs",
+    params(("connector" = String, Path, description = "The connector's name")),
+    request_body(content = Vec<BTreeMap<String, String>>, description = "Each task's configuration"),
+    responses((status = 204, description = "Written"),
+              (status = 400, description = "Not a distributed worker, or not a list of configurations", body = ErrorMessage),
+              (status = 404, description = "No such connector", body = ErrorMessage),
+              (status = 409, description = "The cluster is rebalancing", body = ErrorMessage)))]
+pub async fn put_tasks(
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<StatusCode, ApiError> {
+    let configs: Vec<BTreeMap<String, String>> = serde_json::from_value(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "Expected a list of task configurations (objects of strings): {e}"
+        ))
+    })?;
+    api.worker()?.put_task_configs(&name, configs).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The tasks' configurations keyed `<connector>-<task>` (deprecated in
@@ -350,8 +373,7 @@ pub async fn task_status(
 ) -> Result<Json<TaskStatus>, ApiError> {
     let status = api
         .worker()?
-        .status()
-        .get(&name)
+        .connector_status(&name)
         .ok_or_else(|| not_found(&name))?;
     task.parse::<u32>()
         .ok()

@@ -102,7 +102,9 @@ pub async fn restart(
 pub async fn restart_task(
     State(api): State<Arc<Api>>,
     Path((name, task)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    api.worker()?.restart_task(&name, &task).await?;
+    let forwarded = headers.contains_key(crate::worker::distributed::forward::FORWARDED_HEADER);
+    api.worker()?.restart_task(&name, &task, forwarded).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ pub mod api;
 mod auth;
 mod connector_plugins;
 mod connectors;
+mod forward;
 mod lifecycle;
 mod loggers;
 mod metrics;
@@ -45,6 +46,11 @@ pub fn router(api: Arc<Api>) -> Router {
                 "HTTP 405 Method Not Allowed",
             )
         })
+        // Layers run outside in: authentication first, then forwarding.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&api),
+            forward::to_leader,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&api),
             auth::require,

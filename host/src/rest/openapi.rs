@@ -46,7 +46,7 @@ pub fn routes_and_document() -> (Router<Arc<Api>>, Value) {
             connectors::patch_config
         ))
         .routes(routes!(connectors::status))
-        .routes(routes!(connectors::tasks))
+        .routes(routes!(connectors::tasks, connectors::put_tasks))
         .routes(routes!(connectors::tasks_config))
         .routes(routes!(connectors::task_status))
         .routes(routes!(lifecycle::pause))

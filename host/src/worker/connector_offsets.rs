@@ -103,8 +103,11 @@ impl Worker {
                     change.offset.map(|o| o.to_string()),
                 ));
             }
-            self.offsets
-                .alter(name, parsed.iter().map(|(p, o)| (p.as_str(), o.as_deref())))?;
+            let changes: Vec<(&str, Option<&str>)> = parsed
+                .iter()
+                .map(|(p, o)| (p.as_str(), o.as_deref()))
+                .collect();
+            self.offsets.alter(name, &changes)?;
             return Ok(
                 "The Connect framework-managed offsets for this connector have been \
                        altered successfully. However, if this connector manages offsets \
@@ -146,12 +149,18 @@ impl Worker {
 
     /// Where the connector's offsets live.
     async fn offset_target(&self, name: &str) -> Result<OffsetTarget, WorkerError> {
+        if self.cluster().is_some() {
+            return self.cluster_offset_target(name, false);
+        }
         self.with_managed(name, async |m| self.group_of(m)).await
     }
 
     /// As [`Worker::offset_target`], refusing a connector that is not
     /// STOPPED or whose tasks have not all stopped.
     async fn stopped_offset_target(&self, name: &str) -> Result<OffsetTarget, WorkerError> {
+        if self.cluster().is_some() {
+            return self.cluster_offset_target(name, true);
+        }
         self.with_managed(name, async |m| {
             if m.target() != TargetState::Stopped || m.is_running() {
                 return Err(not_stopped(name));
@@ -161,8 +170,34 @@ impl Worker {
         .await
     }
 
+    /// A cluster's connector: STOPPED means its target state is, and its
+    /// committed task count is zero (every task has stopped), as Kafka
+    /// Connect checks it.
+    fn cluster_offset_target(
+        &self,
+        name: &str,
+        stopped: bool,
+    ) -> Result<OffsetTarget, WorkerError> {
+        let entry = self
+            .connector(name)
+            .ok_or_else(|| WorkerError::NotFound(name.to_string()))?;
+        if stopped {
+            let target = self.cluster_target_state(name);
+            if target != Some(TargetState::Stopped) || !entry.task_configs.is_empty() {
+                return Err(not_stopped(name));
+            }
+        }
+        let prepared = self.prepare(&entry.config).map_err(|why| {
+            WorkerError::BadRequest(format!("the connector cannot run: {why}"))
+        })?;
+        self.target_of(&prepared)
+    }
+
     fn group_of(&self, m: &Managed) -> Result<OffsetTarget, WorkerError> {
-        let prepared = m.prepared()?;
+        self.target_of(m.prepared()?)
+    }
+
+    fn target_of(&self, prepared: &super::herder::Prepared) -> Result<OffsetTarget, WorkerError> {
         let config = &prepared.config;
         Ok(match prepared.plugin.kind {
             PluginKind::Source => OffsetTarget::Source,

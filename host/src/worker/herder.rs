@@ -11,8 +11,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use super::distributed::Cluster;
 use super::pipeline;
-use super::status::StatusBoard;
+use super::status::{ConnectorStatus, StatusBoard};
 use super::task::{self, TaskContext, TaskHandle};
 use super::topics::ActiveTopics;
 use crate::config::connector::{CheckContext, identity, password_keys};
@@ -20,9 +21,9 @@ use crate::config::definitions::{self, ConfigInfos};
 use crate::config::pipeline::PipelineSpec;
 use crate::config::secrets::Resolved;
 use crate::config::store::{ConnectorStore, TargetState};
-use crate::config::{ConnectorConfig, WorkerConfig};
+use crate::config::{ConnectorConfig, WorkerConfig, WorkerMode};
 use crate::configdef::{ConfigError, ConfigErrors};
-use crate::offsets::FileOffsetStore;
+use crate::offsets::{FileOffsetStore, OffsetStore};
 use crate::plugin::{
     ConnectorInstance, Identity, Plugin, PluginDescriber, PluginKind, PluginRegistry, PluginState,
     Runtime, WitConfig, bare_state,
@@ -45,6 +46,9 @@ pub enum WorkerError {
     Invalid(ConfigErrors),
     #[error("{0}")]
     BadRequest(String),
+    /// The cluster is rebalancing or this worker does not lead (409).
+    #[error("{0}")]
+    Rebalancing(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -81,13 +85,23 @@ pub struct Prepared {
     pub resolved: Arc<Resolved>,
 }
 
-/// A standalone worker.
+/// Where the worker keeps its connectors.
+pub(super) enum Stores {
+    /// In the standalone connector file.
+    Standalone(ConnectorStore),
+    /// In the cluster's internal topics.
+    Distributed(Arc<Cluster>),
+}
+
+/// A worker, standalone or one of a cluster.
 pub struct Worker {
     pub(super) config: Arc<WorkerConfig>,
     pub(super) runtime: Runtime,
     pub(super) plugins: Arc<PluginRegistry>,
-    pub(super) offsets: Arc<FileOffsetStore>,
-    pub(super) store: ConnectorStore,
+    pub(super) offsets: Arc<dyn OffsetStore>,
+    pub(super) stores: Stores,
+    /// A leader carries out one REST write at a time.
+    pub(super) leader_writes: tokio::sync::Mutex<()>,
     pub(super) status: StatusBoard,
     pub(super) topics: ActiveTopics,
     /// What readers see; updated at the end of every change.
@@ -169,20 +183,41 @@ impl Worker {
         if !problems.is_empty() {
             anyhow::bail!("invalid worker configuration: {}", ConfigErrors(problems));
         }
-        let offsets = FileOffsetStore::open(&config.offset_file)?;
-        let store = ConnectorStore::open(&config.connector_store)?;
-        let worker_id = config
-            .listeners
-            .first()
-            .map(|l| l.address.clone())
-            .unwrap_or_default();
+        let (stores, offsets, worker_id): (Stores, Arc<dyn OffsetStore>, String) = match &config
+            .mode
+        {
+            WorkerMode::Standalone {
+                offset_file,
+                connector_store,
+            } => (
+                Stores::Standalone(ConnectorStore::open(connector_store)?),
+                Arc::new(FileOffsetStore::open(offset_file)?),
+                config
+                    .listeners
+                    .first()
+                    .map(|l| l.address.clone())
+                    .unwrap_or_default(),
+            ),
+            WorkerMode::Distributed(settings) => {
+                let cluster = Arc::new(Cluster::open(&config, settings).await?);
+                let offsets: Arc<dyn OffsetStore> = cluster.offsets();
+                // Kafka Connect's worker id: the advertised host and port.
+                let id = settings
+                    .advertised_url
+                    .split_once("://")
+                    .map_or(settings.advertised_url.as_str(), |(_, rest)| rest)
+                    .to_string();
+                (Stores::Distributed(cluster), offsets, id)
+            }
+        };
         let cluster_id = crate::kafka::cluster_id(&config).await;
-        Ok(Arc::new(Worker {
+        let worker = Arc::new(Worker {
             config: Arc::new(config),
             runtime,
             plugins: Arc::new(plugins),
-            offsets: Arc::new(offsets),
-            store,
+            offsets,
+            stores,
+            leader_writes: Default::default(),
             status: StatusBoard::default(),
             topics: ActiveTopics::default(),
             views: Default::default(),
@@ -190,15 +225,50 @@ impl Worker {
             cancel: CancellationToken::new(),
             worker_id,
             cluster_id,
-        }))
+        });
+        if let Some(cluster) = worker.cluster() {
+            worker.status.observe(cluster.status_observer());
+        }
+        Ok(worker)
     }
 
     pub fn status(&self) -> &StatusBoard {
         &self.status
     }
 
+    /// The cluster this worker is one of, when distributed.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        match &self.stores {
+            Stores::Distributed(cluster) => Some(cluster),
+            Stores::Standalone(_) => None,
+        }
+    }
+
+    /// The standalone connector store (an error on a distributed worker,
+    /// whose requests never come this way).
+    pub(super) fn store(&self) -> Result<&ConnectorStore, WorkerError> {
+        match &self.stores {
+            Stores::Standalone(store) => Ok(store),
+            Stores::Distributed(_) => Err(WorkerError::Other(anyhow::anyhow!(
+                "a distributed worker has no connector file"
+            ))),
+        }
+    }
+
+    /// A connector's status: this worker's own, or in a cluster what the
+    /// status topic says.
+    pub fn connector_status(&self, name: &str) -> Option<ConnectorStatus> {
+        if self.cluster().is_some() {
+            return self.cluster_status(name);
+        }
+        self.status.get(name)
+    }
+
     /// A connector's configuration, kind and task configurations.
     pub fn connector(&self, name: &str) -> Option<ConnectorEntry> {
+        if self.cluster().is_some() {
+            return self.cluster_connector(name);
+        }
         self.views
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -206,8 +276,12 @@ impl Worker {
             .cloned()
     }
 
-    /// The names of the connectors on this worker, in order.
+    /// The names of the connectors (of the cluster, when distributed), in
+    /// order.
     pub fn connector_names(&self) -> Vec<String> {
+        if self.cluster().is_some() {
+            return self.cluster_connector_names();
+        }
         self.views
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -429,7 +503,7 @@ impl Worker {
     }
 
     /// How long stopping tasks may take before they are left behind.
-    pub(super) fn stop_grace(&self) -> Duration {
+    pub fn stop_grace(&self) -> Duration {
         self.config.task_shutdown_timeout + Duration::from_secs(1)
     }
 
@@ -438,11 +512,19 @@ impl Worker {
     pub async fn shutdown(&self) {
         self.cancel.cancel();
         let mut managed = self.managed.lock().await;
-        let tasks: Vec<_> = managed
+        let mut tasks: Vec<_> = managed
             .values_mut()
             .flat_map(|m| std::mem::take(&mut m.tasks))
             .collect();
+        if let Some(cluster) = self.cluster() {
+            let mut running = cluster.running.lock().await;
+            tasks.extend(running.tasks.values_mut().filter_map(|t| t.handle.take()));
+        }
         task::stop_all(tasks, self.stop_grace()).await;
+        if let Some(cluster) = self.cluster() {
+            // Only now may the group give this worker's tasks to others.
+            cluster.tasks_stopped.notify_one();
+        }
     }
 }
 

@@ -25,7 +25,7 @@ impl Worker {
         &self,
         given: Vec<BTreeMap<String, String>>,
     ) -> Result<(), WorkerError> {
-        let mut stored = self.store.all();
+        let mut stored = self.store()?.all();
         let mut checked = BTreeMap::new();
         for raw in given {
             let prepared = self.prepare(&raw).map_err(WorkerError::Invalid)?;
@@ -39,7 +39,7 @@ impl Worker {
         }
         let mut managed = self.managed.lock().await;
         for (name, (raw, target, prepared)) in checked {
-            self.store.put(
+            self.store()?.put(
                 &name,
                 StoredConnector {
                     config: raw.clone(),
@@ -62,6 +62,9 @@ impl Worker {
         let name = crate::config::connector::identity(&raw)
             .map_err(WorkerError::Invalid)?
             .0;
+        if self.cluster().is_some() {
+            return self.cluster_create(&name, raw, initial).await;
+        }
         let mut managed = self.managed.lock().await;
         if managed.contains_key(&name) {
             return Err(WorkerError::Duplicate(name));
@@ -87,6 +90,9 @@ impl Worker {
                 raw.insert("name".into(), name.to_string());
             }
         }
+        if self.cluster().is_some() {
+            return self.cluster_put(name, raw).await;
+        }
         let mut managed = self.managed.lock().await;
         let (created, target) = match managed.get(name) {
             Some(m) => (false, m.target),
@@ -103,25 +109,16 @@ impl Worker {
         name: &str,
         patch: BTreeMap<String, Option<String>>,
     ) -> Result<ConnectorEntry, WorkerError> {
+        if self.cluster().is_some() {
+            return self.cluster_patch(name, patch).await;
+        }
         let mut managed = self.managed.lock().await;
         let m = managed
             .get(name)
             .ok_or_else(|| WorkerError::NotFound(name.to_string()))?;
         let mut raw = m.raw.clone();
         let target = m.target;
-        for (key, value) in patch {
-            match value {
-                Some(value) => raw.insert(key, value),
-                None => raw.remove(&key),
-            };
-        }
-        if raw.get("name").is_some_and(|n| n != name) {
-            return Err(WorkerError::BadRequest(format!(
-                "Connector name configuration ({}) doesn't match connector name in the URL ({name})",
-                raw["name"]
-            )));
-        }
-        raw.insert("name".into(), name.to_string());
+        apply_patch(name, &mut raw, patch)?;
         self.install(&mut managed, name, raw, target).await
     }
 
@@ -134,7 +131,7 @@ impl Worker {
         target: TargetState,
     ) -> Result<ConnectorEntry, WorkerError> {
         let prepared = self.prepare(&raw).map_err(WorkerError::Invalid)?;
-        self.store.put(
+        self.store()?.put(
             name,
             StoredConnector {
                 config: raw.clone(),
@@ -157,12 +154,15 @@ impl Worker {
     /// connector. Its source offsets are kept, as Kafka Connect keeps them,
     /// so a connector created again under the name resumes.
     pub async fn delete_connector(&self, name: &str) -> Result<(), WorkerError> {
+        if self.cluster().is_some() {
+            return self.cluster_delete(name).await;
+        }
         let mut managed = self.managed.lock().await;
         let m = managed
             .remove(name)
             .ok_or_else(|| WorkerError::NotFound(name.to_string()))?;
         task::stop_all(m.tasks, self.stop_grace()).await;
-        self.store.remove(name)?;
+        self.store()?.remove(name)?;
         self.status.remove(name);
         self.topics.reset(name);
         self.views
@@ -179,6 +179,9 @@ impl Worker {
         name: &str,
         target: TargetState,
     ) -> Result<(), WorkerError> {
+        if self.cluster().is_some() {
+            return self.cluster_set_target(name, target).await;
+        }
         let mut managed = self.managed.lock().await;
         let m = managed
             .get_mut(name)
@@ -186,7 +189,7 @@ impl Worker {
         if m.target == target && (target != TargetState::Started || m.is_running()) {
             return Ok(());
         }
-        self.store.put(
+        self.store()?.put(
             name,
             StoredConnector {
                 config: m.raw.clone(),
@@ -215,6 +218,9 @@ impl Worker {
         include_tasks: bool,
         only_failed: bool,
     ) -> Result<ConnectorStatus, WorkerError> {
+        if self.cluster().is_some() {
+            return self.cluster_restart(name, include_tasks, only_failed).await;
+        }
         let mut managed = self.managed.lock().await;
         let m = managed
             .get_mut(name)
@@ -276,8 +282,27 @@ impl Worker {
         Ok(snapshot)
     }
 
-    /// `POST /connectors/{name}/tasks/{id}/restart`.
-    pub async fn restart_task(&self, name: &str, task: &str) -> Result<(), WorkerError> {
+    /// `POST /connectors/{name}/tasks/{id}/restart`; `forwarded` when
+    /// another worker of the cluster sent it here.
+    pub async fn restart_task(
+        &self,
+        name: &str,
+        task: &str,
+        forwarded: bool,
+    ) -> Result<(), WorkerError> {
+        if self.cluster().is_some() {
+            let count = self
+                .connector(name)
+                .ok_or_else(|| WorkerError::NotFound(name.to_string()))?
+                .task_configs
+                .len();
+            let id = task
+                .parse::<u32>()
+                .ok()
+                .filter(|id| (*id as usize) < count)
+                .ok_or_else(|| WorkerError::TaskNotFound(name.to_string(), task.to_string()))?;
+            return self.cluster_restart_task(name, id, forwarded).await;
+        }
         let mut managed = self.managed.lock().await;
         let m = managed
             .get_mut(name)
@@ -445,4 +470,27 @@ impl Worker {
             .ok_or_else(|| WorkerError::NotFound(name.to_string()))?;
         f(m).await
     }
+}
+
+/// Merges a PATCH into a configuration (`None` removes a key); the name
+/// stays the URL's.
+pub(super) fn apply_patch(
+    name: &str,
+    raw: &mut BTreeMap<String, String>,
+    patch: BTreeMap<String, Option<String>>,
+) -> Result<(), WorkerError> {
+    for (key, value) in patch {
+        match value {
+            Some(value) => raw.insert(key, value),
+            None => raw.remove(&key),
+        };
+    }
+    if raw.get("name").is_some_and(|n| n != name) {
+        return Err(WorkerError::BadRequest(format!(
+            "Connector name configuration ({}) doesn't match connector name in the URL ({name})",
+            raw["name"]
+        )));
+    }
+    raw.insert("name".into(), name.to_string());
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod acks;
 mod client_health;
 mod connector_offsets;
 pub mod dead_letter;
+pub mod distributed;
 pub mod error_policy;
 pub mod herder;
 pub mod isolation;

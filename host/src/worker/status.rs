@@ -1,9 +1,10 @@
 //! The state of every connector and task on this worker, in Kafka
 //! Connect's terms (RUNNING, FAILED, ...), with the trace of a failure, and
-//! each task's metrics.
+//! each task's metrics. A distributed worker observes every change, to
+//! write it to the status topic.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -54,6 +55,10 @@ pub struct ConnectorState {
 
 type TaskMetricsByTask = BTreeMap<(String, u32), Arc<TaskMetrics>>;
 
+/// Told of every change of a connector's (task `None`) or a task's state:
+/// connector, task, state, trace, worker id.
+pub type StatusObserver = Box<dyn Fn(&str, Option<u32>, State, Option<&str>, &str) + Send + Sync>;
+
 /// Every connector's status, shared between the task loops that change it
 /// and the REST API that reads it.
 #[derive(Clone, Default)]
@@ -61,6 +66,7 @@ pub struct StatusBoard {
     connectors: Arc<RwLock<BTreeMap<String, ConnectorStatus>>>,
     /// By connector and task id; a task keeps its metrics across restarts.
     metrics: Arc<RwLock<TaskMetricsByTask>>,
+    observer: Arc<OnceLock<StatusObserver>>,
 }
 
 impl StatusBoard {
@@ -95,6 +101,85 @@ impl StatusBoard {
         self.write().insert(name.to_string(), status);
     }
 
+    /// Has `observer` told of every change from now on (once per board).
+    pub fn observe(&self, observer: StatusObserver) {
+        let _ = self.observer.set(observer);
+    }
+
+    fn notify(&self, connector: &str, task: Option<u32>, state: State, trace: Option<&str>, worker: &str) {
+        if let Some(observer) = self.observer.get() {
+            observer(connector, task, state, trace, worker);
+        }
+    }
+
+    /// Sets a connector's own state, keeping its tasks' (a distributed
+    /// worker runs a connector and its tasks apart).
+    pub fn set_connector_only(
+        &self,
+        name: &str,
+        kind: &str,
+        state: State,
+        trace: Option<String>,
+        worker_id: &str,
+    ) {
+        {
+            let mut connectors = self.write();
+            let status = connectors
+                .entry(name.to_string())
+                .or_insert_with(|| ConnectorStatus {
+                    name: name.to_string(),
+                    connector: ConnectorState {
+                        state,
+                        worker_id: worker_id.to_string(),
+                        trace: None,
+                    },
+                    tasks: Vec::new(),
+                    kind: kind.to_string(),
+                });
+            status.connector = ConnectorState {
+                state,
+                worker_id: worker_id.to_string(),
+                trace: trace.clone(),
+            };
+        }
+        self.notify(name, None, state, trace.as_deref(), worker_id);
+    }
+
+    /// Makes sure task `task` of `name` has an entry (UNASSIGNED until the
+    /// task sets its state), for a worker that runs it apart from its
+    /// connector.
+    pub fn ensure_task(&self, name: &str, kind: &str, task: u32, worker_id: &str) {
+        let mut connectors = self.write();
+        let status = connectors
+            .entry(name.to_string())
+            .or_insert_with(|| ConnectorStatus {
+                name: name.to_string(),
+                connector: ConnectorState {
+                    state: State::Unassigned,
+                    worker_id: String::new(),
+                    trace: None,
+                },
+                tasks: Vec::new(),
+                kind: kind.to_string(),
+            });
+        if !status.tasks.iter().any(|t| t.id == task) {
+            status.tasks.push(TaskStatus {
+                id: task,
+                state: State::Unassigned,
+                worker_id: worker_id.to_string(),
+                trace: None,
+            });
+            status.tasks.sort_by_key(|t| t.id);
+        }
+    }
+
+    /// Forgets a task that now runs elsewhere.
+    pub fn remove_task(&self, name: &str, task: u32) {
+        if let Some(status) = self.write().get_mut(name) {
+            status.tasks.retain(|t| t.id != task);
+        }
+    }
+
     /// Forgets a deleted connector.
     pub fn remove(&self, name: &str) {
         self.write().remove(name);
@@ -121,12 +206,19 @@ impl StatusBoard {
 
     /// Sets a task's state; a trace goes with FAILED.
     pub fn set_task(&self, connector: &str, task: u32, state: State, trace: Option<String>) {
-        if let Some(status) = self.write().get_mut(connector)
-            && let Some(t) = status.tasks.iter_mut().find(|t| t.id == task)
-        {
+        let worker = {
+            let mut connectors = self.write();
+            let Some(t) = connectors
+                .get_mut(connector)
+                .and_then(|status| status.tasks.iter_mut().find(|t| t.id == task))
+            else {
+                return;
+            };
             t.state = state;
-            t.trace = trace;
-        }
+            t.trace = trace.clone();
+            t.worker_id.clone()
+        };
+        self.notify(connector, Some(task), state, trace.as_deref(), &worker);
     }
 
     /// Says why a RUNNING task is making no progress (its broker is down,
@@ -134,12 +226,19 @@ impl StatusBoard {
     /// Kafka Connect has no state for this; the trace of a RUNNING task
     /// carries it, and a task in any other state is left as it is.
     pub fn set_trouble(&self, connector: &str, task: u32, trouble: Option<String>) {
-        if let Some(status) = self.write().get_mut(connector)
-            && let Some(t) = status.tasks.iter_mut().find(|t| t.id == task)
-            && t.state == State::Running
-        {
-            t.trace = trouble;
-        }
+        let worker = {
+            let mut connectors = self.write();
+            let Some(t) = connectors
+                .get_mut(connector)
+                .and_then(|status| status.tasks.iter_mut().find(|t| t.id == task))
+                .filter(|t| t.state == State::Running && t.trace != trouble)
+            else {
+                return;
+            };
+            t.trace = trouble.clone();
+            t.worker_id.clone()
+        };
+        self.notify(connector, Some(task), State::Running, trouble.as_deref(), &worker);
     }
 
     pub fn get(&self, connector: &str) -> Option<ConnectorStatus> {

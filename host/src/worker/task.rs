@@ -12,7 +12,7 @@ use super::isolation::describe_trap;
 use super::status::{State, StatusBoard};
 use super::topics::ActiveTopics;
 use crate::config::{ConnectorConfig, WorkerConfig};
-use crate::offsets::FileOffsetStore;
+use crate::offsets::OffsetStore;
 use crate::plugin::{ConnectorInstance, Identity, Plugin, PluginState, Runtime, WitConfig};
 use crate::redact::Secrets;
 use crate::runtime::bindings::types::{ConnectError, ErrorKind};
@@ -31,7 +31,7 @@ pub struct TaskContext {
     pub worker: Arc<WorkerConfig>,
     pub runtime: Runtime,
     pub plugin: Arc<Plugin>,
-    pub offsets: Arc<FileOffsetStore>,
+    pub offsets: Arc<dyn OffsetStore>,
     pub cancel: CancellationToken,
     /// For the async Kafka admin calls made from the task's thread.
     pub tokio: tokio::runtime::Handle,

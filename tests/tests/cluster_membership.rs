@@ -1,0 +1,380 @@
+//! Distributed mode's group membership against a real broker (tansu):
+//! members form a group through the coordinator with protocol type
+//! `connect`, rebalance when a member comes, leaves or stops heartbeating,
+//! and a member that was dropped learns it.
+//!
+//! Each member runs a worker's loop in a task of its own (join, sync,
+//! heartbeat every second, join again when told to), so the tests hold
+//! however the broker paces a rebalance: Kafka holds JoinGroup and
+//! SyncGroup until every member is there; tansu 0.6 answers at once and
+//! lets members retry (see `sluice::cluster::membership`).
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use sluice::cluster::membership::{
+    Bytes, GroupClient, GroupError, GroupOptions, HeartbeatOutcome, SyncOutcome,
+};
+use sluice_tests::{Broker, free_port};
+use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::task::JoinHandle;
+
+/// Kafka Connect's newest protocol name, which its workers offer too.
+const PROTOCOL: &str = "sessioned";
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Long enough for tansu's rebalances: a follower's rejoin takes 3 s there,
+/// and only heartbeats count as signs of life.
+const SESSION: Duration = Duration::from_secs(15);
+/// The session of the test that waits for it to run out.
+const SHORT_SESSION: Duration = Duration::from_secs(6);
+const SETTLE: Duration = Duration::from_secs(60);
+
+fn options(bootstrap: String, group: &str, session: Duration) -> GroupOptions {
+    GroupOptions {
+        bootstrap_servers: bootstrap,
+        group_id: group.to_string(),
+        client_id: "sluice-test".to_string(),
+        session_timeout: session,
+        rebalance_timeout: Duration::from_secs(30),
+        protocol_type: "connect".to_string(),
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
+/// What a leader assigns `member` in a group of `size`: different for each
+/// member, and telling which membership the leader saw.
+fn assignment_for(member: &str, size: usize) -> Vec<u8> {
+    format!("{member} of {size}").into_bytes()
+}
+
+/// A completed rebalance, as one member saw it.
+#[derive(Debug, Clone)]
+struct View {
+    member_id: String,
+    generation: i32,
+    leader_id: String,
+    /// Every member's id and metadata, when this member leads.
+    members: Vec<(String, Vec<u8>)>,
+    assignment: Vec<u8>,
+}
+
+enum Event {
+    Settled(View),
+    Heartbeat(HeartbeatOutcome),
+}
+
+enum Command {
+    /// Leave the group, as a worker that shuts down cleanly.
+    Leave,
+    /// Stop heartbeating and hand the client back, as a worker that hangs.
+    Hang,
+}
+
+/// A group member running a worker's loop in a task of its own.
+struct Member {
+    name: &'static str,
+    events: mpsc::UnboundedReceiver<Event>,
+    commands: mpsc::UnboundedSender<Command>,
+    task: Option<JoinHandle<GroupClient>>,
+    /// The latest rebalance it completed.
+    view: Option<View>,
+    /// Its heartbeats' outcomes, oldest first.
+    heartbeats: Vec<HeartbeatOutcome>,
+}
+
+impl Member {
+    async fn spawn(broker: &Broker, group: &str, name: &'static str, session: Duration) -> Member {
+        let client = GroupClient::connect(options(broker.bootstrap(), group, session))
+            .await
+            .unwrap_or_else(|error| panic!("member {name} cannot connect: {error}"));
+        let (sender, events) = mpsc::unbounded_channel();
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let metadata = Bytes::from(format!("metadata of {name}"));
+        let task = tokio::spawn(run(name, client, metadata, sender, receiver));
+        Member {
+            name,
+            events,
+            commands,
+            task: Some(task),
+            view: None,
+            heartbeats: Vec::new(),
+        }
+    }
+
+    /// Takes in what the member reported; fails the test if its task failed.
+    async fn check(&mut self) {
+        loop {
+            match self.events.try_recv() {
+                Ok(Event::Settled(view)) => self.view = Some(view),
+                Ok(Event::Heartbeat(outcome)) => self.heartbeats.push(outcome),
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    let task = self.task.take().expect("the member's task");
+                    match task.await {
+                        Err(error) => panic!("member {} failed: {error}", self.name),
+                        Ok(_) => panic!("member {} stopped unasked", self.name),
+                    }
+                }
+            }
+        }
+    }
+
+    fn view(&self) -> &View {
+        self.view.as_ref().expect("the member completed a rebalance")
+    }
+
+    fn leads(&self) -> bool {
+        let view = self.view();
+        view.member_id == view.leader_id
+    }
+
+    /// Sends `command` and waits for the member's task to end with it.
+    async fn stop(mut self, command: Command) -> GroupClient {
+        let _ = self.commands.send(command);
+        let task = self.task.take().expect("the member's task");
+        task.await
+            .unwrap_or_else(|error| panic!("member {} failed: {error}", self.name))
+    }
+
+    /// Waits until a heartbeat tells the member to rebalance.
+    async fn told_to_rebalance(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.heartbeats.contains(&HeartbeatOutcome::RebalanceNeeded) {
+            assert!(
+                Instant::now() < deadline,
+                "no heartbeat of member {} said to rebalance within {within:?}: {:?}",
+                self.name,
+                self.heartbeats
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.check().await;
+        }
+    }
+}
+
+/// A worker's membership loop: join, sync (the leader gives every member
+/// its assignment), heartbeat until told to rebalance, and again.
+async fn run(
+    name: &'static str,
+    mut client: GroupClient,
+    metadata: Bytes,
+    events: mpsc::UnboundedSender<Event>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) -> GroupClient {
+    let protocols = [(PROTOCOL.to_string(), metadata)];
+    'rejoin: loop {
+        let joined = client
+            .join(&protocols)
+            .await
+            .unwrap_or_else(|error| panic!("member {name} cannot join: {error}"));
+        let size = joined.members.len();
+        let assignments = joined
+            .members
+            .iter()
+            .map(|(id, _)| (id.clone(), Bytes::from(assignment_for(id, size))))
+            .collect();
+        match client.sync(assignments).await {
+            Ok(SyncOutcome::Assigned(assignment)) => {
+                let _ = events.send(Event::Settled(View {
+                    member_id: joined.member_id.clone(),
+                    generation: joined.generation_id,
+                    leader_id: joined.leader_id.clone(),
+                    members: (joined.members.iter())
+                        .map(|(id, metadata)| (id.clone(), metadata.to_vec()))
+                        .collect(),
+                    assignment: assignment.to_vec(),
+                }));
+            }
+            Ok(SyncOutcome::RebalanceNeeded | SyncOutcome::Fenced) => continue 'rejoin,
+            Err(error) => panic!("member {name} cannot sync: {error}"),
+        }
+        loop {
+            tokio::select! {
+                command = commands.recv() => {
+                    if let Some(Command::Leave) = command {
+                        client.leave().await.unwrap_or_else(|error| {
+                            panic!("member {name} cannot leave: {error}")
+                        });
+                    }
+                    return client;
+                }
+                () = tokio::time::sleep(HEARTBEAT_INTERVAL) => {
+                    let outcome = client.heartbeat().await.unwrap_or_else(|error| {
+                        panic!("member {name} cannot heartbeat: {error}")
+                    });
+                    let _ = events.send(Event::Heartbeat(outcome));
+                    if outcome != HeartbeatOutcome::Ok {
+                        continue 'rejoin;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits until `members` completed one generation together: one leader,
+/// which saw exactly them, and each member holding the assignment the
+/// leader made for it. Returns that generation.
+async fn settle(members: &mut [&mut Member]) -> i32 {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        for member in members.iter_mut() {
+            member.check().await;
+        }
+        if let Some(generation) = agreed(members) {
+            return generation;
+        }
+        if Instant::now() > deadline {
+            let views: Vec<_> = members.iter().map(|m| (m.name, &m.view)).collect();
+            panic!("the group did not settle within {SETTLE:?}: {views:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn agreed(members: &[&mut Member]) -> Option<i32> {
+    let views: Vec<&View> = members.iter().map(|m| m.view.as_ref()).collect::<Option<_>>()?;
+    let generation = views[0].generation;
+    let ids: BTreeSet<&str> = views.iter().map(|v| v.member_id.as_str()).collect();
+    let leaders: Vec<&&View> = views.iter().filter(|v| v.member_id == v.leader_id).collect();
+    let [leader] = leaders[..] else {
+        return None;
+    };
+    let seen: BTreeSet<&str> = leader.members.iter().map(|(id, _)| id.as_str()).collect();
+    let together = views.iter().all(|view| {
+        view.generation == generation
+            && view.leader_id == leader.member_id
+            && view.assignment == assignment_for(&view.member_id, ids.len())
+    });
+    (together && ids.len() == views.len() && seen == ids).then_some(generation)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_members_form_a_group_and_the_leader_assigns_both() {
+    let broker = Broker::start();
+    let mut a = Member::spawn(&broker, "two-members", "a", SESSION).await;
+    let mut b = Member::spawn(&broker, "two-members", "b", SESSION).await;
+    settle(&mut [&mut a, &mut b]).await;
+
+    assert!(a.leads() != b.leads(), "exactly one member leads");
+    let (leader, follower) = if a.leads() { (&a, &b) } else { (&b, &a) };
+    let mut seen = leader.view().members.clone();
+    seen.sort();
+    let mut expected = vec![
+        (a.view().member_id.clone(), b"metadata of a".to_vec()),
+        (b.view().member_id.clone(), b"metadata of b".to_vec()),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected, "the leader receives every member's metadata");
+    assert!(follower.view().members.is_empty(), "only the leader sees the members");
+    for member in [&a, &b] {
+        let view = member.view();
+        assert_eq!(view.assignment, assignment_for(&view.member_id, 2));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_member_makes_the_others_rebalance() {
+    let broker = Broker::start();
+    let mut a = Member::spawn(&broker, "third-member", "a", SESSION).await;
+    let mut b = Member::spawn(&broker, "third-member", "b", SESSION).await;
+    let first = settle(&mut [&mut a, &mut b]).await;
+    a.heartbeats.clear();
+    b.heartbeats.clear();
+
+    let mut c = Member::spawn(&broker, "third-member", "c", SESSION).await;
+    a.told_to_rebalance(SESSION).await;
+    b.told_to_rebalance(SESSION).await;
+    let second = settle(&mut [&mut a, &mut b, &mut c]).await;
+    assert!(second > first, "generation {second} follows {first}");
+    let leader = [&a, &b, &c].into_iter().find(|m| m.leads()).expect("a leader");
+    assert_eq!(leader.view().members.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_leaves_makes_the_others_rebalance_at_once() {
+    let broker = Broker::start();
+    let a = Member::spawn(&broker, "leaving-member", "a", SESSION).await;
+    let b = Member::spawn(&broker, "leaving-member", "b", SESSION).await;
+    let (mut a, mut b) = (a, b);
+    settle(&mut [&mut a, &mut b]).await;
+    // The leader leaves: the survivor has to take over too.
+    let (leaving, mut survivor) = if a.leads() { (a, b) } else { (b, a) };
+    survivor.heartbeats.clear();
+
+    let left = Instant::now();
+    let mut client = leaving.stop(Command::Leave).await;
+    assert_eq!(client.member_id(), "", "a member that left forgets its id");
+    survivor.told_to_rebalance(SESSION).await;
+    settle(&mut [&mut survivor]).await;
+    assert!(
+        left.elapsed() < SESSION,
+        "the survivor rebalanced {:?} after the leave, not at once",
+        left.elapsed()
+    );
+    assert_eq!(survivor.view().members.len(), 1);
+    // Leaving twice is harmless.
+    client.leave().await.expect("leaving again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stops_heartbeating_is_dropped_and_then_fenced() {
+    let broker = Broker::start();
+    let a = Member::spawn(&broker, "hanging-member", "a", SHORT_SESSION).await;
+    let b = Member::spawn(&broker, "hanging-member", "b", SHORT_SESSION).await;
+    let (mut a, mut b) = (a, b);
+    settle(&mut [&mut a, &mut b]).await;
+    // The follower hangs, so that the survivor, leading, sees the members.
+    // (With tansu 0.6 a leader that expires stays the group's leader:
+    // see the module documentation of `sluice::cluster::membership`.)
+    let (mut survivor, hanging) = if a.leads() { (a, b) } else { (b, a) };
+    survivor.heartbeats.clear();
+
+    let hung = Instant::now();
+    let mut client = hanging.stop(Command::Hang).await;
+    survivor.told_to_rebalance(SHORT_SESSION * 3).await;
+    let noticed = hung.elapsed();
+    settle(&mut [&mut survivor]).await;
+    assert_eq!(survivor.view().members.len(), 1, "the survivor's join sees one member fewer");
+    assert!(
+        noticed + HEARTBEAT_INTERVAL >= SHORT_SESSION,
+        "the member was dropped after {noticed:?}, before its session timeout"
+    );
+
+    let outcome = client.heartbeat().await.expect("the dropped member's heartbeat");
+    assert_eq!(outcome, HeartbeatOutcome::Fenced);
+    assert_eq!(client.member_id(), "", "a dropped member forgets its id");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_kind_of_member_with_the_same_group_id_is_refused() {
+    let broker = Broker::start();
+    let mut worker = Member::spawn(&broker, "shared-group-id", "worker", SESSION).await;
+    settle(&mut [&mut worker]).await;
+
+    // A consumer of the same group.id: protocol type `consumer`, protocol `range`.
+    let mut consumer_options = options(broker.bootstrap(), "shared-group-id", SESSION);
+    consumer_options.protocol_type = "consumer".to_string();
+    let mut consumer = GroupClient::connect(consumer_options).await.expect("connecting");
+    let error = match consumer.join(&[("range".to_string(), Bytes::new())]).await {
+        Ok(joined) => panic!("a consumer joined a group of workers: {joined:?}"),
+        Err(error) => error,
+    };
+    assert!(matches!(error, GroupError::Rejected(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("INCONSISTENT_GROUP_PROTOCOL"), "{message}");
+    assert!(message.contains("group.id"), "{message}");
+}
+
+#[tokio::test]
+async fn an_unreachable_bootstrap_server_is_named() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let error = match GroupClient::connect(options(address.clone(), "g", SESSION)).await {
+        Ok(_) => panic!("connected to {address}, where nothing listens"),
+        Err(error) => error,
+    };
+    assert!(matches!(error, GroupError::Unavailable(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains(&address), "{message}");
+    assert!(message.contains("bootstrap.servers"), "{message}");
+}
