@@ -1,7 +1,7 @@
 //! Distributed mode end to end: real worker processes (`sluice
 //! distributed`) forming a group on a real broker, with file and JDBC
 //! connectors on the machine's PostgreSQL. Connectors created through any
-//! worker land on the leader, their tasks spread over the workers, and
+//! worker land on the leader, their 8 tasks spread over the workers, and
 //! every worker answers the same status.
 
 use std::collections::BTreeMap;
@@ -46,6 +46,17 @@ fn call(worker: &WorkerProcess, method: &str, path: &str, body: Option<&Value>) 
     (response.status, response.json())
 }
 
+/// A write through `worker`, repeated while the group has no leader
+/// (409, as Kafka Connect answers during a rebalance): the answer after.
+fn write(worker: &WorkerProcess, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    wait_for(&format!("{method} {path} outside a rebalance"), LONG, || {
+        let (code, answer) = call(worker, method, path, Some(body));
+        let rebalancing = code == 409
+            && answer["message"].as_str().is_some_and(|m| m.contains("rebalance"));
+        (!rebalancing).then_some((code, answer))
+    })
+}
+
 /// The status of `connector` as `worker` answers it, once it names
 /// `tasks` tasks that all run.
 fn running_status(worker: &WorkerProcess, connector: &str, tasks: usize) -> Value {
@@ -71,7 +82,7 @@ fn three_workers_spread_the_tasks_and_agree_on_every_status() {
         let c = admin.open("db").expect("opening the database");
         (admin, c)
     };
-    let tables = [table("dist_a"), table("dist_b")];
+    let tables = [table("dist_a"), table("dist_b"), table("dist_c")];
     for t in &tables {
         admin
             .execute(
@@ -115,17 +126,17 @@ fn three_workers_spread_the_tasks_and_agree_on_every_status() {
         (
             "rows-out",
             json!({"connector.class": "jdbc-sink", "datasource": "pg", "grant.sql": "pg:rw",
-                   "topics": "dist-empty", "tasks.max": "2", "value.converter": JSON,
+                   "topics": "dist-empty", "tasks.max": "3", "value.converter": JSON,
                    "pk.mode": "none", "insert.mode": "insert"}),
-            2,
+            3,
         ),
         (
             "rows-in",
             json!({"connector.class": "jdbc-source", "datasource": "pg", "grant.sql": "pg:ro",
                    "table.whitelist": whitelist, "mode": "incrementing",
                    "incrementing.column.name": "id", "topic.prefix": "dist_",
-                   "tasks.max": "2", "poll.interval.ms": "200", "value.converter": JSON}),
-            2,
+                   "tasks.max": "3", "poll.interval.ms": "200", "value.converter": JSON}),
+            3,
         ),
     ];
     // Each connector is created through a different worker: followers
@@ -133,7 +144,7 @@ fn three_workers_spread_the_tasks_and_agree_on_every_status() {
     for (i, (name, config, _)) in connectors.iter().enumerate() {
         let body = json!({"name": name, "config": config});
         let worker = &workers[i % workers.len()];
-        let (code, answer) = call(worker, "POST", "/connectors", Some(&body));
+        let (code, answer) = write(worker, "POST", "/connectors", &body);
         assert_eq!(code, 201, "creating {name} through worker {i}: {answer}");
         assert_eq!(answer["name"], *name);
     }
@@ -159,7 +170,8 @@ fn three_workers_spread_the_tasks_and_agree_on_every_status() {
         let (_, list) = workers[2].get("/connectors").unwrap();
         assert!(list.as_array().unwrap().contains(&json!(name)), "{list}");
     }
-    assert_eq!(total, 6);
+    // The file connectors run one task each, as Kafka's do (one file).
+    assert_eq!(total, 8);
     assert_eq!(per_worker.len(), 3, "every worker runs a task: {per_worker:?}");
     let most = per_worker.values().max().copied().unwrap_or_default();
     assert!(most <= total.div_ceil(3), "uneven spread: {per_worker:?}");
@@ -174,5 +186,95 @@ fn three_workers_spread_the_tasks_and_agree_on_every_status() {
     assert_eq!(code, 409);
     for t in &tables {
         let _ = admin.execute(c, &format!("DROP TABLE {t}"), vec![]);
+    }
+}
+
+/// The state `worker` reports for `connector` once it is `state`.
+fn wait_state(worker: &WorkerProcess, connector: &str, state: &str) {
+    wait_for(
+        &format!("{connector} to be {state} on port {}", worker.rest_port),
+        LONG,
+        || {
+            let (code, status) = worker.get(&format!("/connectors/{connector}/status"))?;
+            (code == 200 && status["connector"]["state"] == state).then_some(())
+        },
+    )
+}
+
+#[test]
+fn a_restarted_cluster_keeps_its_connectors_target_states_and_offsets() {
+    let broker = Broker::start();
+    broker.create_topic("restart-lines");
+    let scratch = Scratch::new("distributed-restart");
+    let start_two = || -> Vec<WorkerProcess> {
+        let workers: Vec<WorkerProcess> = (0..2)
+            .map(|i| member(&scratch, &broker, "restart", i, &[]).spawn())
+            .collect();
+        for w in &workers {
+            w.wait_ready();
+        }
+        workers
+    };
+    let inbox = scratch.dir("inbox");
+    let first = numbered_lines(0, 300, 20);
+    append_lines(&inbox.join("in.txt"), &first);
+    append_lines(&inbox.join("held.txt"), &numbered_lines(0, 10, 20));
+
+    let workers = start_two();
+    let source = |file: &str| {
+        json!({"connector.class": "file-source", "file": format!("/inbox/{file}"),
+               "topic": "restart-lines", "grant.files": "inbox:ro"})
+    };
+    let connectors = [
+        ("lines-in", source("in.txt")),
+        (
+            "lines-out",
+            json!({"connector.class": "file-sink", "file": "/outbox/out.txt",
+                   "topics": "restart-lines", "grant.files": "outbox:rw"}),
+        ),
+        ("held-paused", source("held.txt")),
+        ("held-stopped", source("held.txt")),
+    ];
+    for (i, (name, config)) in connectors.iter().enumerate() {
+        let body = json!({"name": name, "config": config});
+        let (code, answer) = write(&workers[i % 2], "POST", "/connectors", &body);
+        assert_eq!(code, 201, "creating {name}: {answer}");
+    }
+    let out = scratch.dir("outbox").join("out.txt");
+    // The paused and stopped connectors' lines arrive before they pause.
+    let expected = first.len() + 20;
+    wait_for_lines(&out, expected, LONG);
+    let (code, _) = write(&workers[1], "PUT", "/connectors/held-paused/pause", &json!({}));
+    assert_eq!(code, 202);
+    let (code, _) = write(&workers[0], "PUT", "/connectors/held-stopped/stop", &json!({}));
+    assert_eq!(code, 204);
+    for w in &workers {
+        wait_state(w, "held-paused", "PAUSED");
+        wait_state(w, "held-stopped", "STOPPED");
+    }
+    // The source offsets are flushed every 500 ms, and on a clean stop.
+    for w in workers {
+        assert!(w.stop().success(), "a worker stopped uncleanly");
+    }
+
+    let second = numbered_lines(300, 200, 20);
+    append_lines(&inbox.join("in.txt"), &second);
+    let workers = start_two();
+    for w in &workers {
+        wait_state(w, "held-paused", "PAUSED");
+        wait_state(w, "held-stopped", "STOPPED");
+        wait_state(w, "lines-in", "RUNNING");
+        let (_, list) = w.get("/connectors").unwrap();
+        assert_eq!(list.as_array().map(Vec::len), Some(4), "{list}");
+    }
+    // The source resumed after the lines it had sent and the sink after the
+    // records it had written: every line once.
+    let lines = wait_for_lines(&out, expected + second.len(), LONG);
+    std::thread::sleep(Duration::from_secs(2));
+    let lines_after = read_lines(&out);
+    assert_eq!(lines_after.len(), lines.len(), "more lines than sent: offsets were lost");
+    let counts = line_counts(&lines_after);
+    for line in first.iter().chain(&second) {
+        assert_eq!(counts.get(line.as_str()), Some(&1), "{line}");
     }
 }

@@ -54,6 +54,11 @@ pub struct MemberMetadata {
     pub config_offset: i64,
     /// What the worker holds from its last assignment (empty after a restart).
     pub owned: Owned,
+    /// Raised by a member that wants the group to rebalance. Some brokers
+    /// (tansu) start a new generation only when a member's metadata
+    /// changes, never for a rejoin alone, so asking takes a change.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// Why a member got no work from the leader.
@@ -225,6 +230,12 @@ pub struct Assignor {
 impl Assignor {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// What `member` holds as this leader last assigned it; `None` for a
+    /// member this leader has not assigned (or before it led).
+    pub fn holding(&self, member: &str) -> Option<&Owned> {
+        self.previous.get(member)
     }
 
     /// Divides `config`'s work among `members` (which include the leader), one
@@ -577,6 +588,7 @@ mod tests {
                 config_topic: TOPIC.to_owned(),
                 config_offset: 0,
                 owned: Owned::default(),
+                epoch: 0,
             };
             self.members.insert(id.to_owned(), metadata);
         }
@@ -880,6 +892,7 @@ mod tests {
                 connectors: BTreeSet::from(["a".to_owned()]),
                 tasks: BTreeSet::from([task("a", 0), task("b", 3)]),
             },
+            epoch: 7,
         };
         assert_eq!(
             MemberMetadata::decode(&metadata.encode()).unwrap(),

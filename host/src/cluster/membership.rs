@@ -848,7 +848,7 @@ mod tests {
     #[tokio::test]
     async fn frames_are_read_by_their_size() {
         let (mut ours, mut theirs) = tokio::io::duplex(64);
-        theirs.write_all(&[0, 0, 0, 3, 1, 2, 3, 0, 0]).await.unwrap();
+        theirs.write_all(&[0, 0, 0, 3, 1, 2, 3]).await.unwrap();
         assert_eq!(&read_frame(&mut ours).await.unwrap()[..], &[1, 2, 3]);
         // A TLS alert where a size should be.
         theirs.write_all(&[0x15, 0x03, 0x03, 0x00]).await.unwrap();

@@ -46,6 +46,9 @@ impl Worker {
         let mut client: Option<GroupClient> = None;
         // The last time the coordinator counted this worker in.
         let mut last_alive = Instant::now();
+        // Raised each time this worker asks the group to rebalance (see
+        // `MemberMetadata::epoch`).
+        let mut epoch = 0u64;
         loop {
             if self.cancel.is_cancelled() {
                 if let Some(mut c) = client.take() {
@@ -71,14 +74,26 @@ impl Worker {
                     }
                 },
             };
-            match self.rebalance(group, &mut assignor).await {
+            match self.rebalance(group, &mut assignor, epoch).await {
                 Ok(Some(assignment)) => {
                     last_alive = Instant::now();
-                    let rejoin_now = !assignment.revoked_connectors.is_empty()
+                    let revoked = !assignment.revoked_connectors.is_empty()
                         || !assignment.revoked_tasks.is_empty();
-                    let delay = Duration::from_millis(assignment.delay_ms);
-                    if !rejoin_now {
-                        self.steady(group, &mut last_alive, delay).await;
+                    if revoked {
+                        // The revoked work has stopped: ask for the round
+                        // that hands it out.
+                        epoch += 1;
+                        continue;
+                    }
+                    // Work of a departed worker waits for it; when the wait
+                    // is over, the leader asks for the round that moves it.
+                    let delay = if cluster.is_leader() {
+                        Duration::from_millis(assignment.delay_ms)
+                    } else {
+                        Duration::ZERO
+                    };
+                    if self.steady(group, &mut last_alive, delay).await == Wake::Asking {
+                        epoch += 1;
                     }
                 }
                 Ok(None) => {}
@@ -104,20 +119,22 @@ impl Worker {
         &self,
         group: &mut GroupClient,
         assignor: &mut Assignor,
+        epoch: u64,
     ) -> Result<Option<Assignment>, RebalanceError> {
         let cluster = self.cluster().expect("a distributed worker");
-        let owned = {
-            let running = cluster.running.lock().await;
-            Owned {
-                connectors: running.connectors.keys().cloned().collect(),
-                tasks: running.tasks.keys().cloned().collect(),
-            }
-        };
+        // The metadata stays the same from one join to the next unless this
+        // worker asks for a rebalance: tansu starts a new generation
+        // whenever a member's metadata changes, so reporting what this
+        // worker holds or how far it has read the config topic would make
+        // every join start another round. The leader knows the holdings
+        // from its own assignments (or, newly elected, from the status
+        // topic) and reads the config topic to its end before assigning.
         let metadata = MemberMetadata {
             url: cluster.settings.advertised_url.clone(),
             config_topic: cluster.settings.config_topic.name.clone(),
-            config_offset: cluster.configs.offset(),
-            owned,
+            config_offset: -1,
+            owned: Owned::default(),
+            epoch,
         };
         {
             // Nobody leads while the group rebalances: writes get 409.
@@ -139,7 +156,13 @@ impl Worker {
             let mut members = Vec::new();
             for (id, bytes) in &joined.members {
                 match MemberMetadata::decode(bytes) {
-                    Ok(m) => members.push((id.clone(), m)),
+                    Ok(mut m) => {
+                        m.owned = match assignor.holding(id) {
+                            Some(held) => held.clone(),
+                            None => cluster.view().held_by(worker_id(&m.url)),
+                        };
+                        members.push((id.clone(), m));
+                    }
                     Err(e) => tracing::error!("member {id} of the group sent metadata this worker cannot read: {e}"),
                 }
             }
@@ -171,6 +194,8 @@ impl Worker {
             Vec::new()
         };
         let assignment = match group.sync(assignments).await.map_err(RebalanceError::from)? {
+            // The leader assigned before this worker joined its generation.
+            SyncOutcome::Assigned(bytes) if bytes.is_empty() => return Ok(None),
             SyncOutcome::Assigned(bytes) => Assignment::decode(&bytes)
                 .map_err(|e| RebalanceError::Retry(format!("the leader's assignment: {e}")))?,
             SyncOutcome::RebalanceNeeded => return Ok(None),
@@ -227,48 +252,52 @@ impl Worker {
 
     /// Heartbeats until the group rebalances, the leader sees the work
     /// change, lost work is due to be reassigned, or the worker stops.
-    async fn steady(&self, group: &mut GroupClient, last_alive: &mut Instant, delay: Duration) {
+    async fn steady(&self, group: &mut GroupClient, last_alive: &mut Instant, delay: Duration) -> Wake {
         let cluster = self.cluster().expect("a distributed worker");
         let interval = cluster.settings.heartbeat_interval;
         let rejoin_at = (!delay.is_zero()).then(|| tokio::time::Instant::now() + delay);
         let mut changes = cluster.configs.changes();
         let assigned_work = self.work_signature();
+        // The first heartbeat goes at once: tansu counts only heartbeats as
+        // signs of life, and a rebalance may have taken a while.
+        let mut next_beat = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                () = self.cancel.cancelled() => return,
-                () = cluster.rejoin.notified() => return,
+                () = self.cancel.cancelled() => return Wake::Told,
+                () = cluster.rejoin.notified() => return Wake::Asking,
                 () = async {
                     match rejoin_at {
                         Some(at) => tokio::time::sleep_until(at).await,
                         None => std::future::pending().await,
                     }
-                } => return,
+                } => return Wake::Asking,
                 changed = changes.changed() => {
                     // The leader rebalances when connectors or tasks come
                     // or go; a changed configuration alone does not move
                     // work (its owners restart it).
                     if changed.is_ok() && cluster.is_leader() && self.work_signature() != assigned_work {
-                        return;
+                        return Wake::Asking;
                     }
                     continue;
                 }
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep_until(next_beat) => {}
             }
+            next_beat = tokio::time::Instant::now() + interval;
             match group.heartbeat().await {
                 Ok(HeartbeatOutcome::Ok) => *last_alive = Instant::now(),
                 Ok(HeartbeatOutcome::RebalanceNeeded) => {
                     *last_alive = Instant::now();
-                    return;
+                    return Wake::Told;
                 }
                 Ok(HeartbeatOutcome::Fenced) => {
                     self.stop_everything("the group no longer counts this worker in")
                         .await;
-                    return;
+                    return Wake::Told;
                 }
                 Err(e) => {
                     tracing::warn!("heartbeat failed: {e}");
                     if self.fence_if_expired(*last_alive).await {
-                        return;
+                        return Wake::Told;
                     }
                 }
             }
@@ -356,6 +385,21 @@ fn cluster_work(snapshot: &ConfigSnapshot, config_topic: &str, offset: i64) -> C
             .map(|(name, c)| (name, c.tasks.len() as u32))
             .collect(),
     }
+}
+
+/// Why a worker left its steady heartbeating.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// The group (or the worker's shutdown) calls for a rejoin.
+    Told,
+    /// This worker wants a rebalance, and must say so in its metadata.
+    Asking,
+}
+
+/// `host:port` of a REST URL: Kafka Connect's worker id, as statuses name
+/// the worker that wrote them.
+fn worker_id(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, rest)| rest)
 }
 
 /// Why a rebalance did not complete.

@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use super::status::{ConnectorState, ConnectorStatus, State, StatusObserver, TaskStatus};
 use super::task::TaskHandle;
-use crate::cluster::assignor::TaskId;
+use crate::cluster::assignor::{Owned, TaskId};
 use crate::cluster::config_log::ConfigLog;
 use crate::cluster::internal_topics;
 use crate::cluster::offset_log::KafkaOffsetStore;
@@ -89,6 +89,29 @@ impl StatusView {
                 status,
             } => put(&mut self.tasks, (connector, task), status),
             StatusRecord::Topic { .. } | StatusRecord::Other { .. } => {}
+        }
+    }
+
+    /// The connectors and tasks the status topic says `worker_id` runs
+    /// (in any state but unassigned): what a newly elected leader takes a
+    /// worker to hold.
+    pub fn held_by(&self, worker_id: &str) -> Owned {
+        let here = |s: &Status| {
+            s.worker_id == worker_id
+                && !matches!(s.state, StatusState::Unassigned | StatusState::Destroyed)
+        };
+        Owned {
+            connectors: (self.connectors.iter())
+                .filter(|(_, s)| here(s))
+                .map(|(name, _)| name.clone())
+                .collect(),
+            tasks: (self.tasks.iter())
+                .filter(|(_, s)| here(s))
+                .map(|((connector, task), _)| TaskId {
+                    connector: connector.clone(),
+                    task: *task,
+                })
+                .collect(),
         }
     }
 
