@@ -120,7 +120,9 @@ impl Member {
     }
 
     fn view(&self) -> &View {
-        self.view.as_ref().expect("the member completed a rebalance")
+        self.view
+            .as_ref()
+            .expect("the member completed a rebalance")
     }
 
     fn leads(&self) -> bool {
@@ -233,10 +235,16 @@ async fn settle(members: &mut [&mut Member]) -> i32 {
 }
 
 fn agreed(members: &[&mut Member]) -> Option<i32> {
-    let views: Vec<&View> = members.iter().map(|m| m.view.as_ref()).collect::<Option<_>>()?;
+    let views: Vec<&View> = members
+        .iter()
+        .map(|m| m.view.as_ref())
+        .collect::<Option<_>>()?;
     let generation = views[0].generation;
     let ids: BTreeSet<&str> = views.iter().map(|v| v.member_id.as_str()).collect();
-    let leaders: Vec<&&View> = views.iter().filter(|v| v.member_id == v.leader_id).collect();
+    let leaders: Vec<&&View> = views
+        .iter()
+        .filter(|v| v.member_id == v.leader_id)
+        .collect();
     let [leader] = leaders[..] else {
         return None;
     };
@@ -265,8 +273,14 @@ async fn two_members_form_a_group_and_the_leader_assigns_both() {
         (b.view().member_id.clone(), b"metadata of b".to_vec()),
     ];
     expected.sort();
-    assert_eq!(seen, expected, "the leader receives every member's metadata");
-    assert!(follower.view().members.is_empty(), "only the leader sees the members");
+    assert_eq!(
+        seen, expected,
+        "the leader receives every member's metadata"
+    );
+    assert!(
+        follower.view().members.is_empty(),
+        "only the leader sees the members"
+    );
     for member in [&a, &b] {
         let view = member.view();
         assert_eq!(view.assignment, assignment_for(&view.member_id, 2));
@@ -287,7 +301,10 @@ async fn a_third_member_makes_the_others_rebalance() {
     b.told_to_rebalance(SESSION).await;
     let second = settle(&mut [&mut a, &mut b, &mut c]).await;
     assert!(second > first, "generation {second} follows {first}");
-    let leader = [&a, &b, &c].into_iter().find(|m| m.leads()).expect("a leader");
+    let leader = [&a, &b, &c]
+        .into_iter()
+        .find(|m| m.leads())
+        .expect("a leader");
     assert_eq!(leader.view().members.len(), 3);
 }
 
@@ -335,13 +352,20 @@ async fn a_member_that_stops_heartbeating_is_dropped_and_then_fenced() {
     survivor.told_to_rebalance(SHORT_SESSION * 3).await;
     let noticed = hung.elapsed();
     settle(&mut [&mut survivor]).await;
-    assert_eq!(survivor.view().members.len(), 1, "the survivor's join sees one member fewer");
+    assert_eq!(
+        survivor.view().members.len(),
+        1,
+        "the survivor's join sees one member fewer"
+    );
     assert!(
         noticed + HEARTBEAT_INTERVAL >= SHORT_SESSION,
         "the member was dropped after {noticed:?}, before its session timeout"
     );
 
-    let outcome = client.heartbeat().await.expect("the dropped member's heartbeat");
+    let outcome = client
+        .heartbeat()
+        .await
+        .expect("the dropped member's heartbeat");
     assert_eq!(outcome, HeartbeatOutcome::Fenced);
     assert_eq!(client.member_id(), "", "a dropped member forgets its id");
 }
@@ -355,7 +379,9 @@ async fn another_kind_of_member_with_the_same_group_id_is_refused() {
     // A consumer of the same group.id: protocol type `consumer`, protocol `range`.
     let mut consumer_options = options(broker.bootstrap(), "shared-group-id", SESSION);
     consumer_options.protocol_type = "consumer".to_string();
-    let mut consumer = GroupClient::connect(consumer_options).await.expect("connecting");
+    let mut consumer = GroupClient::connect(consumer_options)
+        .await
+        .expect("connecting");
     let error = match consumer.join(&[("range".to_string(), Bytes::new())]).await {
         Ok(joined) => panic!("a consumer joined a group of workers: {joined:?}"),
         Err(error) => error,

@@ -192,7 +192,10 @@ mod tests {
     #[test]
     fn config_topic_needs_one_partition_and_every_topic_compaction() {
         let err = check_shape(&topic(CONFIG_TOPIC), &shape(3, Some("compact"))).unwrap_err();
-        assert!(err.to_string().starts_with("config.storage.topic: topic t has 3 partitions"));
+        assert!(
+            err.to_string()
+                .starts_with("config.storage.topic: topic t has 3 partitions")
+        );
         let err = check_shape(&topic(OFFSET_TOPIC), &shape(25, Some("delete"))).unwrap_err();
         assert!(
             err.to_string()

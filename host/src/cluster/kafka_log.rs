@@ -135,7 +135,10 @@ impl KafkaLog {
                             }
                             // The broker away for a while is not the end of
                             // the log: librdkafka reconnects on its own.
-                            Err(e) if crate::kafka::classify(&e) == crate::kafka::ErrorClass::Transient => {
+                            Err(e)
+                                if crate::kafka::classify(&e)
+                                    == crate::kafka::ErrorClass::Transient =>
+                            {
                                 tracing::debug!("reading topic {topic}: {e}");
                             }
                             Err(e) => {
@@ -171,8 +174,7 @@ impl KafkaLog {
     pub async fn send_all(&self, records: &[(&[u8], Option<&[u8]>)]) -> Result<()> {
         let mut deliveries = Vec::with_capacity(records.len());
         for (key, value) in records {
-            let mut record: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(&self.topic).key(*key);
+            let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic).key(*key);
             if let Some(value) = value {
                 record = record.payload(*value);
             }

@@ -239,7 +239,10 @@ impl GroupClient {
     fn joined(&mut self, response: JoinGroupResponse) -> Joined {
         self.member_id = response.member_id.to_string();
         self.generation_id = response.generation_id;
-        self.protocol_name = response.protocol_name.map(|name| name.to_string()).unwrap_or_default();
+        self.protocol_name = response
+            .protocol_name
+            .map(|name| name.to_string())
+            .unwrap_or_default();
         Joined {
             generation_id: response.generation_id,
             member_id: self.member_id.clone(),
@@ -292,7 +295,13 @@ impl GroupClient {
                 self.link.lose();
                 SyncOutcome::RebalanceNeeded
             }
-            Some(error) => return Err(kafka_failure("SyncGroup", &self.link.options.group_id, error)),
+            Some(error) => {
+                return Err(kafka_failure(
+                    "SyncGroup",
+                    &self.link.options.group_id,
+                    error,
+                ));
+            }
         })
     }
 
@@ -326,10 +335,20 @@ impl GroupClient {
                 Some(error) if coordinator_moving(error) => {
                     self.link.lose();
                     if !wait_to_retry(&mut pause, deadline).await {
-                        return Err(kafka_failure("Heartbeat", &self.link.options.group_id, error));
+                        return Err(kafka_failure(
+                            "Heartbeat",
+                            &self.link.options.group_id,
+                            error,
+                        ));
                     }
                 }
-                Some(error) => return Err(kafka_failure("Heartbeat", &self.link.options.group_id, error)),
+                Some(error) => {
+                    return Err(kafka_failure(
+                        "Heartbeat",
+                        &self.link.options.group_id,
+                        error,
+                    ));
+                }
             }
         }
     }
@@ -352,11 +371,13 @@ impl GroupClient {
                     |version| {
                         // KIP-345 (v3) made LeaveGroup a batch of members.
                         if version >= 3 {
-                            LeaveGroupRequest::default().with_group_id(group).with_members(vec![
-                                MemberIdentity::default()
-                                    .with_member_id(member)
-                                    .with_reason(Some(text("the worker is shutting down"))),
-                            ])
+                            LeaveGroupRequest::default()
+                                .with_group_id(group)
+                                .with_members(vec![
+                                    MemberIdentity::default()
+                                        .with_member_id(member)
+                                        .with_reason(Some(text("the worker is shutting down"))),
+                                ])
                         } else {
                             LeaveGroupRequest::default()
                                 .with_group_id(group)
@@ -379,10 +400,20 @@ impl GroupClient {
                 Some(error) if coordinator_moving(error) => {
                     self.link.lose();
                     if !wait_to_retry(&mut pause, deadline).await {
-                        return Err(kafka_failure("LeaveGroup", &self.link.options.group_id, error));
+                        return Err(kafka_failure(
+                            "LeaveGroup",
+                            &self.link.options.group_id,
+                            error,
+                        ));
                     }
                 }
-                Some(error) => return Err(kafka_failure("LeaveGroup", &self.link.options.group_id, error)),
+                Some(error) => {
+                    return Err(kafka_failure(
+                        "LeaveGroup",
+                        &self.link.options.group_id,
+                        error,
+                    ));
+                }
             }
         }
     }
@@ -560,7 +591,9 @@ impl Connection {
     ) -> Result<Connection, GroupError> {
         let limit = options.request_timeout;
         let unreachable = |why: String| {
-            GroupError::Unavailable(format!("cannot reach the broker at {address} ({role}): {why}"))
+            GroupError::Unavailable(format!(
+                "cannot reach the broker at {address} ({role}): {why}"
+            ))
         };
         let stream = match timeout(limit, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => stream,
@@ -615,8 +648,8 @@ impl Connection {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = correlation_id.wrapping_add(1);
         let address = self.address.as_str();
-        let frame = encode_request(request, version, correlation_id, &self.client_id)
-            .map_err(|error| {
+        let frame =
+            encode_request(request, version, correlation_id, &self.client_id).map_err(|error| {
                 GroupError::Rejected(format!("cannot encode {:?} v{version}: {error}", R::KEY))
             })?;
         let stream = &mut self.stream;
@@ -842,7 +875,10 @@ mod tests {
     fn an_answer_to_another_request_is_refused() {
         let answer = Bytes::from_static(&[0, 0, 0, 8, 0, 0]);
         let error = decode_response::<HeartbeatRequest>(answer, 0, 7).unwrap_err();
-        assert!(error.to_string().contains("request 8 where request 7"), "{error}");
+        assert!(
+            error.to_string().contains("request 8 where request 7"),
+            "{error}"
+        );
     }
 
     #[tokio::test]
@@ -853,7 +889,10 @@ mod tests {
         // A TLS alert where a size should be.
         theirs.write_all(&[0x15, 0x03, 0x03, 0x00]).await.unwrap();
         let error = read_frame(&mut ours).await.unwrap_err();
-        assert!(error.to_string().contains("plaintext Kafka listener"), "{error}");
+        assert!(
+            error.to_string().contains("plaintext Kafka listener"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -861,11 +900,24 @@ mod tests {
         let range = |min, max| VersionRange { min, max };
         let version = common_version("b:9092", ApiKey::JoinGroup, Some(range(2, 7)), range(0, 9));
         assert_eq!(version.unwrap(), 7);
-        let none = common_version("b:9092", ApiKey::JoinGroup, Some(range(10, 12)), range(0, 9));
+        let none = common_version(
+            "b:9092",
+            ApiKey::JoinGroup,
+            Some(range(10, 12)),
+            range(0, 9),
+        );
         let message = none.unwrap_err().to_string();
-        assert!(message.contains("b:9092 speaks JoinGroup versions 10..12"), "{message}");
+        assert!(
+            message.contains("b:9092 speaks JoinGroup versions 10..12"),
+            "{message}"
+        );
         let missing = common_version("b:9092", ApiKey::SyncGroup, None, range(0, 5));
-        assert!(missing.unwrap_err().to_string().contains("does not offer SyncGroup"));
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("does not offer SyncGroup")
+        );
     }
 
     #[test]

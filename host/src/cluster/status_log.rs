@@ -34,23 +34,19 @@ impl StatusLog {
     ) -> Result<Self> {
         let apply = {
             let topic = topic.to_string();
-            move |record: LogRecord| {
-                match StatusRecord::decode(&record.key, record.value.as_deref()) {
-                    Ok(status) => on_status(status),
-                    Err(e) => tracing::warn!(
-                        "status topic {topic}, partition {} offset {}: {e}; the record is skipped",
-                        record.partition,
-                        record.offset
-                    ),
-                }
+            move |record: LogRecord| match StatusRecord::decode(
+                &record.key,
+                record.value.as_deref(),
+            ) {
+                Ok(status) => on_status(status),
+                Err(e) => tracing::warn!(
+                    "status topic {topic}, partition {} offset {}: {e}; the record is skipped",
+                    record.partition,
+                    record.offset
+                ),
             }
         };
-        let log = std::sync::Arc::new(KafkaLog::start(
-            consumer,
-            producer,
-            topic,
-            Box::new(apply),
-        )?);
+        let log = std::sync::Arc::new(KafkaLog::start(consumer, producer, topic, Box::new(apply))?);
         log.read_to_end(read_timeout)
             .await
             .with_context(|| format!("status.storage.topic: reading {topic}"))?;

@@ -219,7 +219,8 @@ impl WorkerConfig {
             distributed::STANDALONE_KEYS
         });
         // A distributed worker names standalone keys itself, saying why.
-        let standalone_only = |key: &str| is_distributed && distributed::STANDALONE_KEYS.contains(&key);
+        let standalone_only =
+            |key: &str| is_distributed && distributed::STANDALONE_KEYS.contains(&key);
         let mut prefixes = WORKER_PREFIXES.to_vec();
         prefixes.extend(capability::worker_prefixes());
         for key in map.keys() {
@@ -279,11 +280,9 @@ impl WorkerConfig {
                 offset_file,
                 connector_store,
             },
-            None => WorkerMode::Distributed(DistributedConfig::from_map(
-                map,
-                &listeners,
-                &mut errors,
-            )),
+            None => {
+                WorkerMode::Distributed(DistributedConfig::from_map(map, &listeners, &mut errors))
+            }
         };
         let converters: BTreeMap<String, String> = map
             .iter()

@@ -43,7 +43,9 @@ pub async fn to_leader(State(api): State<Arc<Api>>, request: Request, next: Next
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(e) => return ApiError::bad_request(format!("reading the request: {e}")).into_response(),
+        Err(e) => {
+            return ApiError::bad_request(format!("reading the request: {e}")).into_response();
+        }
     };
     let authorization = parts
         .headers

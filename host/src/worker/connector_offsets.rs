@@ -187,9 +187,9 @@ impl Worker {
                 return Err(not_stopped(name));
             }
         }
-        let prepared = self.prepare(&entry.config).map_err(|why| {
-            WorkerError::BadRequest(format!("the connector cannot run: {why}"))
-        })?;
+        let prepared = self
+            .prepare(&entry.config)
+            .map_err(|why| WorkerError::BadRequest(format!("the connector cannot run: {why}")))?;
         self.target_of(&prepared)
     }
 

@@ -183,33 +183,32 @@ impl Worker {
         if !problems.is_empty() {
             anyhow::bail!("invalid worker configuration: {}", ConfigErrors(problems));
         }
-        let (stores, offsets, worker_id): (Stores, Arc<dyn OffsetStore>, String) = match &config
-            .mode
-        {
-            WorkerMode::Standalone {
-                offset_file,
-                connector_store,
-            } => (
-                Stores::Standalone(ConnectorStore::open(connector_store)?),
-                Arc::new(FileOffsetStore::open(offset_file)?),
-                config
-                    .listeners
-                    .first()
-                    .map(|l| l.address.clone())
-                    .unwrap_or_default(),
-            ),
-            WorkerMode::Distributed(settings) => {
-                let cluster = Arc::new(Cluster::open(&config, settings).await?);
-                let offsets: Arc<dyn OffsetStore> = cluster.offsets();
-                // Kafka Connect's worker id: the advertised host and port.
-                let id = settings
-                    .advertised_url
-                    .split_once("://")
-                    .map_or(settings.advertised_url.as_str(), |(_, rest)| rest)
-                    .to_string();
-                (Stores::Distributed(cluster), offsets, id)
-            }
-        };
+        let (stores, offsets, worker_id): (Stores, Arc<dyn OffsetStore>, String) =
+            match &config.mode {
+                WorkerMode::Standalone {
+                    offset_file,
+                    connector_store,
+                } => (
+                    Stores::Standalone(ConnectorStore::open(connector_store)?),
+                    Arc::new(FileOffsetStore::open(offset_file)?),
+                    config
+                        .listeners
+                        .first()
+                        .map(|l| l.address.clone())
+                        .unwrap_or_default(),
+                ),
+                WorkerMode::Distributed(settings) => {
+                    let cluster = Arc::new(Cluster::open(&config, settings).await?);
+                    let offsets: Arc<dyn OffsetStore> = cluster.offsets();
+                    // Kafka Connect's worker id: the advertised host and port.
+                    let id = settings
+                        .advertised_url
+                        .split_once("://")
+                        .map_or(settings.advertised_url.as_str(), |(_, rest)| rest)
+                        .to_string();
+                    (Stores::Distributed(cluster), offsets, id)
+                }
+            };
         let cluster_id = crate::kafka::cluster_id(&config).await;
         let worker = Arc::new(Worker {
             config: Arc::new(config),

@@ -106,7 +106,14 @@ impl StatusBoard {
         let _ = self.observer.set(observer);
     }
 
-    fn notify(&self, connector: &str, task: Option<u32>, state: State, trace: Option<&str>, worker: &str) {
+    fn notify(
+        &self,
+        connector: &str,
+        task: Option<u32>,
+        state: State,
+        trace: Option<&str>,
+        worker: &str,
+    ) {
         if let Some(observer) = self.observer.get() {
             observer(connector, task, state, trace, worker);
         }
@@ -238,7 +245,13 @@ impl StatusBoard {
             t.trace = trouble.clone();
             t.worker_id.clone()
         };
-        self.notify(connector, Some(task), State::Running, trouble.as_deref(), &worker);
+        self.notify(
+            connector,
+            Some(task),
+            State::Running,
+            trouble.as_deref(),
+            &worker,
+        );
     }
 
     pub fn get(&self, connector: &str) -> Option<ConnectorStatus> {

@@ -17,10 +17,10 @@ use crate::cluster::assignor::{
     Assignment, AssignmentError, Assignor, ClusterWork, MemberMetadata, Owned, PROTOCOL_NAME,
     PROTOCOL_TYPE, TaskId,
 };
-use crate::cluster::records::ConfigSnapshot;
 use crate::cluster::membership::{
     GroupClient, GroupError, GroupOptions, HeartbeatOutcome, SyncOutcome,
 };
+use crate::cluster::records::ConfigSnapshot;
 use crate::worker::herder::Worker;
 
 /// How long to wait before trying the broker again after it failed us.
@@ -65,7 +65,9 @@ impl Worker {
                 Some(c) => c,
                 None => match GroupClient::connect(options.clone()).await {
                     Ok(c) => client.insert(c),
-                    Err(GroupError::Rejected(why)) => bail!("group.id {}: {why}", settings.group_id),
+                    Err(GroupError::Rejected(why)) => {
+                        bail!("group.id {}: {why}", settings.group_id)
+                    }
                     Err(GroupError::Unavailable(why)) => {
                         tracing::warn!("cannot reach the group's coordinator: {why}");
                         self.fence_if_expired(last_alive).await;
@@ -138,7 +140,10 @@ impl Worker {
         };
         {
             // Nobody leads while the group rebalances: writes get 409.
-            let mut m = cluster.membership.write().unwrap_or_else(|e| e.into_inner());
+            let mut m = cluster
+                .membership
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             m.leader_url = None;
         }
         let protocols = [(PROTOCOL_NAME.to_string(), Bytes::from(metadata.encode()))];
@@ -148,7 +153,12 @@ impl Worker {
             // The leader assigns from everything written so far.
             let offset = cluster
                 .configs
-                .read_to_end(cluster.settings.worker_sync_timeout.max(Duration::from_secs(10)))
+                .read_to_end(
+                    cluster
+                        .settings
+                        .worker_sync_timeout
+                        .max(Duration::from_secs(10)),
+                )
                 .await
                 .map_err(|e| RebalanceError::Retry(format!("{e:#}")))?;
             let snapshot = cluster.configs.snapshot();
@@ -163,7 +173,9 @@ impl Worker {
                         };
                         members.push((id.clone(), m));
                     }
-                    Err(e) => tracing::error!("member {id} of the group sent metadata this worker cannot read: {e}"),
+                    Err(e) => tracing::error!(
+                        "member {id} of the group sent metadata this worker cannot read: {e}"
+                    ),
                 }
             }
             let assigned = assignor.assign(
@@ -193,14 +205,19 @@ impl Worker {
         } else {
             Vec::new()
         };
-        let assignment = match group.sync(assignments).await.map_err(RebalanceError::from)? {
+        let assignment = match group
+            .sync(assignments)
+            .await
+            .map_err(RebalanceError::from)?
+        {
             // The leader assigned before this worker joined its generation.
             SyncOutcome::Assigned(bytes) if bytes.is_empty() => return Ok(None),
             SyncOutcome::Assigned(bytes) => Assignment::decode(&bytes)
                 .map_err(|e| RebalanceError::Retry(format!("the leader's assignment: {e}")))?,
             SyncOutcome::RebalanceNeeded => return Ok(None),
             SyncOutcome::Fenced => {
-                self.stop_everything("the group fenced this worker off").await;
+                self.stop_everything("the group fenced this worker off")
+                    .await;
                 return Ok(None);
             }
         };
@@ -216,7 +233,11 @@ impl Worker {
             "joined group {} generation {} ({}): {} connector(s), {} task(s){}",
             cluster.settings.group_id,
             joined.generation_id,
-            if joined.is_leader() { "leader" } else { "follower" },
+            if joined.is_leader() {
+                "leader"
+            } else {
+                "follower"
+            },
             assignment.connectors.len(),
             assignment.tasks.len(),
             if assignment.revoked_tasks.is_empty() && assignment.revoked_connectors.is_empty() {
@@ -234,7 +255,10 @@ impl Worker {
         self.revoke(&assignment.revoked_connectors, &assignment.revoked_tasks)
             .await;
         {
-            let mut m = cluster.membership.write().unwrap_or_else(|e| e.into_inner());
+            let mut m = cluster
+                .membership
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             *m = Membership {
                 generation: joined.generation_id,
                 leader_url: Some(assignment.leader_url.clone()),
@@ -252,7 +276,12 @@ impl Worker {
 
     /// Heartbeats until the group rebalances, the leader sees the work
     /// change, lost work is due to be reassigned, or the worker stops.
-    async fn steady(&self, group: &mut GroupClient, last_alive: &mut Instant, delay: Duration) -> Wake {
+    async fn steady(
+        &self,
+        group: &mut GroupClient,
+        last_alive: &mut Instant,
+        delay: Duration,
+    ) -> Wake {
         let cluster = self.cluster().expect("a distributed worker");
         let interval = cluster.settings.heartbeat_interval;
         let rejoin_at = (!delay.is_zero()).then(|| tokio::time::Instant::now() + delay);
@@ -359,7 +388,10 @@ impl Worker {
             tasks.len()
         );
         {
-            let mut m = cluster.membership.write().unwrap_or_else(|e| e.into_inner());
+            let mut m = cluster
+                .membership
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
             *m = Membership::default();
         }
         self.revoke(&connectors, &tasks).await;

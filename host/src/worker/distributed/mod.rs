@@ -262,7 +262,11 @@ impl Cluster {
         let view: Arc<RwLock<StatusView>> = Default::default();
         let on_status = {
             let view = Arc::clone(&view);
-            move |record| view.write().unwrap_or_else(|e| e.into_inner()).apply(record)
+            move |record| {
+                view.write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .apply(record)
+            }
         };
         let statuses = StatusLog::open(
             &consumer,

@@ -77,7 +77,10 @@ impl Worker {
         // one the leader assigned from (Kafka Connect's worker sync).
         cluster
             .configs
-            .read_to(membership.config_offset, cluster.settings.worker_sync_timeout)
+            .read_to(
+                membership.config_offset,
+                cluster.settings.worker_sync_timeout,
+            )
             .await
             .context("catching up with the config topic before starting work")?;
         let snapshot = cluster.configs.snapshot();
@@ -227,7 +230,9 @@ impl Worker {
         };
         if wanted != entry.tasks || entry.inconsistent {
             if let Err(e) = self.submit_task_configs(name, wanted).await {
-                tracing::warn!("connector {name}: sending its task configurations to the leader: {e:#}");
+                tracing::warn!(
+                    "connector {name}: sending its task configurations to the leader: {e:#}"
+                );
                 return false;
             }
         }
@@ -253,7 +258,8 @@ impl Worker {
         let prepared = match prepared {
             Ok(p) => p,
             Err(why) => {
-                self.status.ensure_task(&id.connector, &kind, id.task, &self.worker_id);
+                self.status
+                    .ensure_task(&id.connector, &kind, id.task, &self.worker_id);
                 self.publish_task(id, &entry.config, State::Failed, Some(why.clone()));
                 return None;
             }
@@ -266,7 +272,8 @@ impl Worker {
         {
             Ok(r) => r,
             Err(e) => {
-                self.status.ensure_task(&id.connector, &kind, id.task, &self.worker_id);
+                self.status
+                    .ensure_task(&id.connector, &kind, id.task, &self.worker_id);
                 self.publish_task(
                     id,
                     &entry.config,
@@ -281,7 +288,8 @@ impl Worker {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        self.status.ensure_task(&id.connector, &kind, id.task, &self.worker_id);
+        self.status
+            .ensure_task(&id.connector, &kind, id.task, &self.worker_id);
         let ctx = self.task_context(prepared, id.task, wit);
         let run = task_loop(prepared.plugin.kind);
         tracing::info!("connector {}: starting task {}", id.connector, id.task);

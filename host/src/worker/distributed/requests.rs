@@ -132,7 +132,10 @@ impl Worker {
         Ok(ConnectorEntry {
             config: raw,
             kind: Some(prepared.plugin.kind),
-            task_configs: self.connector(name).map(|e| e.task_configs).unwrap_or_default(),
+            task_configs: self
+                .connector(name)
+                .map(|e| e.task_configs)
+                .unwrap_or_default(),
         })
     }
 
