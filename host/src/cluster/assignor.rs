@@ -2,7 +2,7 @@
 //! cooperative as Kafka Connect's KIP-415, and the JSON wire forms of the `sluice-1`
 //! protocol: what a member sends in JoinGroup and receives in SyncGroup. Pure: no I/O.
 //!
-//! One piece despite its length: the wire forms and the leader's rules are one protocol
+//! The file is one piece despite its length: the wire forms and the leader's rules are one protocol
 //! (the rules decide what the forms must say), and half the file is the tests, which
 //! simulate whole rebalances against both.
 

@@ -16,6 +16,10 @@
 //! member may be told REBALANCE_IN_PROGRESS several times (and a follower's
 //! rejoin takes 3 s there) before a generation settles. tansu also counts
 //! only Heartbeats as signs of life, not JoinGroup or SyncGroup.
+//!
+//! The file is one piece despite its length: the five calls share one
+//! connection, one framing and one table of Kafka's error codes, and a
+//! third of it is the tests of those.
 
 use std::collections::HashMap;
 use std::time::Duration;

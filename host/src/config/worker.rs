@@ -69,7 +69,8 @@ pub enum WorkerMode {
         connector_store: PathBuf,
     },
     /// In Kafka topics, shared by a group of workers (`sluice distributed`).
-    Distributed(DistributedConfig),
+    /// Boxed: its many keys would make every standalone config as large.
+    Distributed(Box<DistributedConfig>),
 }
 
 /// A worker's configuration, standalone or distributed.
@@ -280,9 +281,11 @@ impl WorkerConfig {
                 offset_file,
                 connector_store,
             },
-            None => {
-                WorkerMode::Distributed(DistributedConfig::from_map(map, &listeners, &mut errors))
-            }
+            None => WorkerMode::Distributed(Box::new(DistributedConfig::from_map(
+                map,
+                &listeners,
+                &mut errors,
+            ))),
         };
         let converters: BTreeMap<String, String> = map
             .iter()

@@ -99,6 +99,7 @@ impl Worker {
                     }
                 }
                 Ok(None) => {}
+                Err(RebalanceError::SameGeneration) => epoch += 1,
                 Err(RebalanceError::Fatal(e)) => {
                     if let Some(mut c) = client.take() {
                         let _ = c.leave().await;
@@ -147,7 +148,16 @@ impl Worker {
             m.leader_url = None;
         }
         let protocols = [(PROTOCOL_NAME.to_string(), Bytes::from(metadata.encode()))];
+        let last_generation = cluster.membership().generation;
         let joined = group.join(&protocols).await.map_err(RebalanceError::from)?;
+        if joined.is_leader() && joined.generation_id == last_generation {
+            // tansu drops a member that stopped heartbeating without
+            // starting a new generation, and answers a rejoin with the
+            // same metadata with the assignment already made: the leader
+            // must change its metadata to divide the work anew. (Kafka
+            // starts a new generation at every rebalance.)
+            return Err(RebalanceError::SameGeneration);
+        }
         let mut task_owners = BTreeMap::new();
         let assignments = if joined.is_leader() {
             // The leader assigns from everything written so far.
@@ -436,6 +446,8 @@ fn worker_id(url: &str) -> &str {
 
 /// Why a rebalance did not complete.
 enum RebalanceError {
+    /// The leader was given the generation it assigned last: ask anew.
+    SameGeneration,
     /// Try again (the coordinator moved, the broker is away).
     Retry(String),
     /// Give up: the worker cannot be part of this group.

@@ -228,13 +228,13 @@ impl Worker {
                 }
             },
         };
-        if wanted != entry.tasks || entry.inconsistent {
-            if let Err(e) = self.submit_task_configs(name, wanted).await {
-                tracing::warn!(
-                    "connector {name}: sending its task configurations to the leader: {e:#}"
-                );
-                return false;
-            }
+        if (wanted != entry.tasks || entry.inconsistent)
+            && let Err(e) = self.submit_task_configs(name, wanted).await
+        {
+            tracing::warn!(
+                "connector {name}: sending its task configurations to the leader: {e:#}"
+            );
+            return false;
         }
         let state = match entry.target_state {
             TargetState::Started => State::Running,
