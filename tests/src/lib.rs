@@ -205,6 +205,48 @@ impl Broker {
             .unwrap_or_else(|e| panic!("creating topic {topic}: {e:#}"));
     }
 
+    /// Creates `topic` with `partitions` and `cleanup.policy` `policy`, as
+    /// another tool (or a Kafka Connect cluster) would have.
+    pub fn create_topic_with(&self, topic: &str, partitions: i32, policy: &str) {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        use rdkafka::client::DefaultClientContext;
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("an admin client");
+        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1))
+            .set("cleanup.policy", policy);
+        let results = tokio::runtime::Runtime::new()
+            .expect("a runtime for the admin client")
+            .block_on(admin.create_topics([&new], &AdminOptions::new()))
+            .unwrap_or_else(|e| panic!("creating topic {topic}: {e}"));
+        for result in results {
+            result.unwrap_or_else(|(name, code)| panic!("creating topic {name}: {code}"));
+        }
+    }
+
+    /// Writes keyed records (a `None` value is a tombstone) to partition 0
+    /// of `topic`, in order, waiting for the broker's acknowledgements.
+    pub fn produce_keyed(&self, topic: &str, records: &[(String, Option<String>)]) {
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("creating a test producer");
+        for (key, value) in records {
+            let mut record = BaseRecord::<str, str>::to(topic).key(key).partition(0);
+            if let Some(value) = value {
+                record = record.payload(value);
+            }
+            producer
+                .send(record)
+                .unwrap_or_else(|(e, _)| panic!("writing {key} to {topic}: {e}"));
+            producer.poll(Duration::ZERO);
+        }
+        producer
+            .flush(Duration::from_secs(60))
+            .expect("the broker acknowledged the test records");
+    }
+
     /// Creates `topic` with one partition and writes `values` to it, in
     /// order, waiting until the broker has acknowledged them all.
     pub fn produce(&self, topic: &str, values: impl IntoIterator<Item = String>) {
@@ -416,15 +458,8 @@ impl WorkerSetup {
                 scratch.file("offsets.json").display().to_string(),
             ),
             ("listeners", format!("http://127.0.0.1:{rest_port}")),
-            (
-                "files.root.inbox",
-                scratch.dir("inbox").display().to_string(),
-            ),
-            (
-                "files.root.outbox",
-                scratch.dir("outbox").display().to_string(),
-            ),
         ];
+        pairs.extend(shared_roots(scratch));
         pairs.extend(extra.iter().cloned());
         let worker_file = scratch.file("worker.properties");
         write_properties(&worker_file, &pairs);
@@ -465,15 +500,8 @@ impl WorkerSetup {
             ("plugin.path", PLUGIN_DIR.to_string()),
             ("plugin.cache.dir", shared_cache_dir().display().to_string()),
             ("listeners", format!("http://127.0.0.1:{rest_port}")),
-            (
-                "files.root.inbox",
-                scratch.dir("inbox").display().to_string(),
-            ),
-            (
-                "files.root.outbox",
-                scratch.dir("outbox").display().to_string(),
-            ),
         ];
+        pairs.extend(shared_roots(scratch));
         pairs.extend(extra.iter().cloned());
         let worker_file = scratch.file(&format!("worker-{index}.properties"));
         write_properties(&worker_file, &pairs);
@@ -530,6 +558,19 @@ impl WorkerSetup {
         worker.child = None;
         (status, fs::read_to_string(&self.log).unwrap_or_default())
     }
+}
+
+/// The `inbox` and `outbox` files roots of `scratch`, which the tests'
+/// connectors are granted.
+fn shared_roots(scratch: &Scratch) -> [(&'static str, String); 2] {
+    ["inbox", "outbox"].map(|root| {
+        let key = if root == "inbox" {
+            "files.root.inbox"
+        } else {
+            "files.root.outbox"
+        };
+        (key, scratch.dir(root).display().to_string())
+    })
 }
 
 /// A running worker; killed on drop.

@@ -231,7 +231,8 @@ fn a_restarted_cluster_keeps_its_connectors_target_states_and_offsets() {
     let inbox = scratch.dir("inbox");
     let first = numbered_lines(0, 300, 20);
     append_lines(&inbox.join("in.txt"), &first);
-    append_lines(&inbox.join("held.txt"), &numbered_lines(0, 10, 20));
+    // Lines of their own, told apart from in.txt's in the shared topic.
+    append_lines(&inbox.join("held.txt"), &numbered_lines(1_000, 10, 20));
 
     let workers = start(2);
     let source = |file: &str| {
@@ -282,12 +283,9 @@ fn a_restarted_cluster_keeps_its_connectors_target_states_and_offsets() {
 
     let second = numbered_lines(300, 200, 20);
     append_lines(&inbox.join("in.txt"), &second);
-    // One worker this time: with two, the second joins seconds after the
-    // first took all the work, and a task that then moves has only just
-    // started. The sink's output is not checked after the restart: its
-    // consumer group does not get its partition back from tansu 0.6 within
-    // minutes (see docs/cluster.md, known limits).
-    let workers = start(1);
+    // New workers (on new ports): the sink's consumer takes over its
+    // group's static member, which is the task, not the worker.
+    let workers = start(2);
     for w in &workers {
         wait_state(w, "held-paused", "PAUSED");
         wait_state(w, "held-stopped", "STOPPED");
@@ -302,10 +300,291 @@ fn a_restarted_cluster_keeps_its_connectors_target_states_and_offsets() {
     wait_for("every line in the topic", LONG, || {
         (broker.high_watermark("restart-lines") >= total).then_some(())
     });
+    // And the sink resumed after the records it had written: every line
+    // once in the file.
+    wait_for_lines(&out, total as usize, LONG);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         broker.high_watermark("restart-lines"),
         total,
         "lines were sent twice"
     );
+    let written = read_lines(&out);
+    assert_eq!(
+        written.len(),
+        total as usize,
+        "the sink wrote records twice"
+    );
+    let counts = line_counts(&written);
+    for line in first.iter().chain(&second) {
+        assert_eq!(counts.get(line.as_str()), Some(&1), "{line}");
+    }
+}
+
+#[test]
+fn workers_take_over_kafka_connect_topics_and_resume_from_their_offsets() {
+    let broker = Broker::start();
+    broker.create_topic("takeover-lines");
+    // The internal topics a stopped Kafka Connect cluster left, with its
+    // records as its JsonConverter (schemas off) writes them.
+    broker.create_topic_with("takeover-configs", 1, "compact");
+    broker.create_topic_with("takeover-offsets", 5, "compact");
+    broker.create_topic_with("takeover-status", 3, "compact");
+    let connector = json!({
+        "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+        "name": "legacy", "tasks.max": "1", "file": "/inbox/in.txt",
+        "topic": "takeover-lines", "grant.files": "inbox:ro",
+    });
+    let mut task = connector.clone();
+    task["task.class"] = json!("org.apache.kafka.connect.file.FileStreamSourceTask");
+    let records = |pairs: &[(&str, Value)]| -> Vec<(String, Option<String>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
+            .collect()
+    };
+    broker.produce_keyed(
+        "takeover-configs",
+        &records(&[
+            ("connector-legacy", json!({"properties": connector})),
+            ("task-legacy-0", json!({"properties": task})),
+            ("commit-legacy", json!({"tasks": 1})),
+            (
+                "target-state-legacy",
+                json!({"state": "STARTED", "state.v2": "STARTED"}),
+            ),
+        ]),
+    );
+    let scratch = Scratch::new("distributed-takeover");
+    let lines = numbered_lines(0, 100, 20);
+    append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
+    // Kafka Connect had sent the first 60 lines (21 bytes each).
+    let sent = 60;
+    broker.produce_keyed(
+        "takeover-offsets",
+        &records(&[(
+            r#"["legacy",{"filename":"/inbox/in.txt"}]"#,
+            json!({"position": sent * 21}),
+        )]),
+    );
+
+    let workers: Vec<WorkerProcess> = (0..2)
+        .map(|i| member(&scratch, &broker, "takeover", i, &[]).spawn())
+        .collect();
+    for w in &workers {
+        w.wait_ready();
+    }
+    for w in &workers {
+        running_status(w, "legacy", 1);
+    }
+    let rest = lines.len() - sent;
+    let values = broker.read_values("takeover-lines", rest, LONG);
+    assert_eq!(
+        values.len(),
+        rest,
+        "the source did not resume where Kafka Connect stopped"
+    );
+    let first = String::from_utf8_lossy(&values[0]).into_owned();
+    assert!(first.contains(&lines[sent]), "{first} is not line {sent}");
+}
+
+/// How many lines `path` holds, counted without keeping them.
+fn line_count(path: &std::path::Path) -> usize {
+    std::fs::read(path).map_or(0, |bytes| bytes.iter().filter(|&&b| b == b'\n').count())
+}
+
+/// Which worker runs each task of `connector`, by worker id.
+fn task_workers(worker: &WorkerProcess, connector: &str) -> Vec<String> {
+    let (_, status) = worker
+        .get(&format!("/connectors/{connector}/status"))
+        .expect("a status");
+    status["tasks"]
+        .as_array()
+        .map(|tasks| {
+            tasks
+                .iter()
+                .map(|t| t["worker_id"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_killed_workers_tasks_move_while_the_others_keep_running() {
+    const TOTAL: usize = 1_000_000;
+    const CHUNK: usize = 100_000;
+    let max_delay = Duration::from_secs(5);
+    let broker = Broker::start();
+    for topic in ["fo-lines", "fo-a", "fo-b"] {
+        broker.create_topic(topic);
+    }
+    let scratch = Scratch::new("distributed-failover");
+    let inbox = scratch.dir("inbox");
+    // Quick group timings. A moved sink task takes over its consumer's
+    // static member, so the dead worker's consumer holds nothing up.
+    let quick = [
+        (
+            "scheduled.rebalance.max.delay.ms",
+            max_delay.as_millis().to_string(),
+        ),
+        ("heartbeat.interval.ms", "2000".to_string()),
+    ];
+    let mut workers: Vec<WorkerProcess> = (0..3)
+        .map(|i| member(&scratch, &broker, "failover", i, &quick).spawn())
+        .collect();
+    for w in &workers {
+        w.wait_ready();
+    }
+    append_lines(&inbox.join("a.txt"), &numbered_lines(0, 10, 20));
+    append_lines(&inbox.join("b.txt"), &numbered_lines(0, 10, 20));
+    std::fs::write(inbox.join("big.txt"), "").unwrap();
+    let source = |file: &str, topic: &str| {
+        json!({"connector.class": "file-source", "file": format!("/inbox/{file}"),
+               "topic": topic, "grant.files": "inbox:ro"})
+    };
+    let sink = |file: &str, topic: &str| {
+        json!({"connector.class": "file-sink", "file": format!("/outbox/{file}"),
+               "topics": topic, "grant.files": "outbox:rw"})
+    };
+    let connectors = [
+        ("big-in", source("big.txt", "fo-lines")),
+        ("big-out", sink("big.txt", "fo-lines")),
+        ("a-in", source("a.txt", "fo-a")),
+        ("a-out", sink("a.txt", "fo-a")),
+        ("b-in", source("b.txt", "fo-b")),
+        ("b-out", sink("b.txt", "fo-b")),
+    ];
+    for (i, (name, config)) in connectors.iter().enumerate() {
+        let body = json!({"name": name, "config": config});
+        let (code, answer) = write(&workers[i % 3], "POST", "/connectors", &body);
+        assert_eq!(code, 201, "creating {name}: {answer}");
+    }
+    for (name, _) in &connectors {
+        running_status(&workers[0], name, 1);
+    }
+    let outbox = scratch.dir("outbox");
+    wait_for_lines(&outbox.join("a.txt"), 10, LONG);
+    wait_for_lines(&outbox.join("b.txt"), 10, LONG);
+
+    // The victim: the worker running the big source's task.
+    let ids: Vec<String> = workers
+        .iter()
+        .map(|w| format!("127.0.0.1:{}", w.rest_port))
+        .collect();
+    let victim_id = task_workers(&workers[0], "big-in")[0].clone();
+    let victim = ids
+        .iter()
+        .position(|id| *id == victim_id)
+        .expect("the source's worker");
+    // What the others run, before.
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != victim).collect();
+    let held_before: BTreeMap<String, String> = connectors
+        .iter()
+        .map(|(name, _)| (name.to_string(), task_workers(&workers[0], name)[0].clone()))
+        .collect();
+
+    let big_out = outbox.join("big.txt");
+    let mut next = 0;
+    while next < 3 * CHUNK {
+        append_lines(&inbox.join("big.txt"), &numbered_lines(next, CHUNK, 20));
+        next += CHUNK;
+    }
+    wait_for("records flowing", LONG, || {
+        (line_count(&big_out) > CHUNK).then_some(())
+    });
+    let log_lengths: Vec<usize> = survivors.iter().map(|&i| workers[i].log().len()).collect();
+    let killed_at = std::time::Instant::now();
+    workers.remove(victim).kill();
+    let survivors: Vec<WorkerProcess> = workers;
+    while next < TOTAL {
+        append_lines(&inbox.join("big.txt"), &numbered_lines(next, CHUNK, 20));
+        next += CHUNK;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The killed worker's tasks run elsewhere within the session timeout
+    // (Kafka Connect's default, 10 s), the delay and 10 s.
+    let moved = wait_for("the killed worker's tasks to run elsewhere", LONG, || {
+        let everywhere = held_before
+            .iter()
+            .filter(|(_, id)| **id == victim_id)
+            .all(|(name, _)| {
+                let status = survivors[0].get(&format!("/connectors/{name}/status"));
+                status.is_some_and(|(code, status)| {
+                    let task = &status["tasks"][0];
+                    code == 200
+                        && task["state"] == "RUNNING"
+                        && task["worker_id"] != victim_id.as_str()
+                })
+            });
+        everywhere.then(|| killed_at.elapsed())
+    });
+    println!("the killed worker's tasks ran elsewhere {moved:?} after SIGKILL");
+    assert!(
+        moved <= max_delay + Duration::from_secs(20),
+        "took {moved:?}"
+    );
+
+    // Every record arrived at least once; duplicates are counted.
+    wait_for("every line at the sink", Duration::from_secs(300), || {
+        (line_count(&big_out) >= TOTAL).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let out = read_lines(&big_out);
+    let counts = line_counts(&out);
+    let expected = numbered_lines(0, TOTAL, 20);
+    let missing = expected
+        .iter()
+        .filter(|l| !counts.contains_key(l.as_str()))
+        .count();
+    assert_eq!(missing, 0, "{missing} lines never arrived");
+    let duplicates = out.len() - counts.len();
+    println!(
+        "{TOTAL} lines sent, {} written, {duplicates} duplicates",
+        out.len()
+    );
+
+    // The survivors never stopped a task they held.
+    for (w, before) in survivors.iter().zip(log_lengths) {
+        let log = w.log();
+        let after = &log[before.min(log.len())..];
+        for (name, id) in &held_before {
+            if *id == format!("127.0.0.1:{}", w.rest_port) {
+                let stopped = format!("{name}-0: stopped");
+                assert!(
+                    !after.contains(&stopped),
+                    "{name} was stopped on a survivor:\n{after}"
+                );
+            }
+        }
+    }
+
+    // A fourth worker joins: tasks move to it, and only those stop.
+    let log_lengths: Vec<usize> = survivors.iter().map(|w| w.log().len()).collect();
+    let fourth = member(&scratch, &broker, "failover", 3, &quick).spawn();
+    fourth.wait_ready();
+    let fourth_id = format!("127.0.0.1:{}", fourth.rest_port);
+    let on_fourth = || -> Vec<&str> {
+        (connectors.iter())
+            .filter(|(name, _)| task_workers(&survivors[0], name).first() == Some(&fourth_id))
+            .map(|(name, _)| *name)
+            .collect()
+    };
+    // Six tasks over four workers: the two survivors, with three each, hand
+    // one each to the newcomer.
+    let gained = wait_for("two tasks on the new worker", LONG, || {
+        let gained = on_fourth();
+        (gained.len() == 2).then_some(gained)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(on_fourth(), gained, "tasks went on moving");
+    for (w, before) in survivors.iter().zip(log_lengths) {
+        let log = w.log();
+        let after = &log[before.min(log.len())..];
+        for (name, _) in &connectors {
+            let stopped = format!("{name}-0: stopped");
+            if after.contains(&stopped) {
+                assert!(gained.contains(name), "{name} stopped but stayed:\n{after}");
+            }
+        }
+    }
 }

@@ -53,8 +53,17 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
 
     // Static membership: a worker that restarts (even after a crash) takes
     // its partitions back at once instead of waiting for the broker to
-    // expire the old member's session.
-    let member = format!("{}-{}", ctx.worker_id, ctx.label());
+    // expire the old member's session. In a cluster the member is the task
+    // itself, wherever it runs: a task moved to another worker (after a
+    // rebalance or a crash) takes over the old member at once, where a
+    // worker-specific id would leave the old one holding its partitions
+    // for the consumer's session timeout. A standalone worker keeps its id
+    // in it, so that two standalone workers running a connector of the
+    // same name do not fence each other off.
+    let member = match ctx.worker.distributed() {
+        Some(_) => ctx.label(),
+        None => format!("{}-{}", ctx.worker_id, ctx.label()),
+    };
     let consumer: BaseConsumer<PartitionEvents> = kafka::sink_consumer_config(
         &ctx.worker,
         &ctx.connector,

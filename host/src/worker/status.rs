@@ -131,18 +131,7 @@ impl StatusBoard {
     ) {
         {
             let mut connectors = self.write();
-            let status = connectors
-                .entry(name.to_string())
-                .or_insert_with(|| ConnectorStatus {
-                    name: name.to_string(),
-                    connector: ConnectorState {
-                        state,
-                        worker_id: worker_id.to_string(),
-                        trace: None,
-                    },
-                    tasks: Vec::new(),
-                    kind: kind.to_string(),
-                });
+            let status = entry_of(&mut connectors, name, kind);
             status.connector = ConnectorState {
                 state,
                 worker_id: worker_id.to_string(),
@@ -157,18 +146,7 @@ impl StatusBoard {
     /// connector.
     pub fn ensure_task(&self, name: &str, kind: &str, task: u32, worker_id: &str) {
         let mut connectors = self.write();
-        let status = connectors
-            .entry(name.to_string())
-            .or_insert_with(|| ConnectorStatus {
-                name: name.to_string(),
-                connector: ConnectorState {
-                    state: State::Unassigned,
-                    worker_id: String::new(),
-                    trace: None,
-                },
-                tasks: Vec::new(),
-                kind: kind.to_string(),
-            });
+        let status = entry_of(&mut connectors, name, kind);
         if !status.tasks.iter().any(|t| t.id == task) {
             status.tasks.push(TaskStatus {
                 id: task,
@@ -269,4 +247,24 @@ impl StatusBoard {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, ConnectorStatus>> {
         self.connectors.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `name`'s status, created UNASSIGNED with no tasks when it has none yet.
+fn entry_of<'a>(
+    connectors: &'a mut BTreeMap<String, ConnectorStatus>,
+    name: &str,
+    kind: &str,
+) -> &'a mut ConnectorStatus {
+    connectors
+        .entry(name.to_string())
+        .or_insert_with(|| ConnectorStatus {
+            name: name.to_string(),
+            connector: ConnectorState {
+                state: State::Unassigned,
+                worker_id: String::new(),
+                trace: None,
+            },
+            tasks: Vec::new(),
+            kind: kind.to_string(),
+        })
 }

@@ -49,6 +49,8 @@ impl Worker {
         // Raised each time this worker asks the group to rebalance (see
         // `MemberMetadata::epoch`).
         let mut epoch = 0u64;
+        // The generation of the last completed rebalance.
+        let mut settled: Option<i32> = None;
         loop {
             if self.cancel.is_cancelled() {
                 if let Some(mut c) = client.take() {
@@ -76,9 +78,10 @@ impl Worker {
                     }
                 },
             };
-            match self.rebalance(group, &mut assignor, epoch).await {
+            match self.rebalance(group, &mut assignor, epoch, settled).await {
                 Ok(Some(assignment)) => {
                     last_alive = Instant::now();
+                    settled = Some(group.generation_id());
                     let revoked = !assignment.revoked_connectors.is_empty()
                         || !assignment.revoked_tasks.is_empty();
                     if revoked {
@@ -100,6 +103,13 @@ impl Worker {
                 }
                 Ok(None) => {}
                 Err(RebalanceError::SameGeneration) => epoch += 1,
+                Err(RebalanceError::Leaderless) => {
+                    // Leaving and joining anew makes tansu elect a leader.
+                    if let Err(e) = group.leave().await {
+                        tracing::warn!("leaving the group to join it anew: {e}");
+                        client = None;
+                    }
+                }
                 Err(RebalanceError::Fatal(e)) => {
                     if let Some(mut c) = client.take() {
                         let _ = c.leave().await;
@@ -123,6 +133,7 @@ impl Worker {
         group: &mut GroupClient,
         assignor: &mut Assignor,
         epoch: u64,
+        settled: Option<i32>,
     ) -> Result<Option<Assignment>, RebalanceError> {
         let cluster = self.cluster().expect("a distributed worker");
         // The metadata stays the same from one join to the next unless this
@@ -148,15 +159,20 @@ impl Worker {
             m.leader_url = None;
         }
         let protocols = [(PROTOCOL_NAME.to_string(), Bytes::from(metadata.encode()))];
-        let last_generation = cluster.membership().generation;
         let joined = group.join(&protocols).await.map_err(RebalanceError::from)?;
-        if joined.is_leader() && joined.generation_id == last_generation {
+        if Some(joined.generation_id) == settled {
             // tansu drops a member that stopped heartbeating without
             // starting a new generation, and answers a rejoin with the
-            // same metadata with the assignment already made: the leader
-            // must change its metadata to divide the work anew. (Kafka
-            // starts a new generation at every rebalance.)
-            return Err(RebalanceError::SameGeneration);
+            // same metadata with the assignment already made (Kafka starts
+            // a new generation at every rebalance). The leader changes its
+            // metadata to divide the work anew; a follower may be waiting
+            // on a leader that died, which tansu keeps as the leader until
+            // a member leaves, so it leaves and joins anew.
+            return Err(if joined.is_leader() {
+                RebalanceError::SameGeneration
+            } else {
+                RebalanceError::Leaderless
+            });
         }
         let mut task_owners = BTreeMap::new();
         let assignments = if joined.is_leader() {
@@ -448,6 +464,8 @@ fn worker_id(url: &str) -> &str {
 enum RebalanceError {
     /// The leader was given the generation it assigned last: ask anew.
     SameGeneration,
+    /// A follower was given the generation it had: leave and join anew.
+    Leaderless,
     /// Try again (the coordinator moved, the broker is away).
     Retry(String),
     /// Give up: the worker cannot be part of this group.

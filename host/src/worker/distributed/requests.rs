@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::forward;
+use super::{Cluster, forward};
 use crate::config::store::TargetState;
 use crate::worker::herder::{ConnectorEntry, Worker, WorkerError, type_name};
 use crate::worker::status::{ConnectorStatus, State};
@@ -34,6 +34,19 @@ impl Worker {
     /// The leader's write lock and the cluster, or Kafka Connect's 409 when
     /// this worker does not lead (a rebalance moved the leadership after
     /// the request was forwarded here).
+    /// [`Worker::as_leader`], for a request about connector `name`, which
+    /// must exist: the write lock and the cluster.
+    async fn as_leader_of(
+        &self,
+        name: &str,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, &Cluster), WorkerError> {
+        let guard = self.as_leader().await?;
+        if self.connector(name).is_none() {
+            return Err(WorkerError::NotFound(name.to_string()));
+        }
+        Ok((guard, self.cluster().expect("a distributed worker")))
+    }
+
     async fn as_leader(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, WorkerError> {
         let cluster = self.cluster().expect("a distributed worker");
         if !cluster.is_leader() {
@@ -142,11 +155,7 @@ impl Worker {
     /// `DELETE /connectors/{name}` on the leader: tombstones for the
     /// configuration and the target state, as Kafka Connect writes.
     pub(in crate::worker) async fn cluster_delete(&self, name: &str) -> Result<(), WorkerError> {
-        let _leader = self.as_leader().await?;
-        if self.connector(name).is_none() {
-            return Err(WorkerError::NotFound(name.to_string()));
-        }
-        let cluster = self.cluster().expect("a distributed worker");
+        let (_leader, cluster) = self.as_leader_of(name).await?;
         cluster
             .configs
             .put_connector(name, None)
@@ -168,11 +177,7 @@ impl Worker {
         name: &str,
         target: TargetState,
     ) -> Result<(), WorkerError> {
-        let _leader = self.as_leader().await?;
-        if self.connector(name).is_none() {
-            return Err(WorkerError::NotFound(name.to_string()));
-        }
-        let cluster = self.cluster().expect("a distributed worker");
+        let (_leader, cluster) = self.as_leader_of(name).await?;
         cluster
             .configs
             .put_target_state(name, Some(target))
