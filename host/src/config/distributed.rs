@@ -80,6 +80,12 @@ pub struct DistributedConfig {
     pub advertised_url: String,
 }
 
+/// `host:port` of a REST URL: Kafka Connect's worker id, as statuses name
+/// the worker that wrote them.
+pub fn worker_id(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(_, rest)| rest)
+}
+
 impl DistributedConfig {
     /// Reads and checks the distributed keys of `map`. `listeners` are the
     /// worker's REST listeners, already read, for the advertised URL.

@@ -201,11 +201,8 @@ impl Worker {
                     let cluster = Arc::new(Cluster::open(&config, settings).await?);
                     let offsets: Arc<dyn OffsetStore> = cluster.offsets();
                     // Kafka Connect's worker id: the advertised host and port.
-                    let id = settings
-                        .advertised_url
-                        .split_once("://")
-                        .map_or(settings.advertised_url.as_str(), |(_, rest)| rest)
-                        .to_string();
+                    let id =
+                        crate::config::distributed::worker_id(&settings.advertised_url).to_string();
                     (Stores::Distributed(cluster), offsets, id)
                 }
             };

@@ -21,6 +21,7 @@ use crate::cluster::membership::{
     GroupClient, GroupError, GroupOptions, HeartbeatOutcome, SyncOutcome,
 };
 use crate::cluster::records::ConfigSnapshot;
+use crate::config::distributed::worker_id;
 use crate::worker::herder::Worker;
 
 /// How long to wait before trying the broker again after it failed us.
@@ -319,7 +320,6 @@ impl Worker {
         loop {
             tokio::select! {
                 () = self.cancel.cancelled() => return Wake::Told,
-                () = cluster.rejoin.notified() => return Wake::Asking,
                 () = async {
                     match rejoin_at {
                         Some(at) => tokio::time::sleep_until(at).await,
@@ -452,12 +452,6 @@ enum Wake {
     Told,
     /// This worker wants a rebalance, and must say so in its metadata.
     Asking,
-}
-
-/// `host:port` of a REST URL: Kafka Connect's worker id, as statuses name
-/// the worker that wrote them.
-fn worker_id(url: &str) -> &str {
-    url.split_once("://").map_or(url, |(_, rest)| rest)
 }
 
 /// Why a rebalance did not complete.

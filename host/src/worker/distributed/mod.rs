@@ -221,9 +221,6 @@ pub struct Cluster {
     pub(super) running: tokio::sync::Mutex<Running>,
     /// Wakes the reconciler: the assignment or the configs changed.
     pub(super) wake: Notify,
-    /// Wakes the member loop to rejoin the group: the leader saw the set
-    /// of connectors or tasks change.
-    pub(super) rejoin: Notify,
     /// Told by the worker's shutdown once its tasks have stopped, so that
     /// the worker leaves the group only then.
     pub(super) tasks_stopped: Notify,
@@ -286,7 +283,6 @@ impl Cluster {
             membership: Default::default(),
             running: Default::default(),
             wake: Notify::new(),
-            rejoin: Notify::new(),
             tasks_stopped: Notify::new(),
         })
     }
