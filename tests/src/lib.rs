@@ -225,6 +225,37 @@ impl Broker {
         }
     }
 
+    /// How many partitions `topic` has (`None`: it does not exist) and its
+    /// `cleanup.policy`, as the broker describes them.
+    pub fn topic_shape(&self, topic: &str) -> Option<(usize, Option<String>)> {
+        use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+        use rdkafka::client::DefaultClientContext;
+        let config = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .clone();
+        let consumer: BaseConsumer = config.create().expect("creating a metadata client");
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("reading the broker's metadata");
+        let described = metadata.topics().first()?;
+        if described.error().is_some() || described.partitions().is_empty() {
+            return None;
+        }
+        let admin: AdminClient<DefaultClientContext> = config.create().expect("an admin client");
+        let configs = tokio::runtime::Runtime::new()
+            .expect("a runtime for the admin client")
+            .block_on(
+                admin.describe_configs([&ResourceSpecifier::Topic(topic)], &AdminOptions::new()),
+            )
+            .expect("describing the topic's configs");
+        let policy = configs.into_iter().flatten().find_map(|resource| {
+            resource
+                .get("cleanup.policy")
+                .and_then(|entry| entry.value.clone())
+        });
+        Some((described.partitions().len(), policy))
+    }
+
     /// Writes keyed records (a `None` value is a tombstone) to partition 0
     /// of `topic`, in order, waiting for the broker's acknowledgements.
     pub fn produce_keyed(&self, topic: &str, records: &[(String, Option<String>)]) {
@@ -280,12 +311,18 @@ impl Broker {
     /// The offset after the last record of `topic` partition 0 (0 when it
     /// cannot be read yet).
     pub fn high_watermark(&self, topic: &str) -> i64 {
+        self.partition_high_watermark(topic, 0)
+    }
+
+    /// The offset after the last record of `topic` partition `partition`
+    /// (0 when it cannot be read yet).
+    pub fn partition_high_watermark(&self, topic: &str, partition: i32) -> i64 {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", self.bootstrap())
             .create()
             .expect("creating a test consumer");
         consumer
-            .fetch_watermarks(topic, 0, Duration::from_secs(5))
+            .fetch_watermarks(topic, partition, Duration::from_secs(5))
             .map(|(_, high)| high)
             .unwrap_or(0)
     }
@@ -512,6 +549,25 @@ impl WorkerSetup {
             rest_port,
             env: Vec::new(),
             command: "distributed",
+        }
+    }
+
+    /// A worker of `command` (`standalone` or `distributed`) started from
+    /// a worker file the test wrote itself, whose REST listener is on
+    /// `rest_port`.
+    pub fn from_file(
+        scratch: &Scratch,
+        command: &'static str,
+        worker_file: &Path,
+        rest_port: u16,
+    ) -> WorkerSetup {
+        WorkerSetup {
+            worker_file: worker_file.to_path_buf(),
+            connector_files: Vec::new(),
+            log: scratch.file("worker.log"),
+            rest_port,
+            env: Vec::new(),
+            command,
         }
     }
 

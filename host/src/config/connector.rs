@@ -8,6 +8,7 @@ use super::client_security;
 use super::pipeline::{ERROR_KEYS, PipelineSpec};
 use super::plugin_keys::check_plugin_keys;
 use super::sandbox::{SANDBOX_KEYS, SandboxSpec};
+use super::topic_creation::{self, TopicCreation};
 use crate::capability::{self, Definitions, Grants};
 use crate::configdef::{ConfigError, ConfigErrors, list};
 use crate::plugin::{PluginKind, PluginRegistry};
@@ -26,7 +27,9 @@ const FRAMEWORK_KEYS: &[&str] = &[
     "predicates",
 ];
 /// Framework keys only sink connectors may set.
-const SINK_KEYS: &[&str] = &["topics"];
+const SINK_KEYS: &[&str] = &[TOPICS_KEY, TOPICS_REGEX_KEY];
+const TOPICS_KEY: &str = "topics";
+const TOPICS_REGEX_KEY: &str = "topics.regex";
 const FRAMEWORK_PREFIXES: &[&str] = &[
     "key.converter.",
     "value.converter.",
@@ -45,7 +48,10 @@ pub struct ConnectorConfig {
     pub class: String,
     pub tasks_max: u32,
     /// The topics a sink consumes.
-    pub topics: Vec<String>,
+    pub topics: SinkTopics,
+    /// How a source's new topics are created (`topic.creation.*`), when
+    /// its configuration says.
+    pub topic_creation: Option<TopicCreation>,
     /// What each capability granted it (`grant.files`, `grant.net`,
     /// `grant.sql`, ...).
     pub grants: Grants,
@@ -59,6 +65,89 @@ pub struct ConnectorConfig {
     /// The whole configuration, as handed to the plugin (Kafka Connect hands
     /// connectors their framework keys too).
     pub raw: BTreeMap<String, String>,
+}
+
+/// What a sink consumes: the topics `topics` names, or every topic whose
+/// whole name matches `topics.regex` (Java's `Pattern.matches`), including
+/// topics created after it starts.
+#[derive(Clone, Debug)]
+pub enum SinkTopics {
+    Named(Vec<String>),
+    Pattern(regex::Regex),
+}
+
+impl SinkTopics {
+    /// Exactly one of `topics` and `topics.regex`, with Kafka Connect's
+    /// messages; the dead letter queue may not be among the topics read.
+    fn check(raw: &BTreeMap<String, String>, errors: &mut Vec<ConfigError>) -> SinkTopics {
+        let given = |key: &str| raw.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let dead_letters = given("errors.deadletterqueue.topic.name");
+        match (given(TOPICS_KEY), given(TOPICS_REGEX_KEY)) {
+            (Some(names), Some(_)) => {
+                errors.push(ConfigError::invalid(
+                    TOPICS_KEY,
+                    names,
+                    "topics and topics.regex are mutually exclusive options, but both are set.",
+                ));
+                SinkTopics::Named(Vec::new())
+            }
+            (None, None) => {
+                errors.push(ConfigError::invalid(
+                    TOPICS_KEY,
+                    "",
+                    "Must configure one of topics or topics.regex",
+                ));
+                SinkTopics::Named(Vec::new())
+            }
+            (Some(names), None) => {
+                let topics = list(names);
+                if let Some(dlq) = dead_letters.filter(|d| topics.iter().any(|t| t == d)) {
+                    errors.push(ConfigError::invalid(
+                        TOPICS_KEY,
+                        names,
+                        format!("The DLQ topic '{dlq}' may not be included in the list of topics ('topics={names}') to be consumed."),
+                    ));
+                }
+                SinkTopics::Named(topics)
+            }
+            (None, Some(pattern)) => match regex::Regex::new(&format!("^(?:{pattern})$")) {
+                Ok(regex) => {
+                    if let Some(dlq) = dead_letters.filter(|d| regex.is_match(d)) {
+                        errors.push(ConfigError::invalid(
+                            TOPICS_REGEX_KEY,
+                            pattern,
+                            format!("The DLQ topic '{dlq}' may not be included in the regex matching topics to be consumed ('topics.regex={pattern}')."),
+                        ));
+                    }
+                    SinkTopics::Pattern(regex)
+                }
+                Err(e) => {
+                    errors.push(ConfigError::invalid(
+                        TOPICS_REGEX_KEY,
+                        pattern,
+                        format!("not a valid regular expression: {e}"),
+                    ));
+                    SinkTopics::Named(Vec::new())
+                }
+            },
+        }
+    }
+
+    /// The topics named, if they are named rather than matched.
+    pub fn named(&self) -> &[String] {
+        match self {
+            SinkTopics::Named(topics) => topics,
+            SinkTopics::Pattern(_) => &[],
+        }
+    }
+
+    /// Whether the sink reads `topic`.
+    pub fn includes(&self, topic: &str) -> bool {
+        match self {
+            SinkTopics::Named(topics) => topics.iter().any(|t| t == topic),
+            SinkTopics::Pattern(regex) => regex.is_match(topic),
+        }
+    }
 }
 
 /// The keys of `raw` that a plugin declares as passwords: the connector's
@@ -148,10 +237,12 @@ impl ConnectorConfig {
         if is_sink {
             known.extend(SINK_KEYS);
         }
+        let source_prefix = (!is_sink).then_some(topic_creation::PREFIX);
         known.extend(plugin_keys.iter().map(|k| k.name.as_str()));
         for key in raw.keys() {
             if !known.contains(&key.as_str())
                 && !FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
+                && !source_prefix.is_some_and(|p| key.starts_with(p))
             {
                 errors.push(ConfigError::unknown(key, &known));
             }
@@ -175,10 +266,16 @@ impl ConnectorConfig {
                 }
             },
         };
-        let topics: Vec<String> = raw.get("topics").map(|v| list(v)).unwrap_or_default();
-        if is_sink && topics.is_empty() {
-            errors.push(ConfigError::Missing("topics".into()));
-        }
+        let topics = if is_sink {
+            SinkTopics::check(raw, &mut errors)
+        } else {
+            SinkTopics::Named(Vec::new())
+        };
+        let topic_creation = if is_sink {
+            None
+        } else {
+            TopicCreation::check(raw, &mut errors)
+        };
         let grants = context.capabilities.grants(raw, &mut errors);
         let pipeline = PipelineSpec::check(
             raw,
@@ -206,6 +303,7 @@ impl ConnectorConfig {
             class,
             tasks_max,
             topics,
+            topic_creation,
             grants,
             pipeline,
             sandbox,
@@ -334,7 +432,76 @@ mod tests {
             &[],
         )
         .unwrap_err();
-        assert_eq!(err.0, [ConfigError::Missing("topics".into())]);
+        assert_eq!(err.0.len(), 1);
+        assert_eq!(err.0[0].key(), "topics");
+        assert!(
+            err.to_string()
+                .contains("Must configure one of topics or topics.regex"),
+            "{err}"
+        );
+    }
+
+    fn sink(pairs: &[(&str, &str)]) -> Result<ConnectorConfig, ConfigErrors> {
+        let mut all = vec![("name", "snk"), ("connector.class", "file-sink")];
+        all.extend(pairs);
+        check(&raw(&all), PluginKind::Sink, &[])
+    }
+
+    #[test]
+    fn a_sink_reads_named_topics_or_a_pattern_of_whole_names() {
+        let named = sink(&[("topics", "a, b")]).unwrap().topics;
+        assert_eq!(named.named(), ["a", "b"]);
+        assert!(named.includes("b") && !named.includes("c"));
+        let matched = sink(&[("topics.regex", "orders-.*|audit")]).unwrap().topics;
+        assert!(matched.includes("orders-eu") && matched.includes("audit"));
+        assert!(!matched.includes("old-orders-eu") && !matched.includes("audit2"));
+        assert!(matched.named().is_empty());
+    }
+
+    #[test]
+    fn topics_and_topics_regex_exclude_each_other_and_the_dead_letter_queue() {
+        let both = sink(&[("topics", "a"), ("topics.regex", "a.*")]).unwrap_err();
+        assert!(
+            both.to_string().contains(
+                "topics and topics.regex are mutually exclusive options, but both are set."
+            ),
+            "{both}"
+        );
+        let bad = sink(&[("topics.regex", "(a")]).unwrap_err();
+        assert_eq!(bad.0[0].key(), "topics.regex");
+        let dlq = sink(&[
+            ("topics.regex", "events.*"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "events-dlq"),
+        ])
+        .unwrap_err();
+        assert!(
+            dlq.to_string()
+                .contains("The DLQ topic 'events-dlq' may not be included in the regex"),
+            "{dlq}"
+        );
+        let listed = sink(&[
+            ("topics", "in,dlq"),
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", "dlq"),
+        ])
+        .unwrap_err();
+        assert!(
+            listed
+                .to_string()
+                .contains("may not be included in the list of topics"),
+            "{listed}"
+        );
+    }
+
+    #[test]
+    fn topic_creation_keys_belong_to_sources() {
+        let err = sink(&[("topics", "a"), ("topic.creation.default.partitions", "3")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown configuration key \"topic.creation.default.partitions\""),
+            "{err}"
+        );
     }
 
     #[test]

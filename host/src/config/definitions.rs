@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{sandbox, secrets};
+use super::{sandbox, secrets, topic_creation};
 use crate::capability;
 use crate::configdef::{ConfigErrors, KeyDefinition};
 use crate::plugin::kind::{importance_name, type_name};
@@ -286,22 +286,70 @@ const FRAMEWORK: &[KeyDefinition] = &[
     },
 ];
 
-const SINK_TOPICS: KeyDefinition = KeyDefinition {
-    name: "topics",
-    type_: "LIST",
-    default: None,
-    required: true,
-    importance: "HIGH",
-    group: COMMON,
-    documentation: "List of topics to consume, separated by commas.",
-};
+/// A sink's topics: exactly one of the two is set.
+const SINK_TOPICS: [KeyDefinition; 2] = [
+    KeyDefinition {
+        name: "topics",
+        type_: "LIST",
+        default: Some(""),
+        required: false,
+        importance: "HIGH",
+        group: COMMON,
+        documentation: "List of topics to consume, separated by commas. Set this or topics.regex.",
+    },
+    KeyDefinition {
+        name: "topics.regex",
+        type_: "STRING",
+        default: Some(""),
+        required: false,
+        importance: "HIGH",
+        group: COMMON,
+        documentation: "Regular expression giving topics to consume: every topic whose whole name matches, including topics created later. Set this or topics.",
+    },
+];
+
+const TOPIC_CREATION: &str = "Topic Creation";
+
+/// A source's topic creation keys (KIP-158); the groups of
+/// `topic.creation.groups` add `topic.creation.<group>.*` of their own.
+const SOURCE_TOPIC_CREATION: [KeyDefinition; 3] = [
+    KeyDefinition {
+        name: topic_creation::GROUPS_KEY,
+        type_: "LIST",
+        default: Some(""),
+        required: false,
+        importance: "LOW",
+        group: TOPIC_CREATION,
+        documentation: "Groups of topics created with settings of their own, tried in order: topic.creation.<group>.include and .exclude (regular expressions), .partitions, .replication.factor and topic configs.",
+    },
+    KeyDefinition {
+        name: "topic.creation.default.replication.factor",
+        type_: "INT",
+        default: None,
+        required: false,
+        importance: "LOW",
+        group: TOPIC_CREATION,
+        documentation: "Replication factor of the topics the connector creates (-1: the broker's default). Needed, with topic.creation.default.partitions, once any topic.creation key is set.",
+    },
+    KeyDefinition {
+        name: "topic.creation.default.partitions",
+        type_: "INT",
+        default: None,
+        required: false,
+        importance: "LOW",
+        group: TOPIC_CREATION,
+        documentation: "Partitions of the topics the connector creates (-1: the broker's default). Needed, with topic.creation.default.replication.factor, once any topic.creation key is set.",
+    },
+];
 
 /// Every key a connector of `plugin` accepts: the framework's, then the
 /// plugin's own.
 pub fn definitions(plugin: &Plugin) -> Vec<ConfigKeyInfo> {
     let mut framework: Vec<&KeyDefinition> = FRAMEWORK.iter().collect();
-    if plugin.kind == PluginKind::Sink {
-        framework.insert(3, &SINK_TOPICS);
+    match plugin.kind {
+        PluginKind::Sink => framework.splice(3..3, &SINK_TOPICS).for_each(drop),
+        PluginKind::Source => framework.extend(&SOURCE_TOPIC_CREATION),
+        _ => {}
     }
     // The grants come from the capabilities, after error handling and
     // before the limits, where Kafka Connect users look for security keys.

@@ -14,6 +14,7 @@ pub mod properties;
 pub mod sandbox;
 pub mod secrets;
 pub mod store;
+pub mod topic_creation;
 pub mod worker;
 
 pub use crate::configdef::{ConfigError, ConfigErrors, list, suggest};

@@ -13,7 +13,7 @@ use super::distributed::{self, DistributedConfig};
 use super::listeners::{self, Listener, RestTls};
 use super::pipeline::CONVERTER_KEYS;
 use super::secrets::{self, ConfigProviders};
-use super::{client_security, properties, sandbox};
+use super::{client_security, properties, sandbox, topic_creation};
 use crate::capability;
 use crate::configdef::{ConfigError, ConfigErrors, list};
 use crate::runtime::limits::{self, TaskLimits};
@@ -114,6 +114,9 @@ pub struct WorkerConfig {
     /// `config.providers`: what `${...}` references in this file and in
     /// connectors' password keys may read.
     pub providers: Arc<ConfigProviders>,
+    /// `topic.creation.enable`: whether source tasks create the topics
+    /// they write to (with their connector's `topic.creation.*` settings).
+    pub topic_creation_enable: bool,
 }
 
 /// The REST API's credentials: HTTP basic, a bearer token, or both (either
@@ -153,6 +156,7 @@ const WORKER_KEYS: &[&str] = &[
     limits::MEMORY_MAX_KEY,
     limits::CALL_TIMEOUT_KEY,
     LIMITS_ENABLED_KEY,
+    topic_creation::ENABLE_KEY,
 ];
 
 const LIMITS_ENABLED_KEY: &str = "task.limits.enabled";
@@ -297,18 +301,8 @@ impl WorkerConfig {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let task_limits = sandbox::limits(map, &TaskLimits::default(), &mut errors);
-        let limits_enabled = match map.get(LIMITS_ENABLED_KEY).map(|v| v.trim()) {
-            None | Some("true") => true,
-            Some("false") => false,
-            Some(other) => {
-                errors.push(ConfigError::invalid(
-                    LIMITS_ENABLED_KEY,
-                    other,
-                    "expected true or false",
-                ));
-                true
-            }
-        };
+        let limits_enabled = boolean(map, LIMITS_ENABLED_KEY, true, &mut errors);
+        let topic_creation_enable = boolean(map, topic_creation::ENABLE_KEY, true, &mut errors);
         let capabilities = capability::Definitions::from_worker_config(map, base, &mut errors);
         let prefixed = |prefix: &str| -> BTreeMap<String, String> {
             map.iter()
@@ -355,6 +349,7 @@ impl WorkerConfig {
             task_limits,
             limits_enabled,
             providers: Arc::new(providers),
+            topic_creation_enable,
         })
     }
 }
@@ -395,6 +390,24 @@ fn rest_auth(map: &BTreeMap<String, String>, errors: &mut Vec<ConfigError>) -> O
         token => token,
     };
     (basic.is_some() || bearer.is_some()).then_some(RestAuth { basic, bearer })
+}
+
+/// A `true`/`false` key.
+fn boolean(
+    map: &BTreeMap<String, String>,
+    key: &str,
+    default: bool,
+    errors: &mut Vec<ConfigError>,
+) -> bool {
+    match map.get(key).map(|v| v.trim()) {
+        None => default,
+        Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            errors.push(ConfigError::invalid(key, other, "expected true or false"));
+            default
+        }
+    }
 }
 
 fn millis(

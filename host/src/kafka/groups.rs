@@ -10,6 +10,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
+use crate::config::connector::SinkTopics;
+
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// One partition's committed offset: the next record the sink will read.
@@ -33,22 +35,31 @@ fn group_client(config: &ClientConfig, group: &str) -> Result<BaseConsumer> {
         .context("creating a Kafka client for the connector's consumer group")
 }
 
-/// Every partition of `topics`.
-fn partitions_of(consumer: &BaseConsumer, topics: &[String]) -> Result<TopicPartitionList> {
+/// Every partition of the topics the sink reads: those named, or every
+/// topic of the cluster that the pattern matches.
+fn partitions_of(consumer: &BaseConsumer, topics: &SinkTopics) -> Result<TopicPartitionList> {
     let mut list = TopicPartitionList::new();
-    for topic in topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), TIMEOUT)
-            .with_context(|| format!("reading the partitions of topic {topic}"))?;
+    let mut add = |metadata: rdkafka::metadata::Metadata| {
         for t in metadata.topics() {
-            if t.error().is_some() {
-                // A topic that does not exist yet has no offsets.
-                continue;
-            }
-            for p in t.partitions() {
-                list.add_partition(t.name(), p.id());
+            // A topic that does not exist yet has no offsets.
+            if t.error().is_none() && topics.includes(t.name()) {
+                for p in t.partitions() {
+                    list.add_partition(t.name(), p.id());
+                }
             }
         }
+    };
+    match topics {
+        SinkTopics::Named(names) => {
+            for topic in names {
+                add(consumer
+                    .fetch_metadata(Some(topic), TIMEOUT)
+                    .with_context(|| format!("reading the partitions of topic {topic}"))?);
+            }
+        }
+        SinkTopics::Pattern(pattern) => add(consumer
+            .fetch_metadata(None, TIMEOUT)
+            .with_context(|| format!("listing the topics that match {pattern}"))?),
     }
     Ok(list)
 }
@@ -58,7 +69,7 @@ fn partitions_of(consumer: &BaseConsumer, topics: &[String]) -> Result<TopicPart
 pub fn committed(
     config: &ClientConfig,
     group: &str,
-    topics: &[String],
+    topics: &SinkTopics,
 ) -> Result<Vec<GroupOffset>> {
     let consumer = group_client(config, group)?;
     let partitions = partitions_of(&consumer, topics)?;
@@ -117,7 +128,7 @@ fn commit(consumer: &BaseConsumer, offsets: &[(String, i32, Option<i64>)]) -> Re
 /// Forgets the group's offsets on `topics`: the group is deleted where the
 /// broker supports it, and otherwise every partition is committed at its
 /// earliest offset, which a sink then reads from as it would with none.
-pub async fn reset(config: &ClientConfig, group: &str, topics: &[String]) -> Result<()> {
+pub async fn reset(config: &ClientConfig, group: &str, topics: &SinkTopics) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> =
         config.create().context("creating the Kafka admin client")?;
     let deleted = admin
@@ -137,7 +148,7 @@ pub async fn reset(config: &ClientConfig, group: &str, topics: &[String]) -> Res
     }
     let config = config.clone();
     let group = group.to_string();
-    let topics = topics.to_vec();
+    let topics = topics.clone();
     tokio::task::spawn_blocking(move || {
         let consumer = group_client(&config, &group)?;
         let earliest: Vec<(String, i32, Option<i64>)> = partitions_of(&consumer, &topics)?

@@ -16,6 +16,7 @@ use rdkafka::message::ToBytes;
 use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 
+use crate::config::topic_creation::NewTopicSettings;
 use crate::config::{ConnectorConfig, WorkerConfig};
 
 /// A client configuration: the bootstrap servers, Sluice's defaults, then
@@ -209,23 +210,49 @@ pub fn sink_consumer_config(
     )
 }
 
-/// Creates each topic in `topics` that does not exist yet, with one
-/// partition and a replication factor of one unless configured otherwise.
+/// Creates each topic in `topics` that does not exist yet, with
+/// `partitions` partitions and `replication_factor` replicas.
 pub async fn ensure_topics(
     admin_config: &ClientConfig,
     topics: &[String],
     partitions: i32,
     replication_factor: i32,
 ) -> Result<()> {
-    if topics.is_empty() {
+    let settings = NewTopicSettings {
+        partitions,
+        replication_factor,
+        configs: BTreeMap::new(),
+    };
+    let wanted: Vec<(&str, &NewTopicSettings)> =
+        topics.iter().map(|t| (t.as_str(), &settings)).collect();
+    create_topics(admin_config, &wanted).await
+}
+
+/// Creates each topic of `wanted` that does not exist yet, with its
+/// settings (-1 partitions or replicas: the broker's default); one that
+/// exists is left as it is.
+pub async fn create_topics(
+    admin_config: &ClientConfig,
+    wanted: &[(&str, &NewTopicSettings)],
+) -> Result<()> {
+    if wanted.is_empty() {
         return Ok(());
     }
     let admin: AdminClient<DefaultClientContext> = admin_config
         .create()
         .context("creating the Kafka admin client")?;
-    let new_topics: Vec<NewTopic> = topics
+    let new_topics: Vec<NewTopic> = wanted
         .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .map(|(name, settings)| {
+            settings.configs.iter().fold(
+                NewTopic::new(
+                    name,
+                    settings.partitions,
+                    TopicReplication::Fixed(settings.replication_factor),
+                ),
+                |topic, (key, value)| topic.set(key, value),
+            )
+        })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin
@@ -234,7 +261,15 @@ pub async fn ensure_topics(
         .context("creating topics")?;
     for result in results {
         match result {
-            Ok(topic) => tracing::info!("created topic {topic}"),
+            Ok(topic) => match wanted.iter().find(|(n, _)| *n == topic) {
+                Some((_, s)) => tracing::info!(
+                    "created topic {topic}: {} partition(s), replication factor {}, configs {:?}",
+                    s.partitions,
+                    s.replication_factor,
+                    s.configs
+                ),
+                None => tracing::info!("created topic {topic}"),
+            },
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => bail!("creating topic {topic}: {code}"),
         }

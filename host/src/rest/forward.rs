@@ -1,8 +1,11 @@
 //! In a cluster, the leader carries out REST writes: a follower forwards
 //! them, with the caller's credentials, and answers what the leader
 //! answered, as Kafka Connect's workers do. Reads are answered by every
-//! worker from the internal topics. While the group has no leader (a
-//! rebalance), writes get Kafka Connect's 409.
+//! worker from the internal topics; after a forwarded write the follower
+//! reads them to their ends first, so that its caller reads what it wrote.
+//! A write that arrives during a rebalance waits for it to end; if it
+//! does not end within `rebalance.timeout.ms`, the write gets Kafka
+//! Connect's 409.
 
 use std::sync::Arc;
 
@@ -28,11 +31,10 @@ pub async fn to_leader(State(api): State<Arc<Api>>, request: Request, next: Next
     };
     if !is_cluster_write(request.method(), request.uri().path())
         || request.headers().contains_key(FORWARDED_HEADER)
-        || cluster.is_leader()
     {
         return next.run(request).await;
     }
-    let Some(leader) = cluster.leader_url() else {
+    let Some(leader) = cluster.settled_leader_url().await else {
         return ApiError::new(
             StatusCode::CONFLICT,
             "Cannot complete request momentarily due to no known leader URL, likely because a \
@@ -40,6 +42,9 @@ pub async fn to_leader(State(api): State<Arc<Api>>, request: Request, next: Next
         )
         .into_response();
     };
+    if cluster.is_leader() {
+        return next.run(request).await;
+    }
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -57,12 +62,21 @@ pub async fn to_leader(State(api): State<Arc<Api>>, request: Request, next: Next
         .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string());
     match forward::send(&leader, parts.method, &path, authorization, body).await {
         Ok(answer) => {
+            if answer.status.is_success()
+                && let Err(e) = cluster.catch_up().await
+            {
+                // The write happened; only this worker's reads lag.
+                tracing::warn!("reading the leader's write back: {e:#}");
+            }
             let mut response = Response::new(Body::from(answer.body));
             *response.status_mut() = answer.status;
-            if let Some(content_type) = answer.content_type.and_then(|c| c.parse().ok()) {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, content_type);
+            for (name, value) in [
+                (header::CONTENT_TYPE, answer.content_type),
+                (header::LOCATION, answer.location),
+            ] {
+                if let Some(value) = value.and_then(|v| v.parse().ok()) {
+                    response.headers_mut().insert(name, value);
+                }
             }
             response
         }

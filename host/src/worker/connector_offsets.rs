@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use super::herder::{Managed, Worker, WorkerError};
+use crate::config::connector::SinkTopics;
 use crate::config::store::TargetState;
 use crate::kafka;
 use crate::plugin::PluginKind;
@@ -218,7 +219,7 @@ enum OffsetTarget {
     Sink {
         client: rdkafka::ClientConfig,
         group: String,
-        topics: Vec<String>,
+        topics: SinkTopics,
     },
 }
 

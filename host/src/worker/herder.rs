@@ -206,6 +206,11 @@ impl Worker {
                     (Stores::Distributed(cluster), offsets, id)
                 }
             };
+        // In a cluster, the status topic's, which every worker reads.
+        let topics = match &stores {
+            Stores::Distributed(cluster) => cluster.topics.clone(),
+            Stores::Standalone(_) => ActiveTopics::default(),
+        };
         let cluster_id = crate::kafka::cluster_id(&config).await;
         let worker = Arc::new(Worker {
             config: Arc::new(config),
@@ -215,7 +220,7 @@ impl Worker {
             stores,
             leader_writes: Default::default(),
             status: StatusBoard::default(),
-            topics: ActiveTopics::default(),
+            topics,
             views: Default::default(),
             managed: Default::default(),
             cancel: CancellationToken::new(),
@@ -224,6 +229,7 @@ impl Worker {
         });
         if let Some(cluster) = worker.cluster() {
             worker.status.observe(cluster.status_observer());
+            worker.topics.observe(cluster.topic_observer());
         }
         Ok(worker)
     }

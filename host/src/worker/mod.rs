@@ -17,6 +17,7 @@ pub mod records;
 pub mod sink_task;
 pub mod source_task;
 pub mod status;
+mod subscription;
 pub mod task;
 pub mod topics;
 

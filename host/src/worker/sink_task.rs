@@ -20,6 +20,7 @@ use super::dead_letter::DeadLetterProducer;
 use super::error_policy::{ErrorHandler, Origin, Stage, StageFailure};
 use super::pipeline::Pipeline;
 use super::records::Consumed;
+use super::subscription::Subscription;
 use super::task::{CallError, TaskContext};
 use crate::kafka;
 use crate::plugin::ConnectorInstance;
@@ -37,10 +38,13 @@ const BATCH_LINGER: Duration = Duration::from_millis(50);
 /// Runs a sink task until it is cancelled or fails; the error is the
 /// task's trace.
 pub fn run(ctx: &TaskContext) -> Result<()> {
+    // Named topics are created if missing, so that the task waits for
+    // records rather than failing on a topic its source has not written to
+    // yet; a pattern takes whatever topics match, now and later.
     let topics = &ctx.connector.topics;
     let admin = kafka::admin_config(&ctx.worker);
     ctx.tokio
-        .block_on(kafka::ensure_topics(&admin, topics, 1, 1))?;
+        .block_on(kafka::ensure_topics(&admin, topics.named(), 1, 1))?;
 
     let mut sink_loop = SinkLoop {
         ctx,
@@ -74,10 +78,7 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         ..PartitionEvents::default()
     })
     .context("creating the Kafka consumer")?;
-    let topic_refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-    consumer
-        .subscribe(&topic_refs)
-        .with_context(|| format!("subscribing to {topics:?}"))?;
+    let mut subscription = Subscription::start(topics, &consumer)?;
 
     // Offset commits run on a thread of their own, so the broker's round
     // trip overlaps the next batch instead of stalling the loop. Offsets of
@@ -119,6 +120,7 @@ pub fn run(ctx: &TaskContext) -> Result<()> {
         let mut health = ClientHealth::default();
         let mut run = || -> Result<()> {
             while !ctx.cancel.is_cancelled() {
+                subscription.refresh(consumer)?;
                 let batch = next_batch(ctx, consumer, &mut health, &mut |change| {
                     if let PartitionChange::Revoked(revoked) = &change {
                         // Their new owner resumes from the last commit.
@@ -315,6 +317,7 @@ impl SinkLoop<'_> {
         let offsets = batch.commit_offsets();
         self.ctx.topics.record(
             &self.ctx.connector.name,
+            self.ctx.task_id,
             offsets.keys().map(|(topic, _)| topic.as_str()),
         );
         tracing::debug!(

@@ -18,6 +18,7 @@ use super::error_policy::{DeadLetter, ErrorHandler, Origin, Stage, StageFailure}
 use super::pipeline::Pipeline;
 use super::records::{self, Serialized};
 use super::task::TaskContext;
+use crate::config::topic_creation::NewTopicSettings;
 use crate::kafka;
 use crate::offsets::ConnectorOffsets;
 use crate::runtime::bindings::types::{
@@ -330,14 +331,30 @@ impl SourceLoop<'_> {
             .collect();
         self.ctx
             .topics
-            .record(&self.ctx.connector.name, batch_topics);
+            .record(&self.ctx.connector.name, self.ctx.task_id, batch_topics);
         if new.is_empty() {
             return Ok(());
         }
-        let admin = kafka::admin_config(&self.ctx.worker);
-        self.ctx
-            .tokio
-            .block_on(kafka::ensure_topics(&admin, &new, 1, 1))?;
+        if self.ctx.worker.topic_creation_enable {
+            // The connector's `topic.creation.*` rules, or one partition.
+            let unconfigured = NewTopicSettings::unconfigured();
+            let wanted: Vec<(&str, &NewTopicSettings)> = new
+                .iter()
+                .map(|topic| {
+                    let settings = match &self.ctx.connector.topic_creation {
+                        Some(rules) => rules.settings_for(topic),
+                        None => &unconfigured,
+                    };
+                    (topic.as_str(), settings)
+                })
+                .collect();
+            let admin = kafka::admin_config(&self.ctx.worker);
+            self.ctx
+                .tokio
+                .block_on(kafka::create_topics(&admin, &wanted))?;
+        }
+        // With topic creation off the broker must have the topic or create
+        // it; if it does neither, the producer's delivery fails the task.
         self.known_topics.extend(new);
         Ok(())
     }

@@ -24,6 +24,8 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(90);
 pub struct Forwarded {
     pub status: StatusCode,
     pub content_type: Option<String>,
+    /// Where a created connector is (`Location`, on 201).
+    pub location: Option<String>,
     pub body: Bytes,
 }
 
@@ -70,11 +72,15 @@ pub async fn send(
             .await
             .with_context(|| format!("forwarding to the leader at {base_url}"))?;
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(hyper::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header(hyper::header::CONTENT_TYPE);
+        let location = header(hyper::header::LOCATION);
         let body = response
             .into_body()
             .collect()
@@ -84,6 +90,7 @@ pub async fn send(
         Ok(Forwarded {
             status,
             content_type,
+            location,
             body,
         })
     };

@@ -20,11 +20,12 @@ use tokio::sync::Notify;
 
 use super::status::{ConnectorState, ConnectorStatus, State, StatusObserver, TaskStatus};
 use super::task::TaskHandle;
+use super::topics::{ActiveTopics, TopicObserver};
 use crate::cluster::assignor::{Owned, TaskId};
 use crate::cluster::config_log::ConfigLog;
 use crate::cluster::internal_topics;
 use crate::cluster::offset_log::KafkaOffsetStore;
-use crate::cluster::records::{Status, StatusRecord, StatusState};
+use crate::cluster::records::{Status, StatusRecord, StatusState, TopicStatus};
 use crate::cluster::status_log::StatusLog;
 use crate::config::WorkerConfig;
 use crate::config::distributed::DistributedConfig;
@@ -217,6 +218,8 @@ pub struct Cluster {
     pub(super) statuses: StatusLog,
     pub(super) offsets: Arc<KafkaOffsetStore>,
     pub(super) view: Arc<RwLock<StatusView>>,
+    /// Every connector's active topics, as the status topic says.
+    pub(super) topics: ActiveTopics,
     pub(super) membership: RwLock<Membership>,
     pub(super) running: tokio::sync::Mutex<Running>,
     /// Wakes the reconciler: the assignment or the configs changed.
@@ -257,12 +260,20 @@ impl Cluster {
         )
         .await?;
         let view: Arc<RwLock<StatusView>> = Default::default();
+        let topics = ActiveTopics::default();
         let on_status = {
             let view = Arc::clone(&view);
-            move |record| {
-                view.write()
+            let topics = topics.clone();
+            move |record| match record {
+                StatusRecord::Topic {
+                    topic,
+                    connector,
+                    status,
+                } => topics.apply(&connector, &topic, status.is_some()),
+                record => view
+                    .write()
                     .unwrap_or_else(|e| e.into_inner())
-                    .apply(record)
+                    .apply(record),
             }
         };
         let statuses = StatusLog::open(
@@ -280,6 +291,7 @@ impl Cluster {
             statuses,
             offsets: Arc::new(offsets),
             view,
+            topics,
             membership: Default::default(),
             running: Default::default(),
             wake: Notify::new(),
@@ -303,12 +315,64 @@ impl Cluster {
         self.membership().leader_url
     }
 
+    /// The leader's URL once the group has one: a write that arrives
+    /// during a rebalance waits for it to end (up to `rebalance.timeout.ms`),
+    /// as Kafka Connect's herder queues requests until its rebalance is
+    /// over, rather than failing at once. `None` if it does not end in time.
+    pub async fn settled_leader_url(&self) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + self.settings.rebalance_timeout;
+        loop {
+            if let Some(url) = self.leader_url() {
+                return Some(url);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn is_leader(&self) -> bool {
         self.membership().is_leader
     }
 
+    /// Reads the three internal topics to their ends. A follower does
+    /// this once the leader carried out a write it forwarded, so that the
+    /// caller's next read on this worker shows the write (a connector
+    /// created, offsets altered, topics reset).
+    pub async fn catch_up(&self) -> Result<()> {
+        let timeout = self.settings.worker_sync_timeout;
+        self.configs.read_to_end(timeout).await?;
+        self.offsets.read_to_end(timeout).await?;
+        self.statuses.read_to_end(timeout).await
+    }
+
     pub fn view(&self) -> std::sync::RwLockReadGuard<'_, StatusView> {
         self.view.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What writes the topics connectors start to use, and the ones a
+    /// reset forgets (tombstones), to the status topic.
+    pub(super) fn topic_observer(self: &Arc<Self>) -> TopicObserver {
+        let cluster = Arc::downgrade(self);
+        Box::new(move |connector, task, topic, used| {
+            let Some(cluster) = cluster.upgrade() else {
+                return;
+            };
+            let status = used.then(|| TopicStatus {
+                topic: topic.to_string(),
+                connector: connector.to_string(),
+                task,
+                discover_timestamp: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+            });
+            cluster.statuses.publish(StatusRecord::Topic {
+                topic: topic.to_string(),
+                connector: connector.to_string(),
+                status,
+            });
+        })
     }
 
     /// What writes this worker's status changes to the status topic, with

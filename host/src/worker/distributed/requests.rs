@@ -31,9 +31,6 @@ pub(crate) fn path_segment(name: &str) -> String {
 }
 
 impl Worker {
-    /// The leader's write lock and the cluster, or Kafka Connect's 409 when
-    /// this worker does not lead (a rebalance moved the leadership after
-    /// the request was forwarded here).
     /// [`Worker::as_leader`], for a request about connector `name`, which
     /// must exist: the write lock and the cluster.
     async fn as_leader_of(
@@ -47,6 +44,9 @@ impl Worker {
         Ok((guard, self.cluster().expect("a distributed worker")))
     }
 
+    /// The leader's write lock, or Kafka Connect's 409 when this worker
+    /// does not lead (a rebalance moved the leadership after the request
+    /// was forwarded here).
     async fn as_leader(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, WorkerError> {
         let cluster = self.cluster().expect("a distributed worker");
         if !cluster.is_leader() {
