@@ -200,18 +200,11 @@ async fn distributed(worker_file: PathBuf, loggers: Arc<LogLevels>) -> Result<()
     let map = read_config_file(&worker_file)?;
     let config = WorkerConfig::distributed_from_map(&map, &base_dir(&worker_file))
         .with_context(|| format!("in worker configuration {}", worker_file.display()))?;
-    // The group's own connection (cluster::membership) speaks plaintext.
-    if let Some(protocol) = config
-        .admin
-        .get("security.protocol")
-        .filter(|p| !p.eq_ignore_ascii_case("plaintext"))
-    {
-        anyhow::bail!(
-            "in worker configuration {}: security.protocol={protocol}: a distributed worker's \
-             group membership speaks PLAINTEXT only so far",
-            worker_file.display()
-        );
-    }
+    // The group's own connection (cluster::membership) reads the same
+    // security keys as the worker's clients; what it cannot do is named
+    // before anything starts.
+    crate::cluster::secure_link::LinkSecurity::from_client_settings(&config.admin)
+        .with_context(|| format!("in worker configuration {}", worker_file.display()))?;
     let (api, servers) = serve_rest(&config, loggers).await?;
     let worker = Worker::start(config)
         .await

@@ -98,6 +98,11 @@ pub struct Broker {
     pub port: u16,
     /// The `--storage-engine` URL, kept for [`Broker::restart`].
     storage: String,
+    /// The port the broker tells clients to reach it at (its own unless a
+    /// proxy stands in front of it).
+    advertised_port: u16,
+    /// More of tansu's options (`--authentication`).
+    options: Vec<String>,
     _data: Scratch,
 }
 
@@ -110,10 +115,20 @@ impl Broker {
     /// relative paths inside the broker's scratch directory). Only
     /// benchmarks choose: see `Broker` for why tests keep SQLite.
     pub fn start_with_storage(storage: &str) -> Broker {
+        let port = free_port();
+        Broker::start_with(storage, port, port, &[])
+    }
+
+    /// A broker on `port` that tells clients to reach it at
+    /// `advertised_port` (where a test's proxy stands in front of it),
+    /// with more of tansu's `options`.
+    pub fn start_with(storage: &str, port: u16, advertised_port: u16, options: &[&str]) -> Broker {
         let mut broker = Broker {
             child: None,
-            port: free_port(),
+            port,
             storage: storage.to_string(),
+            advertised_port,
+            options: options.iter().map(|o| o.to_string()).collect(),
             _data: Scratch::new("broker"),
         };
         broker.launch();
@@ -124,12 +139,26 @@ impl Broker {
     /// accepts connections.
     fn launch(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!("tcp://127.0.0.1:{}", self.advertised_port);
         let child = Command::new(tansu_binary())
             .current_dir(&self._data.path)
             .args(["broker", "--storage-engine", &self.storage])
-            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args([
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &advertised,
+            ])
+            .args(&self.options)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Kept with the broker's data (which a failed test leaves).
+            .stderr(
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self._data.file("tansu.log"))
+                    .map_or_else(|_| Stdio::null(), Stdio::from),
+            )
             .spawn()
             .expect("starting tansu");
         let child = self.child.insert(child);
@@ -173,6 +202,30 @@ impl Broker {
         self.launch();
     }
 
+    /// Creates a SCRAM user (`scram256` or `scram512`) with tansu's own
+    /// admin command, on the running broker.
+    pub fn create_scram_user(&self, user: &str, password: &str, mechanism: &str) {
+        let made = Command::new(tansu_binary())
+            .args(["user", "create", "--broker"])
+            .arg(format!("tcp://127.0.0.1:{}", self.port))
+            .args(["--mechanism", mechanism, user, password])
+            .output()
+            .expect("running tansu user create");
+        assert!(
+            made.status.success(),
+            "creating SCRAM user {user}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+
+    /// Stops the broker and starts it again on the same storage and port
+    /// with `options` in place of the ones it had.
+    pub fn restart_with_options(&mut self, options: &[&str]) {
+        self.stop();
+        self.options = options.iter().map(|o| o.to_string()).collect();
+        self.launch();
+    }
+
     /// An address where no broker listens, for workers that must cope
     /// with an unreachable Kafka.
     pub fn unstarted(port: u16) -> Broker {
@@ -180,6 +233,8 @@ impl Broker {
             child: None,
             port,
             storage: String::new(),
+            advertised_port: port,
+            options: Vec::new(),
             _data: Scratch::new("no-broker"),
         }
     }
@@ -964,4 +1019,76 @@ impl Drop for SmallFileSystem {
             }
         }
     }
+}
+
+/// A CA and a certificate for 127.0.0.1 it signed, made with openssl under
+/// `scratch` (PEM files named after `name`): the CA's certificate (what a
+/// client trusts), the certificate and its key. Not one self-signed
+/// certificate: that is a CA, which rustls refuses as a server's.
+pub fn certificate_authority(scratch: &Scratch, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let file = |what: &str| scratch.file(&format!("{name}-{what}"));
+    let (ca_key, ca, key, request, certificate, extensions) = (
+        file("ca-key.pem"),
+        file("ca.pem"),
+        file("key.pem"),
+        file("request.pem"),
+        file("cert.pem"),
+        file("extensions.cnf"),
+    );
+    fs::write(
+        &extensions,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("writing the certificate's extensions");
+    let run = |command: &mut Command| {
+        let made = command
+            .output()
+            .expect("running openssl (scripts/prerequisites.sh installs it)");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    };
+    let openssl = || Command::new("openssl");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run(openssl()
+        .args([
+            "req",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}-ca"),
+        ])
+        .args(ec)
+        .arg("-keyout")
+        .arg(&ca_key)
+        .arg("-out")
+        .arg(&ca));
+    run(openssl()
+        .args(["req", "-new", "-subj", &format!("/CN={name}")])
+        .args(ec)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&request));
+    run(openssl()
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+        .arg(&request)
+        .arg("-CA")
+        .arg(&ca)
+        .arg("-CAkey")
+        .arg(&ca_key)
+        .arg("-extfile")
+        .arg(&extensions)
+        .arg("-out")
+        .arg(&certificate));
+    (ca, certificate, key)
 }

@@ -588,3 +588,59 @@ fn a_killed_workers_tasks_move_while_the_others_keep_running() {
         }
     }
 }
+
+/// A cluster on a broker that requires SASL (tansu's `--authentication`,
+/// which offers SCRAM): the worker file's Kafka keys (`security.protocol`,
+/// `sasl.mechanism`, `sasl.jaas.config`) reach the group membership, the
+/// internal topics' clients and the connectors' clients alike, and lines
+/// flow from a file through the broker to a file.
+#[test]
+fn a_cluster_works_on_a_broker_that_requires_sasl_scram() {
+    let mut broker = Broker::start();
+    broker.create_scram_user("connect", "connect-secret", "scram512");
+    broker.restart_with_options(&["--authentication"]);
+    let scratch = Scratch::new("distributed-sasl");
+    let sasl = [
+        ("security.protocol", "SASL_PLAINTEXT".to_string()),
+        ("sasl.mechanism", "SCRAM-SHA-512".to_string()),
+        (
+            "sasl.jaas.config",
+            "org.apache.kafka.common.security.scram.ScramLoginModule required \
+             username=\"connect\" password=\"connect-secret\";"
+                .to_string(),
+        ),
+    ];
+    let workers: Vec<WorkerProcess> = (0..2)
+        .map(|i| member(&scratch, &broker, "sasl", i, &sasl).spawn())
+        .collect();
+    for w in &workers {
+        w.wait_ready();
+    }
+    let lines = numbered_lines(0, 200, 20);
+    append_lines(&scratch.dir("inbox").join("in.txt"), &lines);
+    for (i, (name, config)) in [
+        (
+            "sasl-in",
+            json!({"connector.class": "file-source", "file": "/inbox/in.txt",
+                   "topic": "sasl-lines", "grant.files": "inbox:ro"}),
+        ),
+        (
+            "sasl-out",
+            json!({"connector.class": "file-sink", "file": "/outbox/out.txt",
+                   "topics": "sasl-lines", "grant.files": "outbox:rw"}),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = json!({"name": name, "config": config});
+        let (code, answer) = write(&workers[i], "POST", "/connectors", &body);
+        assert_eq!(code, 201, "creating {name}: {answer}");
+    }
+    let out = wait_for_lines(&scratch.dir("outbox").join("out.txt"), lines.len(), LONG);
+    assert_eq!(out, lines);
+    for w in &workers {
+        running_status(w, "sasl-in", 1);
+        running_status(w, "sasl-out", 1);
+    }
+}

@@ -904,16 +904,11 @@ fn two_worker_cluster(
             .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         setup.spawn()
     };
-    let role = |worker: &WorkerProcess| {
-        let log = worker.log();
-        let last = log.lines().rev().find(|l| l.contains("joined group"))?;
-        Some(last.contains("(leader)"))
-    };
     let workers = [spawn(0), spawn(1)];
     let leader = wait_for(
         "one leader and one follower",
         Duration::from_secs(120),
-        || match (role(&workers[0]), role(&workers[1])) {
+        || match (leads(&workers[0]), leads(&workers[1])) {
             (Some(true), Some(false)) => Some(0),
             (Some(false), Some(true)) => Some(1),
             _ => None,
@@ -1150,35 +1145,8 @@ fn health_is_503_until_the_worker_has_started() {
 fn an_https_listener_serves_the_api_with_a_pem_certificate() {
     let broker = Broker::start();
     let scratch = Scratch::new("rest-https");
-    let key = scratch.file("rest-key.pem");
-    let certificate = scratch.file("rest-cert.pem");
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&certificate)
-        .output()
-        .expect("running openssl (scripts/prerequisites.sh installs it)");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    // Kafka's PEM key store: the chain and the key in one file.
-    let store = scratch.file("rest-store.pem");
-    let mut pem = std::fs::read(&certificate).unwrap();
-    pem.extend(std::fs::read(&key).unwrap());
-    std::fs::write(&store, pem).unwrap();
+    let (ca, certificate, key) = certificate_authority(&scratch, "rest");
+    let store = key_store(&scratch, &certificate, &key);
 
     let tls_port = free_port();
     let setup = WorkerSetup::new(&scratch, &broker, &[]);
@@ -1211,7 +1179,7 @@ fn an_https_listener_serves_the_api_with_a_pem_certificate() {
             .output()
             .expect("running curl")
     };
-    let trusted = curl(&["--cacert", &certificate.display().to_string()]);
+    let trusted = curl(&["--cacert", &ca.display().to_string()]);
     let body = String::from_utf8_lossy(&trusted.stdout);
     assert!(
         trusted.status.success(),
@@ -1228,4 +1196,112 @@ fn an_https_listener_serves_the_api_with_a_pem_certificate() {
         "a client that does not trust the certificate must be refused"
     );
     assert!(worker.stop().success());
+}
+
+/// A cluster whose workers listen on https only: a follower forwards a
+/// write to the leader over TLS, trusting the CA that
+/// `listeners.https.ssl.truststore.location` names, and checking the
+/// leader's certificate.
+#[test]
+fn a_follower_forwards_to_an_https_leader() {
+    let broker = Broker::start();
+    let scratch = Scratch::new("rest-cluster-https");
+    let (ca, certificate, key) = certificate_authority(&scratch, "workers");
+    let store = key_store(&scratch, &certificate, &key);
+    let curl = |port: u16, method: &str, path: &str, body: Option<&str>| -> (u16, Value) {
+        let mut command = std::process::Command::new("curl");
+        command
+            .args([
+                "-sS",
+                "--max-time",
+                "100",
+                "-w",
+                "\n%{http_code}",
+                "-X",
+                method,
+            ])
+            .arg("--cacert")
+            .arg(&ca)
+            .args(["-H", "Content-Type: application/json"]);
+        if let Some(body) = body {
+            command.args(["-d", body]);
+        }
+        let output = command
+            .arg(format!("https://127.0.0.1:{port}{path}"))
+            .output()
+            .expect("running curl");
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        (
+            code.trim().parse().unwrap_or(0),
+            serde_json::from_str(body).unwrap_or(Value::Null),
+        )
+    };
+    let ports = [free_port(), free_port()];
+    let workers: Vec<WorkerProcess> = ports
+        .iter()
+        .enumerate()
+        .map(|(index, port)| {
+            let keys = [
+                ("listeners", format!("https://127.0.0.1:{port}")),
+                ("listeners.https.ssl.keystore.type", "PEM".to_string()),
+                (
+                    "listeners.https.ssl.keystore.location",
+                    store.display().to_string(),
+                ),
+                ("listeners.https.ssl.truststore.type", "PEM".to_string()),
+                (
+                    "listeners.https.ssl.truststore.location",
+                    ca.display().to_string(),
+                ),
+            ];
+            WorkerSetup::distributed(&scratch, &broker, "https", index, &keys).spawn()
+        })
+        .collect();
+    let follower = wait_for(
+        "one leader and one follower",
+        Duration::from_secs(120),
+        || match (leads(&workers[0]), leads(&workers[1])) {
+            (Some(true), Some(false)) => Some(1),
+            (Some(false), Some(true)) => Some(0),
+            _ => None,
+        },
+    );
+    let leader = 1 - follower;
+    for port in ports {
+        wait_for(
+            "the worker to answer over https",
+            Duration::from_secs(60),
+            || (curl(port, "GET", "/health", None).0 == 200).then_some(()),
+        );
+    }
+    let body = json!({"name": "over-tls", "config": source_config("tls-lines")}).to_string();
+    let (code, answer) = curl(ports[follower], "POST", "/connectors", Some(&body));
+    assert_eq!(code, 201, "{answer}");
+    assert_eq!(answer["name"], "over-tls");
+    assert_eq!(
+        curl(ports[leader], "GET", "/connectors", None),
+        (200, json!(["over-tls"]))
+    );
+}
+
+/// Kafka's PEM key store: the certificate chain and the key in one file.
+fn key_store(
+    scratch: &Scratch,
+    certificate: &std::path::Path,
+    key: &std::path::Path,
+) -> std::path::PathBuf {
+    let store = scratch.file("store.pem");
+    let mut pem = std::fs::read(certificate).unwrap();
+    pem.extend(std::fs::read(key).unwrap());
+    std::fs::write(&store, pem).unwrap();
+    store
+}
+
+/// Whether `worker`'s last rebalance made it the group's leader, as its
+/// log says; `None` before it joined.
+fn leads(worker: &WorkerProcess) -> Option<bool> {
+    let log = worker.log();
+    let last = log.lines().rev().find(|l| l.contains("joined group"))?;
+    Some(last.contains("(leader)"))
 }

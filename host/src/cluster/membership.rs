@@ -4,8 +4,8 @@
 //! `connect`, spoken over TCP with `kafka-protocol`, since librdkafka only
 //! offers the `consumer` protocol type.
 //!
-//! Plaintext only: no TLS and no SASL yet (the caller refuses other
-//! `security.protocol`s). One request is in flight at a time; a connection
+//! The connection is secured as the worker's client keys say (TLS, SASL
+//! PLAIN or SCRAM: `secure_link`). One request is in flight at a time; a connection
 //! that fails or times out is dropped, and the coordinator is found again
 //! on the next call.
 //!
@@ -36,13 +36,16 @@ use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, FindCoordinatorRequest,
     FindCoordinatorResponse, GroupId, HeartbeatRequest, HeartbeatResponse, JoinGroupRequest,
     JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, RequestHeader, ResponseHeader,
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
     SyncGroupRequest, SyncGroupResponse,
 };
 use kafka_protocol::protocol::{
     Decodable, Encodable, HeaderVersion, Message, StrBytes, VersionRange,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use super::secure_link::{self, LinkSecurity, SaslMechanism, ScramClient};
 use tokio::time::{Instant, sleep, timeout};
 
 /// How long past the rebalance timeout a JoinGroup may take: the
@@ -75,6 +78,8 @@ pub struct GroupOptions {
     /// How long to wait for any answer other than JoinGroup's and
     /// SyncGroup's (which may wait out a rebalance).
     pub request_timeout: Duration,
+    /// TLS and SASL, as `security.protocol` says.
+    pub security: LinkSecurity,
 }
 
 /// Why a group call failed, by what the caller can do about it.
@@ -574,11 +579,17 @@ calls! {
     SyncGroupRequest => SyncGroupResponse, SyncGroup;
     HeartbeatRequest => HeartbeatResponse, Heartbeat;
     LeaveGroupRequest => LeaveGroupResponse, LeaveGroup;
+    SaslHandshakeRequest => SaslHandshakeResponse, SaslHandshake;
+    SaslAuthenticateRequest => SaslAuthenticateResponse, SaslAuthenticate;
 }
 
-/// One TCP connection to a broker, with the API versions it offers.
+/// A connection's byte stream: TCP, or TLS over TCP.
+trait LinkStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> LinkStream for T {}
+
+/// One connection to a broker, with the API versions it offers.
 struct Connection {
-    stream: TcpStream,
+    stream: Box<dyn LinkStream>,
     address: String,
     client_id: String,
     next_correlation_id: i32,
@@ -606,6 +617,29 @@ impl Connection {
         };
         // Small requests answered one at a time: do not wait to batch them.
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn LinkStream> = match &options.security.tls {
+            None => Box::new(stream),
+            Some(tls) => {
+                let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+                let name =
+                    rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                        GroupError::Rejected(format!(
+                            "{address}: not a host name TLS can check: {e}"
+                        ))
+                    })?;
+                let handshake = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(tls))
+                    .connect(name, stream);
+                match timeout(limit, handshake).await {
+                    Ok(Ok(stream)) => Box::new(stream),
+                    Ok(Err(error)) => {
+                        return Err(unreachable(format!("TLS handshake failed: {error}")));
+                    }
+                    Err(_) => {
+                        return Err(unreachable(format!("no TLS handshake within {limit:?}")));
+                    }
+                }
+            }
+        };
         let mut connection = Connection {
             stream,
             address: address.to_string(),
@@ -634,7 +668,80 @@ impl Connection {
                 (api.api_key, range)
             })
             .collect();
+        if let Some(credentials) = &options.security.sasl {
+            connection.authenticate(credentials, limit).await?;
+        }
         Ok(connection)
+    }
+
+    /// SASL: SaslHandshake names the mechanism, then SaslAuthenticate
+    /// carries its messages (one for PLAIN, two for SCRAM). Refused
+    /// credentials are a `Rejected` error naming the mechanism and user.
+    async fn authenticate(
+        &mut self,
+        credentials: &secure_link::SaslCredentials,
+        limit: Duration,
+    ) -> Result<(), GroupError> {
+        let mechanism = credentials.mechanism.name();
+        let address = self.address.clone();
+        let refused = |why: String| {
+            GroupError::Rejected(format!(
+                "the broker at {address} refused SASL {mechanism} for user {}: {why}",
+                credentials.username
+            ))
+        };
+        let version = self.version::<SaslHandshakeRequest>()?.max(1);
+        let handshake = self
+            .exchange(
+                &SaslHandshakeRequest::default().with_mechanism(text(mechanism)),
+                version,
+                limit,
+            )
+            .await?;
+        if handshake.error_code != 0 {
+            let offered: Vec<&str> = handshake.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(refused(format!(
+                "{} (it offers {})",
+                error_name(handshake.error_code),
+                offered.join(", ")
+            )));
+        }
+        let version = self.version::<SaslAuthenticateRequest>()?;
+        let mut step = async |message: Vec<u8>| -> Result<Bytes, GroupError> {
+            let answer = self
+                .exchange(
+                    &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message)),
+                    version,
+                    limit,
+                )
+                .await?;
+            if answer.error_code != 0 {
+                let message = answer.error_message.as_ref().map_or("", |m| m.as_str());
+                return Err(refused(format!(
+                    "{} {message}",
+                    error_name(answer.error_code)
+                )));
+            }
+            Ok(answer.auth_bytes)
+        };
+        match credentials.mechanism {
+            SaslMechanism::Plain => {
+                step(secure_link::plain_message(credentials)).await?;
+            }
+            SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
+                let mut scram =
+                    ScramClient::new(credentials).map_err(|e| refused(format!("{e:#}")))?;
+                let server_first = step(scram.client_first()).await?;
+                let client_final = scram
+                    .client_final(&server_first)
+                    .map_err(|e| refused(format!("{e:#}")))?;
+                let server_final = step(client_final).await?;
+                scram
+                    .verify_server_final(&server_final)
+                    .map_err(|e| refused(format!("{e:#}")))?;
+            }
+        }
+        Ok(())
     }
 
     fn version<R: Call>(&self) -> Result<i16, GroupError> {
@@ -740,7 +847,7 @@ async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<By
                 std::io::ErrorKind::InvalidData,
                 format!(
                     "it announced an answer of {size} bytes: is this a plaintext Kafka listener? \
-                     (Sluice's group membership speaks PLAINTEXT only)"
+                     (security.protocol must match the broker's listener)"
                 ),
             )
         })?;

@@ -13,4 +13,5 @@ pub mod kafka_log;
 pub mod membership;
 pub mod offset_log;
 pub mod records;
+pub mod secure_link;
 pub mod status_log;

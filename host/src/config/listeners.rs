@@ -28,6 +28,11 @@ const HTTPS_KEYS: &[&str] = &[
     "ssl.keystore.key",
     "ssl.key.password",
     "ssl.client.auth",
+    // What a worker trusts when it forwards a request to another worker's
+    // https listener (Kafka Connect's REST client reads the same keys).
+    "ssl.truststore.type",
+    "ssl.truststore.location",
+    "ssl.truststore.certificates",
 ];
 
 /// One REST listener.
@@ -50,6 +55,9 @@ impl fmt::Display for Listener {
 pub struct RestTls {
     pub certificate_chain: Vec<u8>,
     pub private_key: Vec<u8>,
+    /// PEM CA certificates trusted when forwarding to another worker's
+    /// https listener; `None`: the Mozilla roots.
+    pub trusted: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for RestTls {
@@ -214,9 +222,38 @@ fn https_keys(map: &BTreeMap<String, String>, errors: &mut Vec<ConfigError>) -> 
             return None;
         }
     };
+    if let Some(kind) = get("ssl.truststore.type")
+        && !kind.eq_ignore_ascii_case("PEM")
+    {
+        errors.push(ConfigError::invalid(
+            &key("ssl.truststore.type"),
+            &kind,
+            "the REST client reads PEM only: export the CA certificates (keytool -exportcert \
+             -rfc) and set ssl.truststore.type=PEM",
+        ));
+    }
+    let trusted = match (
+        get("ssl.truststore.location"),
+        get("ssl.truststore.certificates"),
+    ) {
+        (Some(location), _) => match std::fs::read(&location) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                errors.push(ConfigError::invalid(
+                    &key("ssl.truststore.location"),
+                    &location,
+                    format!("cannot be read: {e}"),
+                ));
+                None
+            }
+        },
+        (None, Some(pem)) => Some(pem.into_bytes()),
+        (None, None) => None,
+    };
     let tls = RestTls {
         certificate_chain: chain,
         private_key,
+        trusted,
     };
     if let Err(reason) = tls.parsed() {
         let named = if get("ssl.keystore.location").is_some() {

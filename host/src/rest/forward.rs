@@ -60,7 +60,8 @@ pub async fn to_leader(State(api): State<Arc<Api>>, request: Request, next: Next
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string());
-    match forward::send(&leader, parts.method, &path, authorization, body).await {
+    let tls = worker.config().rest_tls.as_ref();
+    match forward::send(&leader, tls, parts.method, &path, authorization, body).await {
         Ok(answer) => {
             if answer.status.is_success()
                 && let Err(e) = cluster.catch_up().await

@@ -95,7 +95,9 @@ mod tests {
     #[test]
     fn only_new_topics_and_forgotten_ones_reach_the_observer() {
         let topics = ActiveTopics::default();
-        let seen: Arc<Mutex<Vec<(String, u32, String, bool)>>> = Default::default();
+        /// What the observer was told: connector, task, topic, used.
+        type Told = Vec<(String, u32, String, bool)>;
+        let seen: Arc<Mutex<Told>> = Default::default();
         let log = Arc::clone(&seen);
         topics.observe(Box::new(move |c, t, topic, used| {
             log.lock().unwrap().push((c.into(), t, topic.into(), used))

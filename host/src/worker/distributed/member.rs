@@ -21,6 +21,7 @@ use crate::cluster::membership::{
     GroupClient, GroupError, GroupOptions, HeartbeatOutcome, SyncOutcome,
 };
 use crate::cluster::records::ConfigSnapshot;
+use crate::cluster::secure_link::LinkSecurity;
 use crate::config::distributed::worker_id;
 use crate::worker::herder::Worker;
 
@@ -42,6 +43,8 @@ impl Worker {
             rebalance_timeout: settings.rebalance_timeout,
             protocol_type: PROTOCOL_TYPE.into(),
             request_timeout: Duration::from_secs(30),
+            // Checked when the worker started (cli.rs).
+            security: LinkSecurity::from_client_settings(&self.config.admin)?,
         };
         let mut assignor = Assignor::default();
         let mut client: Option<GroupClient> = None;

@@ -330,6 +330,7 @@ impl Worker {
         let body = serde_json::to_vec(&configs)?;
         let answer = forward::send(
             &leader,
+            self.config.rest_tls.as_ref(),
             hyper::Method::POST,
             &format!("/connectors/{}/tasks", super::requests::path_segment(name)),
             self.own_authorization().as_deref(),

@@ -265,6 +265,7 @@ impl Worker {
             .ok_or_else(|| WorkerError::TaskNotFound(name.to_string(), task.to_string()))?;
         let answer = forward::send(
             &owner,
+            self.config.rest_tls.as_ref(),
             hyper::Method::POST,
             &format!("/connectors/{}/tasks/{task}/restart", path_segment(name)),
             self.own_authorization().as_deref(),
