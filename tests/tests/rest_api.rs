@@ -782,7 +782,14 @@ fn secrets(
         info["config"]["transforms.p.secret"],
         config["transforms.p.secret"]
     );
-    let tasks = expect(&client.get("/connectors/sec/tasks"), 200);
+    // A cluster lists the tasks once the connector's worker has split it.
+    let tasks = wait_for("the connector's tasks", Duration::from_secs(60), || {
+        let tasks = expect(&client.get("/connectors/sec/tasks"), 200);
+        tasks
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+            .then_some(tasks)
+    });
     assert_eq!(
         tasks[0]["config"]["transforms.p.secret"], config["transforms.p.secret"],
         "{tasks}"
